@@ -1,0 +1,334 @@
+"""Scenario files -> validated :class:`Scenario`; the only file reader in the model.
+
+YAML is read with the safe loader only.  A file may start from others: ``extends: base.yaml`` (or a
+list) and ``include: [_catalog/chips.yaml, ...]`` are deep-merged first (bases, then includes, then the
+file itself; a ``null`` value deletes the inherited key; lists are replaced whole), paths relative to the
+file.  Every problem is collected, never just the first, and each is reported as one line
+``FILE:LINE: dotted.path: message`` where LINE is where the offending key was written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import UnionType
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sim.schema import Scenario, cross_check
+
+Path_ = tuple[Any, ...]
+Where = tuple[str, int]  # (file, 1-based line)
+MAX_FILE_BYTES = 5_000_000  # scenario files are small; refuse anything absurd
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """One problem in a scenario file."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.path or '-'}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """A scenario could not be loaded; ``problems`` lists every reason, one line each."""
+
+    def __init__(self, problems: list[LoadProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _shown(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+# ---------------------------------------------------------------------------------------------- YAML
+
+def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
+    """Parse one file into (data, {key path: (file, line)}); raise ScenarioError on any problem."""
+    shown = _shown(path)
+    try:
+        if path.is_dir():
+            raise ScenarioError([LoadProblem(shown, 1, "", "is a directory, not a scenario file")])
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError([LoadProblem(shown, 1, "", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")])
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([LoadProblem(shown, 1, "", "file not found")]) from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError([LoadProblem(shown, 1, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]) from None
+    except OSError as e:
+        raise ScenarioError([LoadProblem(shown, 1, "", f"cannot read: {e.strerror or e}")]) from None
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 1
+        what = " ".join(x for x in (e.context, e.problem) if x)
+        raise ScenarioError([LoadProblem(shown, line, "", f"YAML syntax error: {what}")]) from None
+    except yaml.YAMLError as e:
+        raise ScenarioError([LoadProblem(shown, 1, "", f"YAML error: {e}")]) from None
+    except RecursionError:
+        raise ScenarioError([LoadProblem(shown, 1, "", "YAML nesting too deep")]) from None
+    if data is None:
+        raise ScenarioError([LoadProblem(shown, 1, "", "file is empty")])
+    if not isinstance(data, dict):
+        raise ScenarioError([LoadProblem(shown, 1, "", f"top level must be a mapping of keys, got {type(data).__name__}")])
+    lines: dict[Path_, Where] = {(): (shown, 1)}
+    problems: list[LoadProblem] = []
+    _walk_lines(node, (), shown, lines, problems, loader)
+    if problems:
+        raise ScenarioError(problems)
+    return data, lines
+
+
+def _walk_lines(node: yaml.Node, path: Path_, shown: str, lines: dict, problems: list, loader: Any) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
+            if key in seen:
+                problems.append(LoadProblem(shown, key_node.start_mark.line + 1, _dotted(path + (key,)),
+                                            f"key '{key}' appears twice"))
+            seen.add(key)
+            lines[path + (key,)] = (shown, key_node.start_mark.line + 1)
+            _walk_lines(value_node, path + (key,), shown, lines, problems, loader)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[path + (i,)] = (shown, item.start_mark.line + 1)
+            _walk_lines(item, path + (i,), shown, lines, problems, loader)
+
+
+def _dotted(path: Iterable[Any]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+# ------------------------------------------------------------------------------------ extends/merge
+
+def _merge(base: dict, base_lines: dict, over: dict, over_lines: dict, prefix: Path_ = ()) -> tuple[dict, dict]:
+    """Deep-merge *over* onto *base* (both with line maps); ``None`` deletes; non-dicts replace."""
+    out = dict(base)
+    lines = base_lines if prefix else dict(base_lines)
+    for key, value in over.items():
+        p = prefix + (key,)
+        if value is None:
+            out.pop(key, None)
+            _drop(lines, p)
+            continue
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key], _ = _merge(out[key], lines, value, over_lines, p)
+            lines[p] = over_lines.get(p, lines.get(p))
+        else:
+            _drop(lines, p)
+            out[key] = value
+            for q, where in over_lines.items():
+                if q[: len(p)] == p:
+                    lines[q] = where
+    return out, lines
+
+
+def _drop(lines: dict, prefix: Path_) -> None:
+    for q in [q for q in lines if q[: len(prefix)] == prefix]:
+        del lines[q]
+
+
+def _as_paths(value: Any, key: str, shown: str, lines: dict) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    line = lines.get((key,), (shown, 1))[1]
+    raise ScenarioError([LoadProblem(shown, line, key, "must be a file path or a list of file paths")])
+
+
+def load_raw(path: str | os.PathLike, _stack: tuple[Path, ...] = ()) -> tuple[dict, dict[Path_, Where]]:
+    """Read *path* with its ``extends`` and ``include`` resolved: (merged data, line map)."""
+    p = Path(path)
+    resolved = p.resolve()
+    if resolved in _stack:
+        cycle = " -> ".join(_shown(x) for x in (*_stack, resolved))
+        raise ScenarioError([LoadProblem(_shown(_stack[-1]), 1, "extends", f"cyclic extends: {cycle}")])
+    data, lines = _read_yaml(p)
+    shown = _shown(p)
+    parents: list[str] = []
+    for key in ("extends", "include"):
+        if key in data:
+            parents += _as_paths(data.pop(key), key, shown, lines)
+            _drop(lines, (key,))
+    merged: dict = {}
+    merged_lines: dict[Path_, Where] = {(): (shown, 1)}
+    problems: list[LoadProblem] = []
+    for parent in parents:
+        parent_path = (p.parent / parent) if not Path(parent).is_absolute() else Path(parent)
+        try:
+            pdata, plines = load_raw(parent_path, (*_stack, resolved))
+        except ScenarioError as e:
+            if any(x.message == "file not found" and x.file == _shown(parent_path) for x in e.problems):
+                line = lines.get(("extends",), lines.get(("include",), (shown, 1)))[1]
+                problems.append(LoadProblem(shown, line, "extends", f"cannot find '{parent}'"))
+            else:
+                problems.extend(e.problems)
+            continue
+        merged, merged_lines = _merge(merged, merged_lines, pdata, plines)
+    if problems:
+        raise ScenarioError(problems)
+    merged, merged_lines = _merge(merged, merged_lines, data, lines)
+    merged_lines[()] = (shown, 1)
+    return merged, merged_lines
+
+
+# ------------------------------------------------------------------------------------ validation
+
+def load_scenario(path: str | os.PathLike) -> Scenario:
+    """Load, merge and validate a scenario file; raise :class:`ScenarioError` listing every problem."""
+    data, lines = load_raw(path)
+    return scenario_from_dict(data, lines, _shown(Path(path)))
+
+
+def scenario_from_dict(data: dict, lines: dict[Path_, Where] | None = None, file: str = "<scenario>") -> Scenario:
+    """Validate an already-parsed scenario mapping (e.g. an edited copy in the dashboard)."""
+    lines = lines or {(): (file, 1)}
+    try:
+        scenario = Scenario.model_validate(data, context={"skip_cross_check": True})
+    except ValidationError as e:
+        raise ScenarioError(_problems_from(e, data, lines, file)) from None
+    found = cross_check(scenario)
+    if found:
+        problems = []
+        for pr in found:
+            path = tuple(int(x) if x.isdigit() else x for x in pr.path.split("."))
+            f, line = _where(path, lines, file)
+            problems.append(LoadProblem(f, line, pr.path, pr.message))
+        raise ScenarioError(problems)
+    return scenario
+
+
+def _problems_from(err: ValidationError, data: dict, lines: dict, file: str) -> list[LoadProblem]:
+    problems = []
+    seen = set()
+    for e in err.errors(include_url=False):
+        path = _data_path(e["loc"], data)
+        f, line = _where(path, lines, file)
+        msg = _message(e, path)
+        key = (f, line, _dotted(path), msg)
+        if key not in seen:  # a union can report one mistake several times
+            seen.add(key)
+            problems.append(LoadProblem(f, line, _dotted(path), msg))
+    return problems
+
+
+def _data_path(loc: tuple, data: Any) -> Path_:
+    """Map a pydantic error location onto keys that exist in the data (drops union tags)."""
+    out: list[Any] = []
+    cur = data
+    for seg in loc:
+        if isinstance(cur, dict) and seg in cur:
+            out.append(seg)
+            cur = cur[seg]
+        elif isinstance(cur, list) and isinstance(seg, int) and 0 <= seg < len(cur):
+            out.append(seg)
+            cur = cur[seg]
+        elif isinstance(seg, str) and ("[" in seg or seg in _TAGS):
+            continue  # a validator or union-tag segment, not a key
+        elif isinstance(cur, dict):
+            out.append(seg)  # a missing key: name it, then stop
+            break
+        else:
+            break  # inside a value the validator reshaped (e.g. a bare number made a series)
+    return tuple(out)
+
+
+_TAGS = {"foundry", "memory", "packager", "vendor", "distributor", "constant", "uniform", "triangular",
+         "normal", "lognormal", "beta", "pert", "deny", "license", "notify", "fee", "cap"}
+
+
+def _where(path: Path_, lines: dict, file: str) -> Where:
+    for n in range(len(path), -1, -1):
+        if path[:n] in lines:
+            return lines[path[:n]]
+    return (file, 1)
+
+
+def _message(e: dict, path: Path_) -> str:
+    kind = e["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1]) if path else "?"
+        allowed = _allowed_keys(e["loc"][:-1])
+        if allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            return f"unknown key '{key}'{hint} (allowed: {', '.join(allowed)})"
+        return f"unknown key '{key}'"
+    if kind == "missing":
+        return "required field missing"
+    msg = e["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if kind not in {"value_error", "assertion_error"} and "input" in e and not isinstance(e["input"], (dict, list)):
+        shown = repr(e["input"])
+        if len(shown) < 60:
+            msg += f" (got {shown})"
+    return msg
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """The field names allowed at *loc*, found by walking the model's annotations."""
+    t: Any = Scenario
+    for seg in loc:
+        t = _step_type(t, seg)
+        if t is None:
+            return []
+    t = _unwrap(t)
+    if isinstance(t, type) and issubclass(t, BaseModel):
+        return sorted((f.alias or name) for name, f in t.model_fields.items())
+    return []
+
+
+def _unwrap(t: Any) -> Any:
+    while typing.get_origin(t) is typing.Annotated:
+        t = typing.get_args(t)[0]
+    return t
+
+
+def _step_type(t: Any, seg: Any) -> Any:
+    t = _unwrap(t)
+    origin = typing.get_origin(t)
+    if origin in (typing.Union, UnionType):
+        members = [_unwrap(m) for m in typing.get_args(t) if m is not type(None)]
+        for m in members:  # a discriminated-union tag selects the member
+            if isinstance(m, type) and issubclass(m, BaseModel):
+                for f in m.model_fields.values():
+                    if typing.get_origin(f.annotation) is typing.Literal and seg in typing.get_args(f.annotation):
+                        return m
+        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        return _step_type(models[0], seg) if models else None
+    if origin is dict:
+        return typing.get_args(t)[1]
+    if origin is list:
+        return typing.get_args(t)[0]
+    if isinstance(t, type) and issubclass(t, BaseModel):
+        for name, f in t.model_fields.items():
+            if seg in (name, f.alias):
+                return f.annotation
+    return None

@@ -1,0 +1,152 @@
+"""Labs (budget, procurement strategy, training jobs, inference demand) and cloud regions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from sim.schema._base import SimModel, Sourced
+from sim.schema.dist import NonNegQuantity, Series, UnitQuantity
+
+RerouteOption = Literal["other_product", "domestic", "grey", "cloud"]
+Sourcing = Literal["own", "rent", "own_then_rent", "cheapest"]
+
+
+class Strategy(Sourced):
+    """How a lab turns need, budget and rules into orders at each procurement review."""
+
+    review_interval_days: float = Field(default=30.0, gt=0)
+    domestic_preference: float = Field(
+        default=1.0, gt=0, description="Multiplier on domestic products' compute-per-dollar score."
+    )
+    stockpile_factor: float = Field(
+        default=1.0, ge=1, description="Order multiplier for a product covered by an announced, not yet effective rule."
+    )
+    reroute: list[RerouteOption] = Field(
+        default_factory=lambda: ["other_product", "domestic", "grey"],
+        description="What denied demand turns to, in order.",
+    )
+    extra_demand_units_per_month: Series = Field(
+        default=0.0, description="Units per month wanted beyond jobs and inference (fleet growth)."
+    )
+    products: list[str] = Field(default_factory=list, description="Chip ids the lab will buy; empty = any it can reach.")
+    max_grey_premium: float = Field(default=1.0, ge=0, description="Largest grey markup it will pay, as a fraction.")
+
+
+class ClusterSize(SimModel):
+    """How many accelerators a job uses."""
+
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClusterSize:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+
+class TrainingJob(Sourced):
+    """A training run: a compute target on one chip type, with failures and checkpoints."""
+
+    flop: float | None = Field(default=None, gt=0, description="Compute target; or give params and tokens.")
+    params: float | None = Field(default=None, gt=0, description="Active parameters N (C = 6 N D).")
+    tokens: float | None = Field(default=None, gt=0, description="Training tokens D.")
+    chips: list[str] = Field(min_length=1, description="Allowed chip types, in preference order.")
+    cluster_size: ClusterSize
+    precision: str = "bf16"
+    earliest_start: dt.date
+    deadline: dt.date | None = None
+    sourcing: Sourcing = "own_then_rent"
+    clouds: list[str] = Field(default_factory=list, description="Cloud regions it may rent from; empty = any.")
+    mfu: dict[str, UnitQuantity] = Field(description="Model FLOP utilisation by chip at the reference cluster size.")
+    mfu_reference_chips: int = Field(default=1024, ge=1)
+    mfu_loss_per_doubling: float = Field(
+        default=0.0, ge=0, lt=1, description="Relative MFU loss per doubling of cluster size above the reference."
+    )
+    mtbf_hours_per_chip: dict[str, NonNegQuantity] = Field(
+        default_factory=dict, description="Hours between job-interrupting failures per chip; absent = no failures."
+    )
+    checkpoint_interval_hours: float = Field(default=1.0, gt=0)
+    restart_hours: NonNegQuantity = Field(default=0.5)
+    rental_days_block: float = Field(default=30.0, gt=0, description="Rental contracts are renewed in blocks of this.")
+
+    @model_validator(mode="after")
+    def _target(self) -> TrainingJob:
+        if self.flop is None and (self.params is None or self.tokens is None):
+            raise ValueError("give flop, or both params and tokens")
+        if self.precision not in {"fp8", "int8", "fp16", "bf16", "tf32", "fp32", "fp4"}:
+            raise ValueError(f"unknown precision '{self.precision}'")
+        missing = [c for c in self.chips if c not in self.mfu]
+        if missing:
+            raise ValueError(f"mfu is missing for chip(s): {', '.join(missing)}")
+        return self
+
+    def target_flop(self) -> float:
+        """The compute target in FLOP (6 N D when given as params and tokens)."""
+        if self.flop is not None:
+            return self.flop
+        return 6.0 * self.params * self.tokens  # type: ignore[operator]
+
+
+class InferenceDemand(Sourced):
+    """Serving demand that reserves chips from the lab's own fleet."""
+
+    tokens_per_day: Series = Field(description="Tokens served per day over time.")
+    active_params: NonNegQuantity = Field(description="Active parameters per token (FLOP per token = 2 N).")
+    utilisation: UnitQuantity = Field(default=0.4, description="Average utilisation of serving chips.")
+    chips: list[str] = Field(min_length=1, description="Chip types used for serving, in preference order.")
+    precision: str = "int8"
+
+
+class Lab(Sourced):
+    """A firm that buys chips, rents cloud, trains and serves models."""
+
+    name: str = ""
+    country: str = Field(description="Where its own data centres are.")
+    hq_country: str | None = Field(default=None, description="Headquarters; defaults to country.")
+    budget_usd_per_year: Series = Field(description="Spending on accelerators per year.")
+    initial_fleet: dict[str, NonNegQuantity] = Field(default_factory=dict, description="Units installed at start.")
+    install_delay_days: NonNegQuantity = Field(default=14.0, description="Delivery to use.")
+    strategy: Strategy = Field(default_factory=Strategy)
+    jobs: dict[str, TrainingJob] = Field(default_factory=dict)
+    inference: InferenceDemand | None = None
+
+    @property
+    def hq(self) -> str:
+        """Headquarters country (the country tested by HQ-based and remote-access rules)."""
+        return self.hq_country or self.country
+
+
+class Cloud(Sourced):
+    """A cloud region renting accelerators by the GPU-hour (e.g. azure-my, oracle-us, volcano-cn)."""
+
+    name: str = ""
+    operator: str = ""
+    country: str
+    hq_country: str | None = None
+    initial_fleet: dict[str, NonNegQuantity] = Field(default_factory=dict, description="Rentable units at start.")
+    purchases_per_month: dict[str, Series] = Field(
+        default_factory=dict, description="Units it orders per month by chip id (through the same rules)."
+    )
+    price_usd_per_gpu_hour: dict[str, Series] = Field(default_factory=dict, description="By chip id.")
+    queue_discipline: Literal["fifo", "largest_first", "smallest_first"] = "fifo"
+    install_delay_days: NonNegQuantity = Field(default=14.0)
+
+    @property
+    def hq(self) -> str:
+        """Headquarters country of the operator."""
+        return self.hq_country or self.country
+
+
+class RentalStream(Sourced):
+    """Background tenants of a cloud region: Poisson arrivals of rental requests (for queueing studies)."""
+
+    cloud: str
+    chip: str
+    arrivals_per_day: float = Field(gt=0)
+    gpus: int = Field(default=1, ge=1)
+    mean_duration_days: float = Field(gt=0)
+    tenant_hq: str = "US"

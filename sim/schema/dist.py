@@ -1,0 +1,200 @@
+"""Uncertain quantities: distributions, constants and piecewise-constant time series.
+
+A bare number in YAML means a constant.  A mapping with ``dist:`` names a distribution; a mapping
+with only ``value:`` (and ``source:``) is a sourced constant.  A list of ``{since: DATE, value: Q}``
+steps is a :data:`Series`: the value in force from each date until the next one.
+
+Sampling lives in :mod:`sim.distributions`; these classes are data only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from sim.schema._base import Sourced
+
+
+class Constant(Sourced):
+    """A fixed value."""
+
+    dist: Literal["constant"] = "constant"
+    value: float
+
+
+class Uniform(Sourced):
+    """Uniform on [low, high]."""
+
+    dist: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) is below low ({self.low})")
+        return self
+
+
+class Triangular(Sourced):
+    """Triangular with lower limit, mode and upper limit."""
+
+    dist: Literal["triangular"]
+    low: float
+    mode: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not self.low <= self.mode <= self.high:
+            raise ValueError(f"needs low <= mode <= high, got {self.low}, {self.mode}, {self.high}")
+        return self
+
+
+class Normal(Sourced):
+    """Normal, optionally truncated to [low, high] (resampled, not clipped)."""
+
+    dist: Literal["normal"]
+    mean: float
+    sd: float = Field(ge=0)
+    low: float | None = None
+    high: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Normal:
+        if self.low is not None and self.high is not None and self.high <= self.low:
+            raise ValueError(f"high ({self.high}) must exceed low ({self.low})")
+        return self
+
+
+class LogNormal(Sourced):
+    """Log-normal given its median and the standard deviation of log(x)."""
+
+    dist: Literal["lognormal"]
+    median: float = Field(gt=0)
+    sigma: float = Field(ge=0)
+
+
+class Beta(Sourced):
+    """Beta(a, b) scaled onto [low, high] (default [0, 1]); or give mean and concentration a+b."""
+
+    dist: Literal["beta"]
+    a: float | None = Field(default=None, gt=0)
+    b: float | None = Field(default=None, gt=0)
+    mean: float | None = None
+    concentration: float | None = Field(default=None, gt=0)
+    low: float = 0.0
+    high: float = 1.0
+
+    @model_validator(mode="after")
+    def _params(self) -> Beta:
+        by_shape = self.a is not None and self.b is not None
+        by_mean = self.mean is not None and self.concentration is not None
+        if by_shape == by_mean:
+            raise ValueError("give either a and b, or mean and concentration")
+        if by_mean and not self.low < self.mean < self.high:  # type: ignore[operator]
+            raise ValueError(f"mean {self.mean} must lie strictly inside [{self.low}, {self.high}]")
+        if self.high <= self.low:
+            raise ValueError(f"high ({self.high}) must exceed low ({self.low})")
+        return self
+
+    def shape(self) -> tuple[float, float]:
+        """The (a, b) shape parameters."""
+        if self.a is not None and self.b is not None:
+            return self.a, self.b
+        m = (self.mean - self.low) / (self.high - self.low)  # type: ignore[operator]
+        return m * self.concentration, (1 - m) * self.concentration  # type: ignore[operator]
+
+
+class Pert(Sourced):
+    """PERT: a beta on [low, high] with the given mode; ``lamb`` weights the mode (4 is classic)."""
+
+    dist: Literal["pert"]
+    low: float
+    mode: float
+    high: float
+    lamb: float = Field(default=4.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Pert:
+        if not self.low <= self.mode <= self.high or self.low == self.high:
+            raise ValueError(f"needs low <= mode <= high and low < high, got {self.low}, {self.mode}, {self.high}")
+        return self
+
+
+Dist = Annotated[
+    Union[Constant, Uniform, Triangular, Normal, LogNormal, Beta, Pert],  # noqa: UP007
+    Field(discriminator="dist"),
+]
+
+
+def _coerce_quantity(value: object) -> object:
+    """A bare number is a constant; ``{value: x, source: s}`` is a sourced constant."""
+    if isinstance(value, bool):
+        return value  # let pydantic reject it with a type error
+    if isinstance(value, (int, float)):
+        return {"dist": "constant", "value": float(value)}
+    if isinstance(value, dict) and "dist" not in value and "value" in value:
+        return {"dist": "constant", **value}
+    return value
+
+
+def support(d: Dist) -> tuple[float, float]:
+    """The smallest interval that holds every value *d* can take."""
+    inf = float("inf")
+    if isinstance(d, Constant):
+        return d.value, d.value
+    if isinstance(d, (Uniform, Triangular, Pert, Beta)):
+        return d.low, d.high
+    if isinstance(d, Normal):
+        return (d.low if d.low is not None else -inf), (d.high if d.high is not None else inf)
+    return 0.0, inf  # LogNormal
+
+
+def _within(lo: float, hi: float, what: str):
+    def check(d: Dist) -> Dist:
+        s_lo, s_hi = support(d)
+        if s_lo < lo or s_hi > hi:
+            shown = f"{s_lo:g}" if s_lo == s_hi else f"[{s_lo:g}, {s_hi:g}]"
+            raise ValueError(f"must be {what}, got {shown}")
+        return d
+
+    return check
+
+
+#: A number or a distribution.
+Quantity = Annotated[Dist, BeforeValidator(_coerce_quantity)]
+#: A quantity that can never be negative (capacities, lead times, prices).
+NonNegQuantity = Annotated[Dist, BeforeValidator(_coerce_quantity), AfterValidator(_within(0, float("inf"), ">= 0"))]
+#: A quantity between 0 and 1 (yields, shares, probabilities, MFU).
+UnitQuantity = Annotated[Dist, BeforeValidator(_coerce_quantity), AfterValidator(_within(0, 1, "between 0 and 1"))]
+
+
+class Step(Sourced):
+    """One step of a piecewise-constant series: *value* holds from *since* until the next step."""
+
+    since: dt.date
+    value: NonNegQuantity
+
+
+def _coerce_series(value: object) -> object:
+    if isinstance(value, list):
+        return value
+    return [{"since": dt.date(1900, 1, 1), "value": value}]
+
+
+def _check_steps(steps: list[Step]) -> list[Step]:
+    if not steps:
+        raise ValueError("a series needs at least one step")
+    dates = [s.since for s in steps]
+    if dates != sorted(dates) or len(set(dates)) != len(dates):
+        raise ValueError("steps must have strictly increasing 'since' dates")
+    return steps
+
+
+#: A non-negative quantity that may change over time: one quantity, or a list of dated steps.
+Series = Annotated[list[Step], BeforeValidator(_coerce_series), AfterValidator(_check_steps)]
+#: A probability or share in [0, 1].
+Share = Annotated[float, Field(ge=0, le=1)]

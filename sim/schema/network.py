@@ -1,0 +1,120 @@
+"""Supplier-network nodes (a union discriminated on ``kind``) and edges.
+
+Labs and clouds are nodes of the graph too, but they carry behaviour (strategy, jobs, fleets), so
+they live in their own top-level sections (:mod:`sim.schema.actors`); ids share one namespace.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from sim.schema._base import Sourced
+from sim.schema.dist import NonNegQuantity, Series, UnitQuantity
+
+
+class DieAllocation(Sourced):
+    """What share of a foundry's wafer starts goes to one chip design, and how good the dies are."""
+
+    share: float = Field(ge=0, le=1, description="Share of wafer starts for this design.")
+    die_yield: UnitQuantity = Field(description="Share of gross dies that are good (drawn per lot).")
+    gross_dies_per_wafer: float | None = Field(
+        default=None, gt=0, description="Candidate dies per 300 mm wafer; derived from die area when omitted."
+    )
+    packager: str = Field(description="Id of the packager node the good dies go to.")
+
+
+class Foundry(Sourced):
+    """A wafer fab (TSMC, SMIC, Samsung): wafer starts per month allocated among chip designs."""
+
+    kind: Literal["foundry"]
+    name: str = ""
+    country: str
+    wafer_starts_per_month: Series = Field(description="Wafers per month available to the modelled designs.")
+    cycle_time_days: NonNegQuantity = Field(default=90.0, description="Wafer start to finished die.")
+    allocation: dict[str, DieAllocation] = Field(default_factory=dict, description="By chip id.")
+
+
+class Memory(Sourced):
+    """An HBM maker (SK hynix, Samsung, Micron, CXMT)."""
+
+    kind: Literal["memory"]
+    name: str = ""
+    country: str
+    hbm_stacks_per_month: Series = Field(description="Stacks per month available to the modelled packagers.")
+
+
+class Packager(Sourced):
+    """Advanced packaging (CoWoS; domestic lines): joins dies and HBM stacks into chips."""
+
+    kind: Literal["packager"]
+    name: str = ""
+    country: str
+    chips_per_month: Series = Field(description="Packages assembled per month.")
+    packaging_yield: UnitQuantity = Field(default=1.0, description="Share of assembled packages that work.")
+    initial_dies: dict[str, NonNegQuantity] = Field(
+        default_factory=dict, description="Die bank at the start: good dies on hand, by chip id."
+    )
+    initial_hbm_stacks: NonNegQuantity = Field(default=0.0, description="HBM stacks on hand at the start.")
+
+
+class BuyerPriority(Sourced):
+    """A buyer the vendor serves first, up to a share of each allocation round."""
+
+    buyer: str
+    share: UnitQuantity
+
+
+class Vendor(Sourced):
+    """A chip vendor (Nvidia, AMD, Huawei, Cambricon): holds inventory, takes and allocates orders."""
+
+    kind: Literal["vendor"]
+    name: str = ""
+    country: str
+    initial_inventory: dict[str, NonNegQuantity] = Field(default_factory=dict, description="Units by chip id.")
+    external_supply_per_month: dict[str, Series] = Field(
+        default_factory=dict,
+        description=(
+            "Units per month by chip id made outside the modelled foundries and offered to the modelled "
+            "buyers (e.g. the share of Nvidia's output that China-bound buyers can get)."
+        ),
+    )
+    priority: list[BuyerPriority] = Field(default_factory=list, description="Buyers served first, in order.")
+    allocation_interval_days: float = Field(default=7.0, gt=0)
+
+
+class GreyChannel(Sourced):
+    """How a transshipment hub carries denied demand around the rules."""
+
+    share_of_denied: Series = Field(description="Share of denied units that find a grey route (0..1).")
+    markup: NonNegQuantity = Field(default=0.5, description="Price premium over list, as a fraction.")
+    extra_delay_days: NonNegQuantity = Field(default=45.0)
+    seizure_probability: Series = Field(default=0.05, description="Chance a grey lot is seized (0..1).")
+
+
+class Distributor(Sourced):
+    """A re-export / transshipment hub (Singapore, Malaysia...), the grey channel's route."""
+
+    kind: Literal["distributor"]
+    name: str = ""
+    country: str
+    grey: GreyChannel | None = None
+
+
+NodeSpec = Annotated[Union[Foundry, Memory, Packager, Vendor, Distributor], Field(discriminator="kind")]  # noqa: UP007
+
+Flow = Literal["wafers", "dies", "hbm", "chips", "rental"]
+Channel = Literal["direct", "reexport", "grey", "remote"]
+
+
+class EdgeSpec(Sourced):
+    """A supply relation: what flows from one node to another, how long it takes, through which channel."""
+
+    from_: str = Field(alias="from")
+    to: str
+    flow: Flow
+    channel: Channel = "direct"
+    lead_time_days: NonNegQuantity = 0.0
+    capacity_per_month: float | None = Field(default=None, ge=0, description="Units per month; none = unlimited.")
+    markup: float = Field(default=0.0, ge=0, description="Price premium over list, as a fraction.")
