@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from sim.loader import ScenarioError, load_raw, load_scenario
 
@@ -133,9 +134,132 @@ def graph(
         out.print(f"[yellow]warning[/] {issue}")
 
 
+def _progress_runner(label: str):
+    """A rich progress bar that appears only on a terminal (plain output stays clean for pipes)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+def _fmt(v: float) -> str:
+    import math
+
+    if isinstance(v, float) and math.isnan(v):
+        return "-"
+    if abs(v) >= 1e6 or (abs(v) < 1e-3 and v != 0):
+        return f"{v:.3g}"
+    return f"{v:,.2f}" if v != int(v) else f"{int(v):,}"
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Scenario file.")],
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the scenario's).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write every table to this folder.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Table format for --out: parquet or csv.")] = "parquet",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
+) -> None:
+    """Run a scenario once: KPIs (deliveries by origin, denials by rule, job finish days, ...) and tables."""
+    from sim import Simulation
+    from sim.metrics import kpis_json
+
+    if fmt not in ("parquet", "csv"):
+        _fail([f"--format: must be parquet or csv, got '{fmt}'"])
+    s = _load(file)
+    with _progress_runner(f"running {s.name}") as bar:
+        task = bar.add_task("run", total=s.horizon_days)
+        result = Simulation(s, seed).run(progress=lambda day, total: bar.update(task, completed=day))
+    if out_dir is not None:
+        try:
+            result.save(out_dir, fmt)
+        except OSError as e:
+            _fail([f"{out_dir}: cannot write: {e.strerror or e}"])
+    if as_json:
+        sys.stdout.write(kpis_json(result.kpis) + "\n")
+        return
+    t = Table(title=f"{s.name} (seed {result.seed})")
+    t.add_column("KPI")
+    t.add_column("value", justify="right")
+    t.add_column("date", justify="right")
+    for k, v in result.kpis.items():
+        date = result.date_of(v) if "_day[" in k and v == v else None
+        t.add_row(Text(k), _fmt(v), str(date) if date else "")
+    out.print(t)
+    if out_dir is not None:
+        out.print(f"tables written to {out_dir}/ ({fmt})")
+
+
+@app.command()
+def compare(
+    file: Annotated[Path, typer.Argument(help="Scenario file (the policy world).")],
+    against: Annotated[Path | None, typer.Option("--against", help="Another scenario as the counterfactual.")] = None,
+    without_rules: Annotated[bool, typer.Option("--without-rules", help="Counterfactual: no rules at all.")] = False,
+    without: Annotated[list[str] | None, typer.Option("--without", help="Counterfactual: drop this rule (repeatable).")] = None,
+    seed: Annotated[int | None, typer.Option(help="First seed (default: the scenario's).")] = None,
+    replications: Annotated[int, typer.Option(min=1, max=10_000, help="Paired replications.")] = 10,
+    kpi: Annotated[list[str] | None, typer.Option("--kpi", help="Only KPIs containing this text (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Compare a scenario with its counterfactual, common random numbers, paired 95 % intervals."""
+    import math
+
+    from sim.compare import compare as run_compare
+    from sim.compare import without_rules as drop_rules
+
+    chosen = sum([against is not None, without_rules, bool(without)])
+    if chosen != 1:
+        _fail(["compare: give exactly one of --against FILE, --without-rules, --without RULE"])
+    base = _load(file)
+    if against is not None:
+        cf = _load(against)
+    else:
+        try:
+            cf = drop_rules(base, None if without_rules else list(without))
+        except KeyError as e:
+            _fail([f"{file}:1: rules: {e.args[0]}"])
+    with _progress_runner(f"{replications} paired replications") as bar:
+        task = bar.add_task("compare", total=replications)
+        rows = run_compare(base, cf, replications, seed, progress=lambda i, n: bar.update(task, completed=i))
+    if kpi:
+        rows = [r for r in rows if any(x in r.kpi for x in kpi)]
+    if as_json:
+        import dataclasses
+        import json
+
+        clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731
+        payload = {"base": base.name, "counterfactual": cf.name, "replications": replications,
+                   "kpis": [{k: clean(v) for k, v in dataclasses.asdict(r).items()} for r in rows]}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    t = Table(title=f"{base.name}  vs  {cf.name}  ({replications} paired replications)")
+    for col in ("KPI", "base", "counterfactual", "difference", "95% CI"):
+        t.add_column(col, justify="left" if col == "KPI" else "right")
+    for r in rows:
+        if r.base_mean == r.counterfactual_mean and r.diff_mean == 0:
+            continue
+        ci = "-" if math.isnan(r.diff_ci_low) else f"[{_fmt(r.diff_ci_low)}, {_fmt(r.diff_ci_high)}]"
+        t.add_row(Text(r.kpi), _fmt(r.base_mean), _fmt(r.counterfactual_mean), _fmt(r.diff_mean), ci)
+    out.print(t)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: bad input exits 2 with one line per problem; a bug exits 1 with one line."""
+    import os
+
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as e:  # a bug, not bad input: one line unless debugging
+        if os.environ.get("EXPORTSIM_DEBUG"):
+            raise
+        err.print(f"exportsim: internal error: {type(e).__name__}: {e} (set EXPORTSIM_DEBUG=1 for details)",
+                  markup=False, highlight=False)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -1,0 +1,131 @@
+"""Records -> tidy tables (one row per observation, snake_case, a run_id column) and a flat KPI dict.
+
+KPI names follow ``name[key]`` (e.g. ``job_finish_day[bytedance/llm_ascend]``,
+``delivered_units[bytedance/US]``, ``denied_units[us_2023_10]``) so a sweep can keep them as columns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+
+import pandas as pd
+
+from sim.records import (
+    EventRow, FleetRow, InferenceRow, JobRow, LedgerRow, ProductionRow, Recorder, RentalRow, ShipmentRow,
+)
+
+ROW_TYPES = {
+    "shipments": ShipmentRow, "fleet": FleetRow, "ledger": LedgerRow, "production": ProductionRow,
+    "events": EventRow, "jobs": JobRow, "rentals": RentalRow, "inference": InferenceRow,
+}
+
+
+def tables(rec: Recorder, run_id: str) -> dict[str, pd.DataFrame]:
+    """One DataFrame per record type, built once; empty tables keep their columns."""
+    out = {}
+    for name, row_type in ROW_TYPES.items():
+        rows = getattr(rec, name)
+        cols = [f.name for f in dataclasses.fields(row_type)]
+        df = pd.DataFrame([dataclasses.astuple(r) for r in rows], columns=cols)
+        for c in cols:  # keep numeric dtypes stable even when a column is all None
+            if c.endswith("_day") or c in ("day", "qty", "units"):
+                df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+        df.insert(0, "run_id", run_id)
+        out[name] = df
+    return out
+
+
+def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> dict[str, float]:
+    """The run's headline numbers, flat."""
+    k: dict[str, float] = {}
+    ship = t["shipments"]
+    chips = ship[ship["item_kind"] == "chip"]
+    ok = chips[chips["status"].isin(["delivered", "licensed", "grey"])]
+    denied = chips[chips["status"].isin(["denied", "refused"])]
+    for (buyer, origin), q in ok.groupby(["buyer", "origin"])["qty"].sum().items():
+        k[f"delivered_units[{buyer}/{origin}]"] = float(q)
+    for rule, q in denied.groupby(denied["rule"].fillna("no_route"))["qty"].sum().items():
+        k[f"denied_units[{rule}]"] = float(q)
+    k["blocked_units"] = float(denied["qty"].sum())
+    k["grey_units"] = float(chips.loc[chips["status"] == "grey", "qty"].sum())
+    k["seized_units"] = float(chips.loc[chips["status"] == "seized", "qty"].sum())
+    k["stockpiled_units"] = float(ok.loc[ok["stockpile"].astype(bool), "qty"].sum()) if len(ok) else 0.0
+    k["vendor_revenue_lost_usd"] = float((denied["qty"] * denied["price_usd"]).sum())
+    k["fees_paid_usd"] = float(chips["fee_usd"].sum())
+    k["dies_denied"] = float(ship.loc[(ship["item_kind"] == "die") & (ship["status"] == "denied"), "qty"].sum())
+    k["hbm_denied"] = float(ship.loc[(ship["item_kind"] == "hbm") & (ship["status"] == "denied"), "qty"].sum())
+
+    fleet = t["fleet"]
+    horizon = scenario.horizon_days
+    if len(fleet):
+        last = fleet[fleet["day"] == fleet["day"].max()]
+        for lid, lab in scenario.labs.items():
+            mine = last[last["owner"] == lid]
+            total = float(mine["peak_pflops"].sum())
+            dom = float(mine.loc[mine["origin"] == lab.hq, "peak_pflops"].sum())
+            k[f"compute_eflops_end[{lid}]"] = total / 1000.0
+            k[f"domestic_share[{lid}]"] = dom / total if total > 0 else 0.0
+            k[f"fleet_units_end[{lid}]"] = float(mine["units"].sum())
+    jobs = t["jobs"]
+    for _, j in jobs.iterrows():
+        key = f"{j['lab']}/{j['job']}"
+        finish = j["finish_day"]
+        k[f"job_finish_day[{key}]"] = float(finish) if pd.notna(finish) else math.nan
+        k[f"job_finished[{key}]"] = float(bool(j["finished"]))
+        k[f"job_start_day[{key}]"] = float(j["start_day"]) if pd.notna(j["start_day"]) else math.nan
+        k[f"job_cost_usd[{key}]"] = float(j["cost_usd"])
+        k[f"job_cost_per_pflop_usd[{key}]"] = float(j["cost_usd"]) / (j["flop_done"] / 1e15) if j["flop_done"] > 0 else math.nan
+        k[f"job_rented_share[{key}]"] = float(j["rented_chips"]) / j["chips"] if j["chips"] else 0.0
+        lab = scenario.labs[j["lab"]]
+        k[f"job_domestic_share[{key}]"] = float(j["origin"] == lab.hq and j["rented_chips"] == 0) if j["chips"] else 0.0
+        k[f"job_grey_share[{key}]"] = float(j["grey_share"])
+        k[f"job_failures[{key}]"] = float(j["failures"])
+        k[f"job_effective_pflops[{key}]"] = float(j["effective_pflops"])
+        if pd.notna(j["deadline_day"]):
+            k[f"job_delay_vs_deadline_days[{key}]"] = (float(finish) if pd.notna(finish) else horizon) - float(j["deadline_day"])
+    for lid in scenario.labs:
+        mine = jobs[(jobs["lab"] == lid) & jobs["finished"].astype(bool)] if len(jobs) else jobs
+        for x in flop_thresholds:
+            hit = mine[mine["target_flop"] >= x]["finish_day"] if len(mine) else pd.Series(dtype=float)
+            k[f"first_day_job_flop_ge_{x:.0e}[{lid}]"] = float(hit.min()) if len(hit) else math.nan
+    rentals = t["rentals"]
+    served = rentals[rentals["status"] == "served"] if len(rentals) else rentals
+    k["rentals_refused"] = float((rentals["status"] == "refused").sum()) if len(rentals) else 0.0
+    k["rental_mean_wait_days"] = float(served["wait_days"].mean()) if len(served) else math.nan
+    k["rental_cost_usd"] = float(served["cost_usd"].sum()) if len(served) else 0.0
+    inf = t["inference"]
+    for lid in scenario.labs:
+        mine = inf[inf["lab"] == lid] if len(inf) else inf
+        if len(mine):
+            need = float(mine["needed_pflops"].sum())
+            k[f"inference_unmet_share[{lid}]"] = float(mine["unmet_pflops"].sum()) / need if need > 0 else 0.0
+    return k
+
+
+def build_result(w):
+    """Turn a finished Simulation into a RunResult."""
+    from sim.result import RunResult
+
+    tabs = tables(w.rec, w.run_id)
+    return RunResult(
+        run_id=w.run_id, seed=w.seed, scenario_name=w.scenario.name,
+        scenario_json=w.scenario.model_dump_json(by_alias=True), start=w.scenario.start,
+        tables=tabs, kpis=kpis(tabs, w.scenario), events_processed=w.events_processed,
+        streams=w.rng.names,
+    )
+
+
+def day_to_date(start: dt.date, day: float) -> dt.date | None:
+    """Calendar date of a simulation day (None for NaN)."""
+    if day is None or (isinstance(day, float) and math.isnan(day)):
+        return None
+    return start + dt.timedelta(days=float(day))
+
+
+def kpis_json(k: dict) -> str:
+    """KPIs as JSON with NaN written as null."""
+    return json.dumps({key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in k.items()},
+                      indent=2, sort_keys=True)

@@ -1,0 +1,475 @@
+"""Procurement, vendor allocation, the export check, shipping, and the grey channel.
+
+Mechanism.  Every ``review_interval_days`` a lab adds its budget for the period and works out its
+need: chips for training jobs that start within a year (own-sourced), chips to serve the inference
+demand expected in three months, and any extra fleet growth; fleet and pipeline already held count
+against need.  For each need it ranks the products it can reach (a chips edge from the vendor, direct
+or through a re-export hub) by dense BF16 FLOP/s per dollar, times ``domestic_preference`` for chips
+designed in its home country.  It knows the rules in force: a product a deny rule covers is *denied
+demand* (recorded with the rule), of which ``share_of_denied`` goes to the grey channel (a hub with a
+grey route, at a markup, if the lab's strategy allows it) and the rest is re-routed to the next product
+(``other_product``) or to domestic chips only (``domestic``).  Products barred by an importing-country
+rule are skipped.  When a rule that would cover a product is announced but not yet in force, the order is
+multiplied by ``stockpile_factor``.  Orders are capped by budget and by what the vendor is expected to
+supply (smoothed recent supply), except for the last candidate, which takes the remainder as a backorder.
+
+Vendors allocate inventory as it arrives: buyers named in ``priority`` first, each up to its share of
+the round, then first come, first served; partial fills leave backorders.  Each allocated lot is
+checked at export against the rules in force (``sim.compliance``): deny -> back to inventory, denied;
+licence -> review time, then approved (ships, with any revenue share) or refused (back to inventory);
+notify -> delay; fee -> revenue share; cap -> units per period per destination country, the excess
+denied or queued to the next period.  Shipping takes the edge lead times; a delivered lot is installed
+after the buyer's installation delay.  Grey lots go through the hub with extra delay and are seized
+with the hub's probability.
+
+Simplifications: a lab re-plans at each review instead of tracking individual orders' fates; denied
+demand is counted once while it stays open; cloud regions buy fixed monthly quantities.
+
+Records: ``shipments`` (one row per lot and per denied demand), ``events`` (stockpiles, import bars).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.compliance import Lot
+from sim.processes import fleet as fleet_mod
+from sim.records import ShipmentRow
+from sim.world import MONTH_DAYS, Order, Simulation
+
+LOOKAHEAD_JOB_DAYS = 365.0  # jobs starting within this horizon drive procurement
+LOOKAHEAD_INFERENCE_DAYS = 90.0  # inference need is planned this far ahead
+
+
+@dataclass
+class Route:
+    """How a product reaches a buyer."""
+
+    channel: str  # sale | reexport | grey
+    hub: str | None = None
+
+
+def start(w: Simulation) -> None:
+    """Start every lab's procurement review and every cloud's purchases."""
+    w.open_lots = {}
+    w.denied_open = {}
+    w.import_noted = set()
+    for lid in w.scenario.labs:
+        w.env.process(run_procurement(w, lid))
+    for cid, cloud in w.scenario.clouds.items():
+        for chip, steps in cloud.purchases_per_month.items():
+            w.env.process(run_cloud_purchases(w, cid, chip, steps))
+
+
+# ----------------------------------------------------------------------------------------- routes
+def routes(w: Simulation, buyer: str) -> tuple[dict[str, Route], dict[str, Route]]:
+    """(legal routes, grey routes) by product for *buyer*, from the edges of the network."""
+    cache = w.__dict__.setdefault("_routes", {})
+    if buyer in cache:
+        return cache[buyer]
+    s = w.scenario
+    legal: dict[str, Route] = {}
+    grey: dict[str, Route] = {}
+    hubs = {nid: n for nid, n in s.nodes.items() if n.kind == "distributor"}
+    for pid, chip in s.chips.items():
+        v = chip.vendor
+        found = w.edge(v, buyer)
+        if found and found[1].flow == "chips" and found[1].channel in ("direct", "reexport"):
+            legal[pid] = Route("sale" if found[1].channel == "direct" else "reexport")
+        for hid, hub in hubs.items():
+            into = w.edge(v, hid)
+            out = w.edge(hid, buyer)
+            if not into or not out or out[1].flow != "chips":
+                continue
+            if out[1].channel == "grey" and hub.grey is not None:
+                grey.setdefault(pid, Route("grey", hid))
+            elif out[1].channel in ("direct", "reexport") and pid not in legal:
+                legal[pid] = Route("reexport", hid)
+    cache[buyer] = (legal, grey)
+    return legal, grey
+
+
+def _lot(w: Simulation, product: str, qty: float, buyer: str, channel: str, order_day: float) -> Lot:
+    s = w.scenario
+    hq = s.labs[buyer].hq if buyer in s.labs else s.clouds[buyer].hq if buyer in s.clouds else s.country_of(buyer)
+    return Lot(w.compliance.item(product), qty, s.country_of(buyer), buyer, hq, channel, order_day)
+
+
+def import_blocked(w: Simulation, buyer: str, product: str) -> bool:
+    """Whether an importing-country rule in force bars *buyer* from buying *product*."""
+    d = w.compliance.decide(_lot(w, product, 0, buyer, "sale", w.env.now), w.env.now, applies_at="import")
+    if d.kind == "deny":
+        key = (buyer, product, d.rule)
+        if key not in w.import_noted:
+            w.import_noted.add(key)
+            w.rec.event(w.env.now, "import_barred", buyer, f"{product} by {d.rule}")
+        return True
+    return False
+
+
+# ------------------------------------------------------------------------------------ procurement
+def run_procurement(w: Simulation, lid: str):
+    """The lab's periodic procurement review."""
+    lab = w.scenario.labs[lid]
+    interval = lab.strategy.review_interval_days
+    budget = w.series(f"{lid}/budget", lab.budget_usd_per_year)
+    while True:
+        per_year = budget.at(w.env.now)
+        w.budget_usd[lid] = min(w.budget_usd[lid] + per_year * interval / 365.25, max(per_year, 0.0))
+        review(w, lid)
+        yield w.env.timeout(interval)
+
+
+def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
+    """(reason, acceptable products, units) the lab wants to order now."""
+    s = w.scenario
+    lab = s.labs[lid]
+    now = w.env.now
+    pool: dict[str, int] = {}
+    for chip in s.chips:
+        line = w.fleet[lid].get(chip)
+        held = (line.units - line.training) if line else 0
+        pool[chip] = max(held, 0) + w.pipeline[lid][chip]
+    out: list[tuple[str, list[str], int]] = []
+    started = w.__dict__.get("jobs_started", set())
+    for jid, job in lab.jobs.items():
+        if job.sourcing == "rent" or (lid, jid) in started:
+            continue
+        if s.day_of(job.earliest_start) - now > LOOKAHEAD_JOB_DAYS:
+            continue
+        want = job.cluster_size.max
+        for chip in job.chips:
+            take = min(pool[chip], want)
+            pool[chip] -= take
+            want -= take
+        if want > 0:
+            out.append((f"job:{jid}", list(job.chips), want))
+    inf = lab.inference
+    if inf is not None:
+        from sim.processes.inference import needed_flops
+
+        need = needed_flops(w, lid, now + LOOKAHEAD_INFERENCE_DAYS)
+        for chip in inf.chips:
+            have = pool[chip] * w.peak(chip, inf.precision)
+            used = min(have, need)
+            pool[chip] -= int(math.ceil(used / w.peak(chip, inf.precision)))
+            need -= used
+        if need > 0:
+            units = int(math.ceil(need / w.peak(inf.chips[0], inf.precision)))
+            out.append(("inference", list(inf.chips), units))
+    extra = w.series(f"{lid}/extra_demand", lab.strategy.extra_demand_units_per_month).at(now)
+    if extra > 0:
+        units = int(round(extra * lab.strategy.review_interval_days / MONTH_DAYS))
+        if units > 0:
+            products = lab.strategy.products or sorted(s.chips)
+            out.append(("growth", products, units))
+    return out
+
+
+def review(w: Simulation, lid: str) -> None:
+    """Turn needs into orders, denied demand and grey orders."""
+    for reason, products, units in needs(w, lid):
+        place(w, lid, reason, products, units)
+
+
+def score(w: Simulation, lid: str, product: str) -> float:
+    """Dense BF16 FLOP/s per dollar, times the domestic preference for home-designed chips."""
+    lab = w.scenario.labs[lid]
+    value = w.peak(product) / max(w.unit_price(product), 1e-9)
+    if w.scenario.chips[product].designer_country == lab.hq:
+        value *= lab.strategy.domestic_preference
+    return value
+
+
+def vendor_estimate(w: Simulation, vendor: str, product: str, days: float) -> int:
+    """Units a buyer can expect from a vendor soon: stock + smoothed supply - backorders."""
+    backlog = sum(o.qty for o in w.backorders[vendor] if o.product == product)
+    expected = w.inventory[vendor][product] + w.supply_rate[vendor][product] * days / MONTH_DAYS
+    return int(expected - backlog)
+
+
+def place(w: Simulation, lid: str, reason: str, products: list[str], units: int) -> None:
+    """Order *units* of the best acceptable products, re-routing denied demand by the strategy."""
+    s = w.scenario
+    lab = s.labs[lid]
+    strat = lab.strategy
+    now = w.env.now
+    legal, grey = routes(w, lid)
+    candidates = [p for p in products if p in legal or p in grey]
+    if strat.products:
+        candidates = [p for p in candidates if p in strat.products]
+    ranked = sorted(candidates, key=lambda p: (-score(w, lid, p), p))
+    remaining = units
+    denied_once = False
+    domestic_only = False
+    for i, p in enumerate(ranked):
+        if remaining <= 0:
+            break
+        chip = s.chips[p]
+        if domestic_only and chip.designer_country != lab.hq:
+            continue
+        if import_blocked(w, lid, p):
+            continue
+        route = legal.get(p)
+        decision = w.compliance.decide(_lot(w, p, remaining, lid, route.channel if route else "sale", now), now)
+        if route is None or decision.kind == "deny":
+            key = (lid, reason, p)
+            if not denied_once:
+                new = remaining - w.denied_open.get(key, 0)
+                if new > 0:
+                    _record_denied_demand(w, lid, p, new, decision.rule)
+                w.denied_open[key] = remaining
+                denied_once = True
+                if "grey" in strat.reroute and p in grey:
+                    remaining -= _order_grey(w, lid, p, remaining, grey[p].hub)
+            if "other_product" in strat.reroute:
+                continue
+            if "domestic" in strat.reroute:
+                domestic_only = True
+                continue
+            break
+        w.denied_open.pop((lid, reason, p), None)
+        last = i == len(ranked) - 1
+        qty = remaining if last else min(remaining, max(vendor_estimate(w, chip.vendor, p, strat.review_interval_days), 0))
+        price = w.unit_price(p)
+        qty = min(qty, int(w.budget_usd[lid] // price)) if price > 0 else qty
+        if qty <= 0:
+            continue
+        stockpile = False
+        pending = w.compliance.matching(_lot(w, p, qty, lid, route.channel, now), now, pending=True)
+        extra = 0
+        if pending and strat.stockpile_factor > 1:
+            extra = min(int(qty * (strat.stockpile_factor - 1)), int((w.budget_usd[lid] - qty * price) // price))
+            if extra > 0:
+                stockpile = True
+                w.rec.event(now, "stockpile", lid, f"{p} ahead of {','.join(pending)}", extra)
+        total = qty + max(extra, 0)
+        w.budget_usd[lid] -= total * price
+        submit(w, Order(w.next_id(), lid, p, total, now, stockpile, route.channel, route.hub, price))
+        remaining -= qty
+
+
+def _record_denied_demand(w: Simulation, lid: str, product: str, qty: int, rule: str | None) -> None:
+    chip = w.scenario.chips[product]
+    w.rec.shipments.append(ShipmentRow(
+        w.next_id(), product, "chip", float(qty), chip.vendor, lid, "sale", "denied", rule,
+        "deny" if rule else "no_route", w.env.now, None, None, w.unit_price(product), 0.0, chip.designer_country, False,
+    ))
+
+
+def _order_grey(w: Simulation, lid: str, product: str, denied: int, hub: str) -> int:
+    """Send a share of denied demand through a hub's grey route; returns units ordered."""
+    grey = w.scenario.nodes[hub].grey
+    share = min(max(w.series(f"{hub}/grey_share", grey.share_of_denied).at(w.env.now), 0.0), 1.0)
+    markup = w.param(f"grey/markup/{hub}", grey.markup)
+    if markup > w.scenario.labs[lid].strategy.max_grey_premium:
+        return 0
+    price = w.unit_price(product) * (1 + markup)
+    qty = min(int(denied * share), int(w.budget_usd[lid] // price))
+    if qty <= 0:
+        return 0
+    w.budget_usd[lid] -= qty * price
+    submit(w, Order(w.next_id(), lid, product, qty, w.env.now, False, "grey", hub, price))
+    return qty
+
+
+def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
+    """A cloud region's monthly purchase of one chip type (through the same rules)."""
+    series = w.series(f"{cid}/purchases/{chip}", steps)
+    carry = 0.0
+    vendor = w.scenario.chips[chip].vendor
+    while True:
+        carry += series.at(w.env.now)
+        qty = int(carry)
+        carry -= qty
+        if qty > 0:
+            d = w.compliance.decide(_lot(w, chip, qty, cid, "sale", w.env.now), w.env.now)
+            if d.kind == "deny":
+                _record_denied_demand(w, cid, chip, qty, d.rule)
+            else:
+                submit(w, Order(w.next_id(), cid, chip, qty, w.env.now, False, "sale", None, w.unit_price(chip)))
+        yield w.env.timeout(MONTH_DAYS)
+
+
+# ------------------------------------------------------------------------------------ allocation
+def submit(w: Simulation, order: Order) -> None:
+    """Hand an order to the vendor; it is served from stock at once if possible."""
+    vendor = w.scenario.chips[order.product].vendor
+    w.backorders[vendor].append(order)
+    w.pipeline[order.buyer][order.product] += order.qty
+    allocate(w, vendor, order.product)
+
+
+def allocate(w: Simulation, vendor: str, product: str) -> None:
+    """Serve waiting orders for *product* from inventory: priority buyers first, then first come first served."""
+    stock = w.inventory[vendor][product]
+    orders = [o for o in w.backorders[vendor] if o.product == product and o.qty > 0]
+    if stock <= 0 or not orders:
+        return
+    node = w.scenario.nodes[vendor]
+    round_total = stock
+    for pr in node.priority:
+        quota = int(w.param(f"priority/{vendor}/{pr.buyer}", pr.share) * round_total)
+        for o in orders:
+            if quota <= 0 or w.inventory[vendor][product] <= 0:
+                break
+            if o.buyer == pr.buyer and o.qty > 0:
+                k = min(o.qty, quota, w.inventory[vendor][product])
+                quota -= k
+                _fill(w, vendor, o, k)
+    for o in orders:
+        if w.inventory[vendor][product] <= 0:
+            break
+        if o.qty > 0:
+            _fill(w, vendor, o, min(o.qty, w.inventory[vendor][product]))
+    w.backorders[vendor] = [o for o in w.backorders[vendor] if o.qty > 0]
+
+
+def _fill(w: Simulation, vendor: str, order: Order, qty: int) -> None:
+    if qty <= 0:
+        return
+    w.inventory[vendor][order.product] -= qty
+    w.ledger.in_inventory -= qty
+    order.qty -= qty
+    w.env.process(ship(w, vendor, order, qty))
+
+
+def _return_to_stock(w: Simulation, vendor: str, order: Order, qty: int) -> None:
+    w.pipeline[order.buyer][order.product] -= qty
+    w.inventory[vendor][order.product] += qty
+    w.ledger.in_inventory += qty
+    allocate(w, vendor, order.product)
+
+
+# ---------------------------------------------------------------------------------------- shipping
+def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | None = None):
+    """Export check, then shipping, then installation, for one allocated lot."""
+    env = w.env
+    s = w.scenario
+    buyer = order.buyer
+    p = order.product
+    fee = 0.0
+    status = "delivered"
+    rule = None
+    treatment = None
+    value = order.unit_price_usd * qty
+    order_day = order.order_day if order_day is None else order_day
+    if order.route == "grey":
+        hub = order.hub
+        hub_lot = Lot(w.compliance.item(p), qty, s.country_of(hub), hub, s.country_of(hub), "reexport", order_day)
+        d = w.compliance.decide(hub_lot, env.now)
+        if d.kind == "deny":
+            _row(w, vendor, order, qty, "denied", d.rule, d.kind, None, None, 0.0, order_day)
+            _return_to_stock(w, vendor, order, qty)
+            return
+        status = "grey"
+    else:
+        d = w.compliance.decide(_lot(w, p, qty, buyer, order.route, order_day), env.now)
+        rule, treatment = d.rule, d.kind
+        if d.kind == "deny":
+            _row(w, vendor, order, qty, "denied", rule, treatment, None, None, 0.0, order_day)
+            _return_to_stock(w, vendor, order, qty)
+            return
+        if d.kind == "notify":
+            yield env.timeout(w.sample(f"notify/{rule}", d.spec.delay_days))
+        elif d.kind == "fee":
+            fee = d.spec.revenue_share * value
+        elif d.kind == "cap":
+            room = _cap_room(w, rule, d.spec.units_per_period, d.spec.period_days, s.country_of(buyer))
+            if room < qty:
+                excess = qty - int(max(room, 0))
+                qty -= excess
+                value = order.unit_price_usd * qty
+                if d.spec.excess == "deny":
+                    _row(w, vendor, order, excess, "denied", rule, treatment, None, None, 0.0, order_day)
+                    _return_to_stock(w, vendor, order, excess)
+                else:
+                    w.ledger.in_transit += excess  # held for the next period, counted as in transit
+                    env.process(_requeue(w, vendor, order, excess, rule, d.spec.period_days, order_day))
+                if qty <= 0:
+                    return
+            _use_cap(w, rule, d.spec.period_days, s.country_of(buyer), qty)
+        elif d.kind == "license":
+            yield env.timeout(w.sample(f"licence/review/{rule}", d.spec.review_days))
+            p_ok = w.param(f"licence/approval/{rule}", d.spec.approval_probability)
+            approved = w.rng(f"licence/decision/{rule}").random() < p_ok
+            if approved and d.spec.volume_cap_ratio is not None:
+                limit = d.spec.volume_cap_ratio * w.supply_rate[vendor][p] * 12
+                room = _cap_room(w, rule, limit, 365.25, s.country_of(buyer))
+                approved = room >= qty
+            if not approved:
+                _row(w, vendor, order, qty, "refused", rule, treatment, None, None, 0.0, order_day)
+                _return_to_stock(w, vendor, order, qty)
+                return
+            if d.spec.volume_cap_ratio is not None:
+                _use_cap(w, rule, 365.25, s.country_of(buyer), qty)
+            fee = d.spec.revenue_share * value
+            status = "licensed"
+    ship_day = env.now
+    w.ledger.in_transit += qty
+    lot_id = w.next_id()
+    w.open_lots[lot_id] = (vendor, order, qty, rule, treatment, ship_day, fee, order_day)
+    if order.route == "grey" or order.hub:
+        grey = s.nodes[order.hub].grey if order.route == "grey" else None
+        lead = w.lead_time(vendor, order.hub) + w.lead_time(order.hub, buyer)
+        if grey is not None:
+            lead += w.param(f"grey/delay/{order.hub}", grey.extra_delay_days)
+    else:
+        lead = w.lead_time(vendor, buyer)
+    yield env.timeout(lead)
+    if order.route == "grey":
+        grey = s.nodes[order.hub].grey
+        p_seize = w.series(f"{order.hub}/seizure", grey.seizure_probability).at(env.now)
+        if w.rng(f"grey/seizure/{order.hub}").random() < p_seize:
+            del w.open_lots[lot_id]
+            w.ledger.in_transit -= qty
+            w.ledger.seized += qty
+            w.pipeline[buyer][p] -= qty
+            _row(w, vendor, order, qty, "seized", None, None, ship_day, None, 0.0, order_day, lot_id)
+            return
+    del w.open_lots[lot_id]
+    deliver_day = env.now
+    w.pipeline[buyer][p] -= qty
+    _row(w, vendor, order, qty, status, rule, treatment, ship_day, deliver_day, fee, order_day, lot_id)
+    owner = s.labs.get(buyer) or s.clouds.get(buyer)
+    yield env.timeout(w.sample(f"install/{buyer}", owner.install_delay_days))
+    w.ledger.in_transit -= qty
+    fleet_mod.install(w, buyer, p, qty, grey=status == "grey")
+
+
+def _requeue(w: Simulation, vendor: str, order: Order, qty: int, rule: str, period_days: float, order_day: float):
+    r = w.scenario.rules[rule]
+    start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
+    k = math.floor((w.env.now - start) / period_days) + 1
+    yield w.env.timeout(max(start + k * period_days - w.env.now, 0.0))
+    w.ledger.in_transit -= qty
+    yield from ship(w, vendor, order, qty, order_day)
+
+
+def _period(w: Simulation, rule: str, period_days: float) -> int:
+    r = w.scenario.rules[rule]
+    start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
+    return int(math.floor((w.env.now - start) / period_days))
+
+
+def _cap_room(w: Simulation, rule: str, limit: float, period_days: float, country: str) -> float:
+    return limit - w.cap_used[(rule, country, _period(w, rule, period_days))]
+
+
+def _use_cap(w: Simulation, rule: str, period_days: float, country: str, qty: int) -> None:
+    w.cap_used[(rule, country, _period(w, rule, period_days))] += qty
+
+
+def _row(w, vendor, order, qty, status, rule, treatment, ship_day, deliver_day, fee, order_day, lot_id=None):
+    origin = w.scenario.chips[order.product].designer_country
+    w.rec.shipments.append(ShipmentRow(
+        lot_id or w.next_id(), order.product, "chip", float(qty), vendor, order.buyer, order.route, status, rule,
+        treatment, order_day, ship_day, deliver_day, order.unit_price_usd, fee, origin, order.stockpile,
+    ))
+
+
+def finish(w: Simulation) -> None:
+    """Lots still moving at the horizon are recorded as in transit."""
+    for lot_id, (vendor, order, qty, rule, treatment, ship_day, fee, order_day) in sorted(w.open_lots.items()):
+        _row(w, vendor, order, qty, "in_transit", rule, treatment, ship_day, None, fee, order_day, lot_id)

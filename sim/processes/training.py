@@ -1,0 +1,246 @@
+"""Training jobs: assemble a cluster, make progress, lose work to failures, finish (or not).
+
+Mechanism: a job needs C FLOP (given, or 6 N D, facts T10) on one chip type.  From its earliest start
+it tries, in its chip preference order, to assemble between ``cluster_size.min`` and ``.max``
+accelerators by its sourcing policy: ``own`` (idle chips of the lab's fleet, after inference), ``rent``
+(a cloud region reachable by a rental edge or listed in ``clouds``; remote-access rules apply),
+``own_then_rent`` (own chips topped up by renting the same type), ``cheapest`` (renting when the rental
+price per GPU-hour is below the owned chip's amortised cost, else own first).  If it cannot, it waits for
+the lab's fleet to change (or a month) and tries again.
+
+Running, it progresses at n x dense peak (job precision) x MFU, where MFU is drawn once per job from
+the job's distribution for that chip (facts T1 T3 T4) and falls by ``mfu_loss_per_doubling`` per doubling
+above ``mfu_reference_chips``.  Job-interrupting failures arrive as a Poisson process of rate
+n / MTBF-per-chip (facts T1: ~51k GPU-hours on H100); each loses the work since the last checkpoint
+(checkpoints every ``checkpoint_interval_hours`` of run time after each restart) plus a restart time
+(facts T9).  Closed form without failures: finish = start + C / (n x peak x MFU x 86,400) days.
+
+Simplifications: the cluster is fixed once assembled (permanent chip failures are covered by spares; see
+``fleet``); one chip type per job; owned chips cost their list price amortised over the service life
+(power not included).
+
+Records: ``jobs`` (one row per job), ``rentals`` (the job's rental contracts), ``events`` (start, finish,
+failures).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sim.processes import cloud as cloud_mod
+from sim.records import JobRow
+from sim.world import HOURS_PER_DAY, MONTH_DAYS, SECONDS_PER_DAY, Simulation
+
+RENT_WAIT_DAYS = MONTH_DAYS  # how long a job waits in a rental queue before it re-plans
+
+
+@dataclass
+class JobState:
+    """What a running job holds and has done (read at the horizon for unfinished jobs)."""
+
+    lab: str
+    job: str
+    chip: str | None = None
+    own: int = 0
+    rentals: list = field(default_factory=list)  # (region, Request)
+    start_day: float | None = None
+    rate_flop_s: float = 0.0
+    mfu: float = 0.0
+    done_flop: float = 0.0
+    segment_start: float | None = None
+    failures: int = 0
+    lost_hours: float = 0.0
+    finished: bool = False
+    recorded: bool = False
+
+
+def start(w: Simulation) -> None:
+    """One process per training job."""
+    w.jobs_started = set()
+    w.job_states = {}
+    for lid, lab in w.scenario.labs.items():
+        for jid in lab.jobs:
+            st = w.job_states[(lid, jid)] = JobState(lid, jid)
+            w.env.process(run_job(w, lid, jid, st))
+
+
+def _own_hourly_usd(w: Simulation, chip: str) -> float:
+    spec = w.scenario.chips[chip]
+    return w.unit_price(chip) / (spec.service_life_years * 365.25 * HOURS_PER_DAY)
+
+
+def _regions(w: Simulation, lid: str, chip: str, allowed: list[str]) -> list[str]:
+    out = []
+    for (region, c), _pool in sorted(w.pools.items()):
+        if c != chip:
+            continue
+        edge = w.edge(region, lid)
+        if (allowed and region in allowed) or (not allowed and edge is not None and edge[1].flow == "rental"):
+            out.append(region)
+    # cheapest first, then by id
+    def price(region: str) -> float:
+        series = cloud_mod.price_per_gpu_hour(w, region, chip)
+        return series.at(w.env.now) if series is not None else math.inf
+
+    return sorted(out, key=lambda r: (price(r), r))
+
+
+def assemble(w: Simulation, lid: str, jid: str, st: JobState):
+    """Process: try to gather a cluster; on success fill *st* and return True."""
+    s = w.scenario
+    lab = s.labs[lid]
+    job = lab.jobs[jid]
+    lo, hi = job.cluster_size.min, job.cluster_size.max
+    for chip in job.chips:
+        line = w.fleet[lid].get(chip)
+        own_free = line.free if line else 0
+        sourcing = job.sourcing
+        if sourcing == "cheapest":
+            regions = _regions(w, lid, chip, job.clouds)
+            rent_price = min((cloud_mod.price_per_gpu_hour(w, r, chip).at(w.env.now) for r in regions), default=math.inf)
+            sourcing = "rent" if rent_price < _own_hourly_usd(w, chip) else "own_then_rent"
+        own = 0 if sourcing == "rent" else min(own_free, hi)
+        if own >= lo:
+            _take_own(w, lid, chip, own, st)
+            return True
+        if sourcing == "own":
+            continue
+        for region in _regions(w, lid, chip, job.clouds):
+            pool = w.pools[(region, chip)]
+            cap = pool.capacity(w)
+            gpus = min(hi - own, cap)
+            if own + gpus < lo:
+                continue
+            ok, rule = yield from cloud_mod.remote_check(w, lid, lab.hq, region, chip, gpus)
+            if not ok:
+                cloud_mod.refused(w, lid, region, chip, gpus, rule)
+                continue
+            r = cloud_mod.request(w, lid, region, chip, gpus)
+            r.rule = rule
+            yield r.granted | w.env.timeout(RENT_WAIT_DAYS)
+            if not r.granted.triggered:
+                cloud_mod.cancel(w, region, chip, r)
+                continue
+            line = w.fleet[lid].get(chip)
+            own_now = 0 if sourcing == "rent" else min(line.free if line else 0, hi - gpus)
+            if own_now + gpus < lo:
+                cloud_mod.end(w, region, chip, r)
+                continue
+            w.open_rentals[id(r)] = (region, chip, r)
+            st.rentals.append((region, r))
+            _take_own(w, lid, chip, own_now, st)
+            return True
+    return False
+
+
+def _take_own(w: Simulation, lid: str, chip: str, own: int, st: JobState) -> None:
+    if own > 0:
+        w.fleet[lid][chip].training += own
+    st.chip = chip
+    st.own = own
+
+
+def run_job(w: Simulation, lid: str, jid: str, st: JobState):
+    """The job's life: wait for the start date, assemble, run with failures, release."""
+    env = w.env
+    s = w.scenario
+    job = s.labs[lid].jobs[jid]
+    yield env.timeout(max(s.day_of(job.earliest_start) - env.now, 0.0))
+    while True:
+        ok = yield from assemble(w, lid, jid, st)
+        if ok:
+            break
+        yield w.fleet_event(lid) | env.timeout(MONTH_DAYS)
+    w.jobs_started.add((lid, jid))
+    chip = st.chip
+    n = st.own + sum(r.gpus for _, r in st.rentals)
+    mfu0 = w.param(f"mfu/{lid}/{jid}/{chip}", job.mfu[chip])
+    doublings = max(0.0, math.log2(n / job.mfu_reference_chips))
+    st.mfu = mfu0 * (1 - job.mfu_loss_per_doubling) ** doublings
+    st.rate_flop_s = n * w.peak(chip, job.precision) * st.mfu
+    st.start_day = env.now
+    w.rec.event(env.now, "job_start", lid, f"{jid} on {n} x {chip}", n)
+    target = job.target_flop()
+    mtbf = job.mtbf_hours_per_chip.get(chip)
+    mtbf_h = w.param(f"mtbf/{lid}/{jid}/{chip}", mtbf) if mtbf is not None else None
+    fail_rng = w.rng(f"failure/job/{lid}/{jid}")
+    ckpt_h = job.checkpoint_interval_hours
+    while st.done_flop < target:
+        if st.rate_flop_s <= 0:
+            yield env.event()  # no progress possible (MFU or peak of 0): the job never finishes
+        remaining_days = (target - st.done_flop) / st.rate_flop_s / SECONDS_PER_DAY
+        fail_days = fail_rng.exponential(mtbf_h / n) / HOURS_PER_DAY if mtbf_h else math.inf
+        st.segment_start = env.now
+        if fail_days >= remaining_days:
+            yield env.timeout(remaining_days)
+            st.done_flop = target
+            break
+        yield env.timeout(fail_days)
+        hours = fail_days * HOURS_PER_DAY
+        lost = math.fmod(hours, ckpt_h)
+        st.done_flop += st.rate_flop_s * (hours - lost) * 3600.0
+        restart_h = w.sample(f"restart/{lid}/{jid}", job.restart_hours)
+        st.failures += 1
+        st.lost_hours += lost + restart_h
+        st.segment_start = None
+        yield env.timeout(restart_h / HOURS_PER_DAY)
+    st.finished = True
+    st.segment_start = None
+    w.rec.event(env.now, "job_finish", lid, jid, st.done_flop)
+    _record(w, st, release=True)
+
+
+def _record(w: Simulation, st: JobState, release: bool) -> None:
+    s = w.scenario
+    lab = s.labs[st.lab]
+    job = lab.jobs[st.job]
+    now = w.env.now
+    rental_cost = 0.0
+    regions = []
+    for region, r in st.rentals:
+        w.open_rentals.pop(id(r), None)
+        regions.append(region)
+        if release:
+            rental_cost += cloud_mod.end(w, region, st.chip, r)
+        else:
+            rental_cost += cloud_mod.rental_cost(w, region, st.chip, r.gpus, r.start_day, now)
+            w.rec.rentals.append(cloud_mod.RentalRow(st.lab, region, st.chip, r.gpus, r.request_day, r.start_day,
+                                                     None, r.start_day - r.request_day, rental_cost, "served", r.rule))
+    line = w.fleet[st.lab].get(st.chip) if st.chip else None
+    grey_share = 0.0
+    if line is not None and st.own:
+        grey_share = (line.grey_units / line.units if line.units else 0.0) * st.own
+        if release:
+            line.training -= st.own
+            w.signal_fleet(st.lab)
+    rented = sum(r.gpus for _, r in st.rentals)
+    n = st.own + rented
+    duration = (now - st.start_day) if st.start_day is not None else 0.0
+    owned_cost = 0.0
+    if st.chip and st.own:
+        spec = s.chips[st.chip]
+        owned_cost = st.own * w.unit_price(st.chip) / (spec.service_life_years * 365.25) * duration
+    eff = st.done_flop / (duration * SECONDS_PER_DAY) / 1e15 if duration > 0 else 0.0
+    chip = st.chip or job.chips[0]
+    w.rec.jobs.append(JobRow(
+        st.lab, st.job, chip, n, st.own, rented, s.chips[chip].designer_country, ",".join(sorted(set(regions))),
+        job.target_flop(), st.done_flop, st.start_day, now if st.finished else None, st.finished, st.failures,
+        st.lost_hours, rental_cost + owned_cost, rental_cost, owned_cost, eff, st.mfu,
+        s.day_of(job.deadline) if job.deadline else None, grey_share / n if n else 0.0,
+    ))
+    st.recorded = True
+
+
+def finish(w: Simulation) -> None:
+    """Jobs not finished at the horizon: record progress up to the last checkpoint."""
+    now = w.env.now
+    for st in w.job_states.values():
+        if st.recorded:
+            continue
+        if st.segment_start is not None and st.rate_flop_s > 0:
+            job = w.scenario.labs[st.lab].jobs[st.job]
+            hours = (now - st.segment_start) * HOURS_PER_DAY
+            kept = hours - math.fmod(hours, job.checkpoint_interval_hours)
+            st.done_flop = min(st.done_flop + st.rate_flop_s * kept * 3600.0, job.target_flop())
+        _record(w, st, release=False)

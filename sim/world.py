@@ -1,0 +1,218 @@
+"""Simulation(scenario, seed): the SimPy environment, the world's state, and the run loop.
+
+The world holds counts, not objects per chip: vendor inventories, packagers' die and HBM stocks,
+installed fleets as cohorts ``[install_day, units]`` per owner and product, and a ledger of where every
+chip is.  Processes (``sim.processes.*``) act on it and append rows to the :class:`Recorder`;
+:mod:`sim.metrics` turns rows into tables and KPIs once, at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+import simpy
+
+from sim.compliance import Compliance
+from sim.distributions import ResolvedSeries, draw, mean
+from sim.records import LedgerRow, Recorder
+from sim.rng import Streams
+from sim.schema import Scenario, peak_flops
+
+MONTH_DAYS = 365.25 / 12  # days in an average month
+HOURS_PER_DAY = 24.0
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass
+class Order:
+    """Units a buyer asked a vendor for, not yet allocated."""
+
+    order_id: int
+    buyer: str
+    product: str
+    qty: int
+    order_day: float
+    stockpile: bool = False
+    route: str = "sale"  # sale | reexport | grey
+    hub: str | None = None
+    unit_price_usd: float = 0.0
+
+
+@dataclass
+class Ledger:
+    """Counts of chips by where they are (the conservation account)."""
+
+    produced: int = 0
+    in_inventory: int = 0
+    in_transit: int = 0
+    installed: int = 0
+    seized: int = 0
+    retired: int = 0
+    failed: int = 0
+
+
+@dataclass
+class FleetLine:
+    """Installed units of one product at one owner, as cohorts, with what holds them."""
+
+    cohorts: deque = field(default_factory=deque)  # [install_day, units]
+    units: int = 0
+    grey_units: int = 0
+    training: int = 0
+    inference: int = 0
+
+    @property
+    def free(self) -> int:
+        """Units neither training nor serving."""
+        return max(self.units - self.training - self.inference, 0)
+
+
+class Simulation:
+    """One run of one scenario with one seed.
+
+    *scenario* is a validated :class:`Scenario`; *seed* defaults to the scenario's own.
+    ``run()`` returns a :class:`~sim.result.RunResult`.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, run_id: str | None = None):
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else int(seed)
+        self.run_id = run_id or f"{scenario.name}:{self.seed}"
+        self.env = simpy.Environment()
+        self.rng = Streams(self.seed)
+        self.rec = Recorder()
+        self.compliance = Compliance(scenario)
+        self.ledger = Ledger()
+        self.horizon_days = scenario.horizon_days
+        self._ids = 0
+        # state
+        self.inventory: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.dies: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.hbm: dict[str, int] = defaultdict(int)
+        self.fleet: dict[str, dict[str, FleetLine]] = defaultdict(lambda: defaultdict(FleetLine))
+        self.backorders: dict[str, list[Order]] = defaultdict(list)
+        self.pipeline: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.supply_rate: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.cap_used: dict[tuple, float] = defaultdict(float)
+        self.budget_usd: dict[str, float] = defaultdict(float)
+        self.fleet_changed: dict[str, simpy.Event] = {}
+        self.pools: dict[tuple[str, str], object] = {}
+        self.pools_by_owner: dict[str, object] = {}
+        self.params: dict[str, float] = {}
+        self._series: dict[str, ResolvedSeries] = {}
+        self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
+        self._ran = False
+
+    # ------------------------------------------------------------------ helpers used by processes
+    def next_id(self) -> int:
+        """A fresh integer id (lots, orders)."""
+        self._ids += 1
+        return self._ids
+
+    def series(self, key: str, steps) -> ResolvedSeries:
+        """The run's resolution of a series (step values drawn once per run from stream ``param/<key>``)."""
+        s = self._series.get(key)
+        if s is None:
+            s = self._series[key] = ResolvedSeries.resolve(steps, self.scenario.start, self.rng(f"param/{key}"))
+        return s
+
+    def param(self, key: str, dist) -> float:
+        """A per-run draw of an uncertain parameter (stream ``param/<key>``), cached."""
+        v = self.params.get(key)
+        if v is None:
+            v = self.params[key] = draw(dist, self.rng(f"param/{key}"))
+        return v
+
+    def sample(self, stream: str, dist) -> float:
+        """A fresh draw per event from stream *stream*."""
+        return draw(dist, self.rng(stream))
+
+    def unit_price(self, product: str) -> float:
+        """List price of a chip for this run (drawn once)."""
+        return self.param(f"price/{product}", self.scenario.chips[product].price_usd)
+
+    def peak(self, product: str, precision: str = "bf16") -> float:
+        """Dense peak FLOP/s of one chip at *precision*."""
+        return peak_flops(self.scenario.chips[product], precision)
+
+    def signal_fleet(self, owner: str) -> None:
+        """Wake whatever waits for *owner*'s fleet to change."""
+        ev = self.fleet_changed.get(owner)
+        if ev is not None and not ev.triggered:
+            ev.succeed()
+        self.fleet_changed[owner] = self.env.event()
+
+    def fleet_event(self, owner: str) -> simpy.Event:
+        """An event that fires the next time *owner*'s fleet changes."""
+        if owner not in self.fleet_changed or self.fleet_changed[owner].triggered:
+            self.fleet_changed[owner] = self.env.event()
+        return self.fleet_changed[owner]
+
+    def edge(self, a: str, b: str):
+        """(edge id, EdgeSpec) from *a* to *b*, or None."""
+        return self.edges_by_pair.get((a, b))
+
+    def lead_time(self, a: str, b: str) -> float:
+        """A lead-time draw on the edge a->b (0 when there is no edge)."""
+        found = self.edge(a, b)
+        if found is None:
+            return 0.0
+        eid, e = found
+        return self.sample(f"leadtime/{eid}", e.lead_time_days)
+
+    def record_ledger(self) -> None:
+        """Append a ledger row (the conservation account) for now."""
+        lg = self.ledger
+        self.rec.ledger.append(LedgerRow(
+            self.env.now, lg.produced, lg.in_inventory, lg.in_transit, lg.installed, lg.seized, lg.retired,
+            lg.failed, sum(sum(d.values()) for d in self.dies.values()), sum(self.hbm.values()),
+        ))
+
+    # ------------------------------------------------------------------ the run
+    def run(self, progress=None):
+        """Run to the horizon and return a RunResult.  *progress*, if given, is called with (day, horizon)."""
+        from sim.metrics import build_result
+        from sim.processes import cloud, fleet, inference, orders, supply, training
+
+        if self._ran:
+            raise RuntimeError("a Simulation runs once; make a new one for another run")
+        self._ran = True
+        s = self.scenario
+        env = self.env
+        fleet.start(self)
+        supply.start(self)
+        cloud.start(self)
+        orders.start(self)
+        inference.start(self)
+        training.start(self)
+        if progress is not None:
+            env.process(_report_progress(env, self.horizon_days, progress))
+        env.run(until=self.horizon_days)
+        training.finish(self)
+        cloud.finish(self)
+        orders.finish(self)
+        self.record_ledger()
+        del s
+        return build_result(self)
+
+    @property
+    def events_processed(self) -> int:
+        """Events scheduled so far (SimPy's event counter)."""
+        return next(self.env._eid) - 1 if hasattr(self.env, "_eid") else 0
+
+
+def _report_progress(env: simpy.Environment, horizon: float, progress):
+    step = max(horizon / 50, 1.0)
+    while True:
+        progress(env.now, horizon)
+        yield env.timeout(step)
+
+
+def ceil_units(x: float) -> int:
+    """Whole units needed to cover *x* (tolerant of float noise)."""
+    return max(int(math.ceil(x - 1e-9)), 0)
+
+
+__all__ = ["HOURS_PER_DAY", "MONTH_DAYS", "SECONDS_PER_DAY", "FleetLine", "Order", "Simulation", "ceil_units", "mean"]
