@@ -329,8 +329,7 @@ def allocate(w: Simulation, vendor: str, product: str) -> None:
 def _fill(w: Simulation, vendor: str, order: Order, qty: int) -> None:
     if qty <= 0:
         return
-    w.inventory[vendor][order.product] -= qty
-    w.ledger.in_inventory -= qty
+    w.inventory[vendor][order.product] -= qty  # allocated: still in the vendor's warehouse until it ships
     order.qty -= qty
     w.env.process(ship(w, vendor, order, qty))
 
@@ -338,7 +337,6 @@ def _fill(w: Simulation, vendor: str, order: Order, qty: int) -> None:
 def _return_to_stock(w: Simulation, vendor: str, order: Order, qty: int) -> None:
     w.pipeline[order.buyer][order.product] -= qty
     w.inventory[vendor][order.product] += qty
-    w.ledger.in_inventory += qty
     allocate(w, vendor, order.product)
 
 
@@ -384,8 +382,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
                 if d.spec.excess == "deny":
                     _row(w, vendor, order, excess, "denied", rule, treatment, None, None, 0.0, order_day)
                     _return_to_stock(w, vendor, order, excess)
-                else:
-                    w.ledger.in_transit += excess  # held for the next period, counted as in transit
+                else:  # held in the vendor's warehouse for the next period
                     env.process(_requeue(w, vendor, order, excess, rule, d.spec.period_days, order_day))
                 if qty <= 0:
                     return
@@ -407,6 +404,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
             fee = d.spec.revenue_share * value
             status = "licensed"
     ship_day = env.now
+    w.ledger.in_inventory -= qty
     w.ledger.in_transit += qty
     lot_id = w.next_id()
     w.open_lots[lot_id] = (vendor, order, qty, rule, treatment, ship_day, fee, order_day)
@@ -443,7 +441,6 @@ def _requeue(w: Simulation, vendor: str, order: Order, qty: int, rule: str, peri
     start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
     k = math.floor((w.env.now - start) / period_days) + 1
     yield w.env.timeout(max(start + k * period_days - w.env.now, 0.0))
-    w.ledger.in_transit -= qty
     yield from ship(w, vendor, order, qty, order_day)
 
 
