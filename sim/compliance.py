@@ -109,7 +109,7 @@ class Compliance:
             if r.applies_at != applies_at:
                 continue
             if pending:
-                if not (announced <= day < start):
+                if not (announced <= day < start and day < end):
                     continue
             elif not (start <= day < end):
                 continue

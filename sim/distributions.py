@@ -84,17 +84,17 @@ class ResolvedSeries:
         return cls(days, values)
 
     def at(self, day: float) -> float:
-        """The value in force on *day* (the first step's value before the first date)."""
+        """The value in force on *day*; zero before the first step's date (nothing before it starts)."""
         i = bisect.bisect_right(self.days, day) - 1
-        return self.values[max(i, 0)]
+        return self.values[i] if i >= 0 else 0.0
 
     def integrate(self, t0: float, t1: float) -> float:
         """Integral of the step function over [t0, t1] (value x days)."""
         if t1 <= t0:
             return 0.0
         total = 0.0
-        t = t0
-        i = max(bisect.bisect_right(self.days, t0) - 1, 0)
+        t = max(t0, self.days[0])  # zero before the first step
+        i = max(bisect.bisect_right(self.days, t) - 1, 0)
         while t < t1:
             nxt = self.days[i + 1] if i + 1 < len(self.days) else math.inf
             seg_end = min(nxt, t1)

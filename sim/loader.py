@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -58,6 +59,25 @@ def _shown(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- YAML
+class _Loader(yaml.SafeLoader):
+    """The safe loader with YAML 1.2 scalars: ``1e25`` is a float; only true/false are booleans.
+
+    PyYAML follows YAML 1.1, where ``1e25`` is a string and ``NO`` (Norway) is ``False``.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
 
 def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
     """Parse one file into (data, {key path: (file, line)}); raise ScenarioError on any problem."""
@@ -76,7 +96,7 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
     except OSError as e:
         raise ScenarioError([LoadProblem(shown, 1, "", f"cannot read: {e.strerror or e}")]) from None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None

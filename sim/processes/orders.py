@@ -196,7 +196,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     strat = lab.strategy
     now = w.env.now
     legal, grey = routes(w, lid)
-    candidates = [p for p in products if p in legal or p in grey]
+    candidates = [p for p in products if (p in legal or p in grey) and s.day_of(s.chips[p].release) <= now]
     if strat.products:
         candidates = [p for p in candidates if p in strat.products]
     ranked = sorted(candidates, key=lambda p: (-score(w, lid, p), p))

@@ -164,6 +164,8 @@ def run_packager(w: Simulation, pid: str):
         possible: dict[str, int] = {}
         for chip, n in dies.items():
             spec = s.chips[chip]
+            if s.day_of(spec.release) > env.now:
+                continue  # not assembled before the product's release
             k = n // spec.dies_per_package
             if spec.hbm_stacks:
                 k = min(k, w.hbm[pid] // spec.hbm_stacks)

@@ -132,7 +132,9 @@ class Rule(Sourced):
     )
     announced: dt.date
     effective: dt.date
-    rescinded: dt.date | None = None
+    rescinded: dt.date | None = Field(
+        default=None, description="End of the rule; may precede 'effective' (a rule withdrawn before it bit)."
+    )
     scope: Scope = Field(default_factory=Scope)
     treatment: Treatment
     exemptions: Exemptions = Field(default_factory=Exemptions)
@@ -142,6 +144,6 @@ class Rule(Sourced):
     def _dates(self) -> Rule:
         if self.effective < self.announced:
             raise ValueError(f"effective ({self.effective}) is before announced ({self.announced})")
-        if self.rescinded is not None and self.rescinded < self.effective:
-            raise ValueError(f"rescinded ({self.rescinded}) is before effective ({self.effective})")
+        if self.rescinded is not None and self.rescinded < self.announced:
+            raise ValueError(f"rescinded ({self.rescinded}) is before announced ({self.announced})")
         return self
