@@ -9,6 +9,7 @@ treatment (cap counters, licence draws) belong to the engine, not here.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from sim.schema import RESTRICTIVENESS, Rule, Scenario, memory_bandwidth_gb_s, performance_density, tpp
@@ -77,6 +78,9 @@ class Compliance:
             hqs = frozenset(_expand(r.scope.buyer_hq, groups))
             users = frozenset(_expand(r.scope.end_users, lists))
             self._rules.append((rid, r, announced, start, end, dests, hqs, users))
+        # decisions only change at rule boundaries: cache them per (lot features, boundary interval)
+        self._bounds = sorted({b for _, _, a, st, en, *_ in self._rules for b in (a, st, en) if b != float("inf")})
+        self._cache: dict[tuple, Decision] = {}
         self.items: dict[str, ItemFacts] = {}
         for cid, c in scenario.chips.items():
             self.items[cid] = ItemFacts(
@@ -121,6 +125,15 @@ class Compliance:
 
     def decide(self, lot: Lot, day: float, applies_at: str = "export") -> Decision:
         """The treatment for *lot* on *day*: the most restrictive of the matching rules."""
+        key = (lot.item, lot.dest_country, lot.buyer, lot.buyer_hq, lot.channel, applies_at,
+               bisect.bisect_right(self._bounds, day), bisect.bisect_right(self._bounds, lot.order_day),
+               lot.order_day in self._bounds)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._decide(lot, day, applies_at)
+        return found
+
+    def _decide(self, lot: Lot, day: float, applies_at: str) -> Decision:
         ids = self.matching(lot, day, applies_at=applies_at)
         if not ids:
             return ALLOW

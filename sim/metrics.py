@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import operator
 
 import pandas as pd
 
@@ -29,7 +30,8 @@ def tables(rec: Recorder, run_id: str) -> dict[str, pd.DataFrame]:
     for name, row_type in ROW_TYPES.items():
         rows = getattr(rec, name)
         cols = [f.name for f in dataclasses.fields(row_type)]
-        df = pd.DataFrame([dataclasses.astuple(r) for r in rows], columns=cols)
+        get = operator.attrgetter(*cols)  # rows are flat: no deep copy needed (dataclasses.astuple copies)
+        df = pd.DataFrame([get(r) for r in rows], columns=cols)
         for c in cols:  # keep numeric dtypes stable even when a column is all None
             if c.endswith("_day") or c in ("day", "qty", "units"):
                 df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
