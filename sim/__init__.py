@@ -5,7 +5,7 @@ Public API::
     from sim import load_scenario, Simulation
     scenario = load_scenario("scenarios/bytedance_ascend.yaml")
     result = Simulation(scenario, seed=1).run()
-    result.kpis["job_finish_day[bytedance/llm_ascend]"]
+    result.kpis["job_finish_day[bytedance/llm]"]
     result.tables["shipments"].head()
 """
 

@@ -24,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+out = Console() if sys.stdout.isatty() else Console(width=160)  # pipes and files get full-width tables
 err = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
@@ -147,7 +147,7 @@ def _fmt(v: float) -> str:
 
     if isinstance(v, float) and math.isnan(v):
         return "-"
-    if abs(v) >= 1e6 or (abs(v) < 1e-3 and v != 0):
+    if abs(v) >= 1e6 or (abs(v) < 1 and v != 0):
         return f"{v:.3g}"
     return f"{v:,.2f}" if v != int(v) else f"{int(v):,}"
 

@@ -1,6 +1,6 @@
 """Records -> tidy tables (one row per observation, snake_case, a run_id column) and a flat KPI dict.
 
-KPI names follow ``name[key]`` (e.g. ``job_finish_day[bytedance/llm_ascend]``,
+KPI names follow ``name[key]`` (e.g. ``job_finish_day[bytedance/llm]``,
 ``delivered_units[bytedance/US]``, ``denied_units[us_2023_10]``) so a sweep can keep them as columns.
 """
 
