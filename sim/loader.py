@@ -27,6 +27,7 @@ from sim.schema import Scenario, cross_check
 Path_ = tuple[Any, ...]
 Where = tuple[str, int]  # (file, 1-based line)
 MAX_FILE_BYTES = 5_000_000  # scenario files are small; refuse anything absurd
+MAX_EXPANDED_NODES = 1_000_000  # values after alias expansion (a 'billion laughs' file is refused)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class LoadProblem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.path or '-'}: {self.message}"
+
+
+class _Cycle(Exception):
+    """An extends/include cycle, reported by the file whose reference closes it."""
 
 
 class ScenarioError(Exception):
@@ -70,6 +75,15 @@ _Loader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """A date or datetime; an impossible one (2022-13-01) stays text so validation reports it at its key."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return node.value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _Loader.add_implicit_resolver(
@@ -115,15 +129,39 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
         raise ScenarioError([LoadProblem(shown, 1, "", "file is empty")])
     if not isinstance(data, dict):
         raise ScenarioError([LoadProblem(shown, 1, "", f"top level must be a mapping of keys, got {type(data).__name__}")])
+    size = _expanded_size(node, {})
+    if size > MAX_EXPANDED_NODES:
+        raise ScenarioError([LoadProblem(shown, 1, "", f"document expands to more than {MAX_EXPANDED_NODES:,} values "
+                                         "(YAML aliases nested too deeply)")])
     lines: dict[Path_, Where] = {(): (shown, 1)}
     problems: list[LoadProblem] = []
-    _walk_lines(node, (), shown, lines, problems, loader)
+    _walk_lines(node, (), shown, lines, problems, loader, set())
     if problems:
         raise ScenarioError(problems)
     return data, lines
 
 
-def _walk_lines(node: yaml.Node, path: Path_, shown: str, lines: dict, problems: list, loader: Any) -> None:
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values the document holds once aliases are expanded (memoised, so it stays cheap)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # guards against recursive aliases
+    if isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_expanded_size(v, memo) for v in node.value)
+    else:
+        total = 1
+    memo[key] = min(total, MAX_EXPANDED_NODES + 1)
+    return memo[key]
+
+
+def _walk_lines(node: yaml.Node, path: Path_, shown: str, lines: dict, problems: list, loader: Any,
+                seen_nodes: set[int]) -> None:
+    if id(node) in seen_nodes:
+        return  # an alias of a node already walked: its lines are those of the anchor
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set = set()
         for key_node, value_node in node.value:
@@ -133,11 +171,11 @@ def _walk_lines(node: yaml.Node, path: Path_, shown: str, lines: dict, problems:
                                             f"key '{key}' appears twice"))
             seen.add(key)
             lines[path + (key,)] = (shown, key_node.start_mark.line + 1)
-            _walk_lines(value_node, path + (key,), shown, lines, problems, loader)
+            _walk_lines(value_node, path + (key,), shown, lines, problems, loader, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines[path + (i,)] = (shown, item.start_mark.line + 1)
-            _walk_lines(item, path + (i,), shown, lines, problems, loader)
+            _walk_lines(item, path + (i,), shown, lines, problems, loader, seen_nodes)
 
 
 def _dotted(path: Iterable[Any]) -> str:
@@ -188,25 +226,28 @@ def load_raw(path: str | os.PathLike, _stack: tuple[Path, ...] = ()) -> tuple[di
     resolved = p.resolve()
     if resolved in _stack:
         cycle = " -> ".join(_shown(x) for x in (*_stack, resolved))
-        raise ScenarioError([LoadProblem(_shown(_stack[-1]), 1, "extends", f"cyclic extends: {cycle}")])
+        raise _Cycle(cycle)
     data, lines = _read_yaml(p)
     shown = _shown(p)
-    parents: list[str] = []
+    parents: list[tuple[str, str, int]] = []  # (path, key, line)
     for key in ("extends", "include"):
         if key in data:
-            parents += _as_paths(data.pop(key), key, shown, lines)
+            line = lines.get((key,), (shown, 1))[1]
+            parents += [(x, key, line) for x in _as_paths(data.pop(key), key, shown, lines)]
             _drop(lines, (key,))
     merged: dict = {}
     merged_lines: dict[Path_, Where] = {(): (shown, 1)}
     problems: list[LoadProblem] = []
-    for parent in parents:
+    for parent, key, line in parents:
         parent_path = (p.parent / parent) if not Path(parent).is_absolute() else Path(parent)
         try:
             pdata, plines = load_raw(parent_path, (*_stack, resolved))
+        except _Cycle as c:
+            problems.append(LoadProblem(shown, line, key, f"cyclic extends: {c.args[0]}"))
+            continue
         except ScenarioError as e:
             if any(x.message == "file not found" and x.file == _shown(parent_path) for x in e.problems):
-                line = lines.get(("extends",), lines.get(("include",), (shown, 1)))[1]
-                problems.append(LoadProblem(shown, line, "extends", f"cannot find '{parent}'"))
+                problems.append(LoadProblem(shown, line, key, f"cannot find '{parent}'"))
             else:
                 problems.extend(e.problems)
             continue
@@ -237,11 +278,25 @@ def scenario_from_dict(data: dict, lines: dict[Path_, Where] | None = None, file
     if found:
         problems = []
         for pr in found:
-            path = tuple(int(x) if x.isdigit() else x for x in pr.path.split("."))
+            path = _path_in(pr.path, data)
             f, line = _where(path, lines, file)
             problems.append(LoadProblem(f, line, pr.path, pr.message))
         raise ScenarioError(problems)
     return scenario
+
+
+def _path_in(dotted: str, data: Any) -> Path_:
+    """Split a dotted path, turning digits into list indices only where the data holds a list."""
+    out: list[Any] = []
+    cur = data
+    for part in dotted.split("."):
+        if isinstance(cur, list) and part.isdigit():
+            out.append(int(part))
+            cur = cur[int(part)] if int(part) < len(cur) else None
+        else:
+            out.append(part)
+            cur = cur.get(part) if isinstance(cur, dict) else None
+    return tuple(out)
 
 
 def _problems_from(err: ValidationError, data: dict, lines: dict, file: str) -> list[LoadProblem]:
@@ -269,7 +324,7 @@ def _data_path(loc: tuple, data: Any) -> Path_:
         elif isinstance(cur, list) and isinstance(seg, int) and 0 <= seg < len(cur):
             out.append(seg)
             cur = cur[seg]
-        elif isinstance(seg, str) and ("[" in seg or seg in _TAGS):
+        elif isinstance(seg, str) and ("[" in seg or _is_tag(cur, seg)):
             continue  # a validator or union-tag segment, not a key
         elif isinstance(cur, dict):
             out.append(seg)  # a missing key: name it, then stop
@@ -277,6 +332,15 @@ def _data_path(loc: tuple, data: Any) -> Path_:
         else:
             break  # inside a value the validator reshaped (e.g. a bare number made a series)
     return tuple(out)
+
+
+def _is_tag(cur: Any, seg: str) -> bool:
+    """Whether *seg* is the union tag pydantic put in the location (not a key of the data)."""
+    if seg not in _TAGS:
+        return False
+    if isinstance(cur, dict):
+        return cur.get("kind") == seg or cur.get("dist") == seg or (seg == "constant" and "dist" not in cur)
+    return True  # a bare number turned into a constant
 
 
 _TAGS = {"foundry", "memory", "packager", "vendor", "distributor", "constant", "uniform", "triangular",

@@ -194,7 +194,6 @@ def test_yaml11_booleans_are_strings(tmp_path, written, flag):
     assert s.nodes["sg-hub"].country == "NO"
 
 
-@pytest.mark.xfail(strict=True, reason="B4: NaN passes the >= 0 and [0, 1] bounds checks of quantities")
 @pytest.mark.parametrize(
     ("key", "value"),
     [("wafer_starts_per_month", ".nan"), ("cycle_time_days", ".nan")],
@@ -209,7 +208,6 @@ def test_nan_is_rejected(tmp_path, key, value):
         load_scenario(f)
 
 
-@pytest.mark.xfail(strict=True, reason="B4: a NaN die yield passes the [0, 1] check")
 def test_nan_yield_is_rejected(tmp_path):
     f = tmp_path / "nan.yaml"
     f.write_text(
@@ -220,8 +218,6 @@ def test_nan_yield_is_rejected(tmp_path):
         load_scenario(f)
 
 
-@pytest.mark.xfail(strict=True, reason="B5: a numeric-looking id ('4090') is turned into an int when mapping the "
-                   "cross-check path to a line, so the line falls back to the 'chips:' key")
 def test_numeric_id_line(tmp_path):
     f = tmp_path / "numid.yaml"
     f.write_text(
@@ -283,7 +279,6 @@ def test_hostile_input_in_limited_process(case: Case):
     assert hit["path"] == case.path
 
 
-@pytest.mark.xfail(strict=True, reason="B1: an impossible calendar date escapes the loader as ValueError (exit 1)")
 def test_bad_calendar_date_real_process():
     proc = _run_child("validate", "bad_date_calendar.yaml")
     assert proc.returncode == 2

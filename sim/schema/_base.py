@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 def _as_list(value: object) -> object:
@@ -16,6 +16,9 @@ def _as_list(value: object) -> object:
 
 #: One or more source IDs (see ../shared/reference/facts.md or scenarios/SOURCES.md).
 Sources = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+_NUMERIC = (float, int, float | None, int | None)
 
 
 class SimModel(BaseModel):
@@ -31,7 +34,24 @@ class SimModel(BaseModel):
         validate_default=True,
         populate_by_name=True,
         str_strip_whitespace=True,
+        allow_inf_nan=False,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, data: object) -> object:
+        """``true``/``false`` is not a number: pydantic's lax mode would read it as 1/0, so hand it on as
+        text and let the field's own check reject it where it stands."""
+        if not isinstance(data, dict):
+            return data
+        fixed = None
+        for name, field in cls.model_fields.items():
+            key = field.alias or name
+            value = data.get(key, data.get(name))
+            if isinstance(value, bool) and field.annotation in _NUMERIC:
+                fixed = fixed if fixed is not None else dict(data)
+                fixed[key if key in data else name] = str(value).lower()
+        return data if fixed is None else fixed
 
 
 class Sourced(SimModel):

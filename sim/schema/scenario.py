@@ -39,8 +39,6 @@ class Scenario(Sourced):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Scenario:
-        if self.end <= self.start:
-            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
         if info.context and info.context.get("skip_cross_check"):
             return self
         problems = cross_check(self)
@@ -82,6 +80,8 @@ def cross_check(s: Scenario) -> list[Problem]:
     """Every reference between sections resolves; ids are unique; dates are coherent."""
     out: list[Problem] = []
     add = lambda path, msg: out.append(Problem(path, msg))  # noqa: E731
+    if s.end <= s.start:
+        add("end", f"end ({s.end}) must be after start ({s.start})")
 
     # one namespace for nodes, labs and clouds
     seen: dict[str, str] = {}
