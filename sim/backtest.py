@@ -192,7 +192,8 @@ def backtest(
             med, p10, p90 = (float(x) for x in np.percentile(ok, [50, 10, 90]))
         else:
             med = p10 = p90 = math.nan
-        inside = bool(len(ok)) and obs.low <= med <= obs.high
+        tol = 1e-9 * max(abs(obs.low), abs(obs.high), 1.0)  # a median equal to a bound is inside
+        inside = bool(len(ok)) and obs.low - tol <= med <= obs.high + tol
         rows.append(BacktestRow(
             observable=oid, description=obs.description, unit=obs.unit, source=", ".join(obs.source),
             published_low=obs.low, published_high=obs.high, published_central=obs.central,

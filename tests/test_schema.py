@@ -31,8 +31,6 @@ def test_json_schema_accepts_dumped_tiny(tiny_scenario):
     jsonschema.validate(dumped, Scenario.model_json_schema(by_alias=True))
 
 
-@pytest.mark.xfail(strict=True, reason="B8: the JSON Schema omits the bare-number shorthand for quantities and "
-                   "series (BeforeValidator coercion), so an editor flags 'die_yield: 0.5' in every valid file")
 def test_json_schema_accepts_tiny_as_written(tiny_raw):
     """The exported schema agrees with the models on a valid file as written (dates as ISO strings)."""
     jsonschema = pytest.importorskip("jsonschema")

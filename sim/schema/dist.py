@@ -165,11 +165,13 @@ def _within(lo: float, hi: float, what: str):
 
 
 #: A number or a distribution.
-Quantity = Annotated[Dist, BeforeValidator(_coerce_quantity)]
+_AS_WRITTEN = Union[float, Dist]  # noqa: UP007 - what a file may hold: a bare number or a distribution
+_coerce = BeforeValidator(_coerce_quantity, json_schema_input_type=_AS_WRITTEN)
+Quantity = Annotated[Dist, _coerce]
 #: A quantity that can never be negative (capacities, lead times, prices).
-NonNegQuantity = Annotated[Dist, BeforeValidator(_coerce_quantity), AfterValidator(_within(0, float("inf"), ">= 0"))]
+NonNegQuantity = Annotated[Dist, _coerce, AfterValidator(_within(0, float("inf"), ">= 0"))]
 #: A quantity between 0 and 1 (yields, shares, probabilities, MFU).
-UnitQuantity = Annotated[Dist, BeforeValidator(_coerce_quantity), AfterValidator(_within(0, 1, "between 0 and 1"))]
+UnitQuantity = Annotated[Dist, _coerce, AfterValidator(_within(0, 1, "between 0 and 1"))]
 
 
 class Step(Sourced):
@@ -195,6 +197,10 @@ def _check_steps(steps: list[Step]) -> list[Step]:
 
 
 #: A non-negative quantity that may change over time: one quantity, or a list of dated steps.
-Series = Annotated[list[Step], BeforeValidator(_coerce_series), AfterValidator(_check_steps)]
+Series = Annotated[
+    list[Step],
+    BeforeValidator(_coerce_series, json_schema_input_type=Union[float, Dist, list[Step]]),  # noqa: UP007
+    AfterValidator(_check_steps),
+]
 #: A probability or share in [0, 1].
 Share = Annotated[float, Field(ge=0, le=1)]
