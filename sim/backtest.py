@@ -77,6 +77,10 @@ def load_observed(path: str | Path = DEFAULT_OBSERVED) -> ObservedFile:
             path = ".".join(loc)
             line = next((lines[tuple(loc[:n])] for n in range(len(loc), 0, -1) if tuple(loc[:n]) in lines), 1)
             msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "missing":
+                msg = "required field missing"
+            elif err["type"] == "extra_forbidden":
+                msg = f"unknown key '{loc[-1]}'" if loc else "unknown key"
             problems.append(LoadProblem(shown, line, path, msg))
         raise ScenarioError(problems) from None
     problems = []

@@ -70,14 +70,17 @@ class Compliance:
         groups = scenario.country_groups
         lists = scenario.entity_lists
         self._rules: list[tuple[str, Rule, float, float, float, frozenset, frozenset, frozenset]] = []
+        self._expected: dict[str, float] = {}
         for rid, r in scenario.rules.items():
             start = scenario.day_of(r.effective) + r.exemptions.grace_days
             end = scenario.day_of(r.rescinded) if r.rescinded else float("inf")
             announced = scenario.day_of(r.announced)
+            expected = scenario.day_of(r.anticipated) if r.anticipated else announced
             dests = frozenset(_expand(r.scope.destinations, groups))
             hqs = frozenset(_expand(r.scope.buyer_hq, groups))
             users = frozenset(_expand(r.scope.end_users, lists))
             self._rules.append((rid, r, announced, start, end, dests, hqs, users))
+            self._expected[rid] = expected
         # decisions only change at rule boundaries: cache them per (lot features, boundary interval)
         self._bounds = sorted({b for _, _, a, st, en, *_ in self._rules for b in (a, st, en) if b != float("inf")})
         self._cache: dict[tuple, Decision] = {}
@@ -105,15 +108,15 @@ class Compliance:
     def matching(self, lot: Lot, day: float, *, pending: bool = False, applies_at: str = "export") -> list[str]:
         """Ids of rules whose scope covers *lot* and that are in force on *day*.
 
-        With ``pending=True``: rules announced on or before *day* but not yet in force (what a buyer
-        who reads the news stockpiles ahead of).
+        With ``pending=True``: rules announced (or anticipated) on or before *day* but not yet in force
+        (what a buyer who reads the news stockpiles ahead of).
         """
         out = []
         for rid, r, announced, start, end, dests, hqs, users in self._rules:
             if r.applies_at != applies_at:
                 continue
             if pending:
-                if not (announced <= day < start and day < end):
+                if not (self._expected[rid] <= day < start and day < end):
                     continue
             elif not (start <= day < end):
                 continue

@@ -55,6 +55,10 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
     k["grey_units"] = float(chips.loc[chips["status"] == "grey", "qty"].sum())
     k["seized_units"] = float(chips.loc[chips["status"] == "seized", "qty"].sum())
     k["stockpiled_units"] = float(ok.loc[ok["stockpile"].astype(bool), "qty"].sum()) if len(ok) else 0.0
+    ev = t["events"]
+    piles = ev[ev["kind"] == "stockpile"]
+    for rule, q in piles.groupby(piles["detail"].str.split(" ahead of ").str[-1])["value"].sum().items():
+        k[f"stockpile_extra_units[{rule}]"] = float(q)
     k["vendor_revenue_lost_usd"] = float((denied["qty"] * denied["price_usd"]).sum())
     k["fees_paid_usd"] = float(chips["fee_usd"].sum())
     k["dies_denied"] = float(ship.loc[(ship["item_kind"] == "die") & (ship["status"] == "denied"), "qty"].sum())

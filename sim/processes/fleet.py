@@ -106,6 +106,8 @@ def upkeep(w: Simulation):
                     failed = min(failed, idle)  # failures inside busy clusters are covered by spares
                     if failed:
                         w.ledger.failed += remove(w, owner, chip, failed)
+                if line.training + line.inference > line.units:  # retirements hit reserved chips
+                    line.inference = max(line.units - line.training, 0)
                 if retired or (line.units and now > 0):
                     w.signal_fleet(owner)
         snapshot(w)
@@ -122,5 +124,6 @@ def snapshot(w: Simulation) -> None:
         for chip, line in lines.items():
             w.rec.fleet.append(FleetRow(
                 now, owner, kind, chip, s.chips[chip].designer_country, float(line.units),
-                line.units * w.peak(chip) / 1e15, float(line.inference), float(line.training),
+                line.units * w.peak(chip) / 1e15, float(min(line.inference, line.units)),
+                float(min(line.training, line.units - min(line.inference, line.units))),
             ))

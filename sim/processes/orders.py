@@ -8,7 +8,8 @@ or through a re-export hub) by dense BF16 FLOP/s per dollar, times ``domestic_pr
 designed in its home country.  It knows the rules in force: a product a deny rule covers is *denied
 demand* (recorded with the rule), of which ``share_of_denied`` goes to the grey channel (a hub with a
 grey route, at a markup, if the lab's strategy allows it) and the rest is re-routed to the next product
-(``other_product``) or to domestic chips only (``domestic``).  Products barred by an importing-country
+(``other_product``) or to domestic chips only (``domestic``).  Serving needs rank by memory bandwidth
+per dollar instead (decode is memory-bound).  Products barred by an importing-country
 rule are skipped.  When a rule that would cover a product is announced but not yet in force, the order is
 multiplied by ``stockpile_factor``.  Orders are capped by budget and by what the vendor is expected to
 supply (smoothed recent supply), except for the last candidate, which takes the remainder as a backorder.
@@ -173,10 +174,16 @@ def review(w: Simulation, lid: str) -> None:
         place(w, lid, reason, products, units)
 
 
-def score(w: Simulation, lid: str, product: str) -> float:
-    """Dense BF16 FLOP/s per dollar, times the domestic preference for home-designed chips."""
+def score(w: Simulation, lid: str, product: str, purpose: str = "training") -> float:
+    """Value per dollar, times the domestic preference for home-designed chips.
+
+    Training and growth buy dense BF16 FLOP/s per dollar; serving buys memory bandwidth per dollar
+    (token generation is bound by memory bandwidth, which is why the H20 sold: 4 TB/s at a low price).
+    """
     lab = w.scenario.labs[lid]
-    value = w.peak(product) / max(w.unit_price(product), 1e-9)
+    spec = w.scenario.chips[product]
+    worth = spec.hbm_tb_s * 1e12 if purpose == "inference" and spec.hbm_tb_s > 0 else w.peak(product)
+    value = worth / max(w.unit_price(product), 1e-9)
     if w.scenario.chips[product].designer_country == lab.hq:
         value *= lab.strategy.domestic_preference
     return value
@@ -199,11 +206,14 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     candidates = [p for p in products if (p in legal or p in grey) and s.day_of(s.chips[p].release) <= now]
     if strat.products:
         candidates = [p for p in candidates if p in strat.products]
-    ranked = sorted(candidates, key=lambda p: (-score(w, lid, p), p))
+    purpose = "inference" if reason == "inference" else "training"
+    ranked = sorted(candidates, key=lambda p: (-score(w, lid, p, purpose), p))
     remaining = units
     denied_once = False
     domestic_only = False
-    for i, p in enumerate(ranked):
+    orderable = [p for p in ranked if p in legal and w.compliance.decide(
+        _lot(w, p, units, lid, legal[p].channel, now), now).kind != "deny"]
+    for p in ranked:
         if remaining <= 0:
             break
         chip = s.chips[p]
@@ -230,7 +240,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
                 continue
             break
         w.denied_open.pop((lid, reason, p), None)
-        last = i == len(ranked) - 1
+        last = p == orderable[-1]  # the last product it may buy takes the remainder as a backorder
         qty = remaining if last else min(remaining, max(vendor_estimate(w, chip.vendor, p, strat.review_interval_days), 0))
         price = w.unit_price(p)
         qty = min(qty, int(w.budget_usd[lid] // price)) if price > 0 else qty
@@ -243,7 +253,8 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
             extra = min(int(qty * (strat.stockpile_factor - 1)), int((w.budget_usd[lid] - qty * price) // price))
             if extra > 0:
                 stockpile = True
-                w.rec.event(now, "stockpile", lid, f"{p} ahead of {','.join(pending)}", extra)
+                for rid in pending:
+                    w.rec.event(now, "stockpile", lid, f"{p} ahead of {rid}", extra)
         total = qty + max(extra, 0)
         w.budget_usd[lid] -= total * price
         submit(w, Order(w.next_id(), lid, p, total, now, stockpile, route.channel, route.hub, price))

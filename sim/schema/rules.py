@@ -131,6 +131,10 @@ class Rule(Sourced):
         description="'export': checked when a lot leaves; 'import': acts on the buyer's choice of product.",
     )
     announced: dt.date
+    anticipated: dt.date | None = Field(
+        default=None,
+        description="When buyers came to expect the rule (press reports), if before 'announced'; stockpiling starts here.",
+    )
     effective: dt.date
     rescinded: dt.date | None = Field(
         default=None, description="End of the rule; may precede 'effective' (a rule withdrawn before it bit)."
@@ -142,6 +146,8 @@ class Rule(Sourced):
 
     @model_validator(mode="after")
     def _dates(self) -> Rule:
+        if self.anticipated is not None and self.anticipated > self.announced:
+            raise ValueError(f"anticipated ({self.anticipated}) is after announced ({self.announced})")
         if self.effective < self.announced:
             raise ValueError(f"effective ({self.effective}) is before announced ({self.announced})")
         if self.rescinded is not None and self.rescinded < self.announced:
