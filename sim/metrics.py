@@ -15,11 +15,12 @@ import operator
 import pandas as pd
 
 from sim.records import (
-    EventRow, FleetRow, InferenceRow, JobRow, LedgerRow, ProductionRow, Recorder, RentalRow, ShipmentRow,
+    EventRow, FleetRow, InferenceRow, InventoryRow, JobRow, LedgerRow, ProductionRow, Recorder, RentalRow, ShipmentRow,
 )
 
 ROW_TYPES = {
-    "shipments": ShipmentRow, "fleet": FleetRow, "ledger": LedgerRow, "production": ProductionRow,
+    "shipments": ShipmentRow, "fleet": FleetRow, "ledger": LedgerRow, "inventory": InventoryRow,
+    "production": ProductionRow,
     "events": EventRow, "jobs": JobRow, "rentals": RentalRow, "inference": InferenceRow,
 }
 

@@ -44,6 +44,17 @@ class FleetRow:
 
 
 @dataclass(frozen=True, slots=True)
+class InventoryRow:
+    """A vendor's unallocated stock and open backorders of one product on one day."""
+
+    day: float
+    vendor: str
+    product: str
+    units: float
+    backorder_units: float
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerRow:
     """Where every chip is, on one day: the conservation account of the run."""
 
@@ -147,13 +158,14 @@ class Recorder:
     shipments: list[ShipmentRow] = field(default_factory=list)
     fleet: list[FleetRow] = field(default_factory=list)
     ledger: list[LedgerRow] = field(default_factory=list)
+    inventory: list[InventoryRow] = field(default_factory=list)
     production: list[ProductionRow] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     jobs: list[JobRow] = field(default_factory=list)
     rentals: list[RentalRow] = field(default_factory=list)
     inference: list[InferenceRow] = field(default_factory=list)
 
-    TABLES = ("shipments", "fleet", "ledger", "production", "events", "jobs", "rentals", "inference")
+    TABLES = ("shipments", "fleet", "ledger", "inventory", "production", "events", "jobs", "rentals", "inference")
 
     def event(self, day: float, kind: str, actor: str, detail: str, value: float = 0.0) -> None:
         """Record a notable event."""

@@ -8,15 +8,15 @@ Assumptions: failures are drawn monthly as a binomial on idle-first units (a spa
 failures inside a running job, as the ~5 % spares of T8 do), and retirement is applied at the first
 monthly upkeep after a cohort's service life ends.
 
-Records: ``fleet`` (a row per owner and product each month), ``ledger`` (the conservation account each
-month), ``events`` (retirements).
+Records: ``fleet`` (a row per owner and product each month), ``inventory`` (vendors' stock and
+backorders each month), ``ledger`` (the conservation account each month), ``events`` (retirements).
 """
 
 from __future__ import annotations
 
 import math
 
-from sim.records import FleetRow
+from sim.records import FleetRow, InventoryRow
 from sim.world import MONTH_DAYS, Simulation
 
 
@@ -116,9 +116,13 @@ def upkeep(w: Simulation):
 
 
 def snapshot(w: Simulation) -> None:
-    """A fleet row per owner and product now."""
+    """A fleet row per owner and product, and an inventory row per vendor and product, now."""
     now = w.env.now
     s = w.scenario
+    for vendor, stock in sorted(w.inventory.items()):
+        for chip, units in sorted(stock.items()):
+            backlog = sum(o.qty for o in w.backorders[vendor] if o.product == chip)
+            w.rec.inventory.append(InventoryRow(now, vendor, chip, float(units), float(backlog)))
     for owner, lines in w.fleet.items():
         kind = owner_kind(w, owner)
         for chip, line in lines.items():
