@@ -52,7 +52,12 @@ def validate(
     bad = False
     for f in files:
         try:
-            load_scenario(f)
+            if _is_observables(f):
+                from sim.backtest import load_observed
+
+                load_observed(f)
+            else:
+                load_scenario(f)
         except ScenarioError as e:
             bad = True
             for p in e.problems:
@@ -61,6 +66,15 @@ def validate(
         out.print(f"ok {f}", markup=False, highlight=False)
     if bad:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _is_observables(path: Path) -> bool:
+    """Whether *path* is a file of published observables (top-level ``observables:``) rather than a scenario."""
+    try:
+        data, _ = load_raw(path)
+    except ScenarioError:
+        return False
+    return "observables" in data and "question" not in data
 
 
 @app.command()
@@ -241,6 +255,21 @@ def compare(
         ci = "-" if math.isnan(r.diff_ci_low) else f"[{_fmt(r.diff_ci_low)}, {_fmt(r.diff_ci_high)}]"
         t.add_row(Text(r.kpi), _fmt(r.base_mean), _fmt(r.counterfactual_mean), _fmt(r.diff_mean), ci)
     out.print(t)
+
+
+def _register_extensions() -> None:
+    """Commands that live in their own modules (scenario library, sweeps)."""
+    from sim.cli_library import register as library_commands
+
+    library_commands(app)
+    try:
+        from sim.cli_sweep import register as sweep_commands
+    except ImportError:  # pragma: no cover - only while the sweep module is absent
+        return
+    sweep_commands(app)
+
+
+_register_extensions()
 
 
 def main() -> None:

@@ -49,13 +49,14 @@ def _short(v: Any, width: int = 60) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add ``backtest`` and ``diff`` to *app*."""
-    from sim.cli import _fail, _load, _progress_runner, err, out
+    from sim.backtest import DEFAULT_OBSERVED
+    from sim.cli import _fail, _load, _progress_runner, out
 
     @app.command()
     def backtest(
-        observed: Annotated[Path, typer.Option("--observed", help="Observables file.")] = Path("scenarios/observed.yaml"),
-        replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=10_000,
-                                                  help="Runs per scenario (seeds scenario.seed + r).")] = 10,
+        observed: Annotated[Path, typer.Option("--observed", help="Observables file.")] = DEFAULT_OBSERVED,
+        replications: Annotated[int, typer.Option(
+            "--replications", "-r", min=1, max=10_000, help="Runs per scenario (seeds scenario.seed + r).")] = 10,
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:
         """Run the 2022-2026 history (and reference training runs) and compare with published figures."""
@@ -124,5 +125,3 @@ def register(app: typer.Typer) -> None:
                 src = f"{', '.join(r.old_source) or '-'} → {', '.join(r.new_source) or '-'}"
             t.add_row(Text(r.path), Text(_short(r.old)), Text(_short(r.new)), Text(src))
         out.print(t)
-
-    del err  # imported for symmetry with sim.cli; problems go through _fail

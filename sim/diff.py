@@ -1,7 +1,8 @@
 """What two scenarios assume differently: a flat list of changed values at dotted paths.
 
 Both scenarios are compared after ``extends``/``include`` resolution and validation, as
-``model_dump(by_alias=True)`` flattened to dotted paths (list items by index: ``...wafer_starts_per_month.3.value.low``).
+``model_dump(by_alias=True)`` flattened to dotted paths (list items by index, e.g.
+``nodes.smic.wafer_starts_per_month.3.value.low``).
 A block present on one side only is one row at its own path (a removed rule: ``rules.us_2022_10``,
 new = None), not one row per leaf.  Each row carries the sources in force on each side: the ``source``
 of the nearest block containing the path (the block itself when the row is a whole block).

@@ -98,7 +98,8 @@ def test_diff_history_vs_no_controls_lists_removed_rules() -> None:
     rows = diff_scenarios(a, b)
     removed = {r.path for r in rows if r.new is None}
     us_rules = {f"rules.{rid}" for rid, rule in a.rules.items() if rule.authority == "US"}
-    assert us_rules and us_rules <= removed
+    assert us_rules
+    assert us_rules <= removed
     assert all(r.old_source for r in rows if r.path in us_rules)
     assert "rules.cn_2025_08_h20_discouraged" not in removed
 
@@ -108,14 +109,16 @@ def test_diff_leaf_change_and_identity() -> None:
     assert diff_scenarios(a, a) == []
     rows = diff_scenarios(a, load_scenario(SCENARIOS / "diffusion_rule_kept.yaml"))
     assert [(r.path, r.new) for r in rows] == [("rules.us_2025_01_diffusion.rescinded", None)]
-    assert rows[0].old == "2025-05-13" and rows[0].old_source == ["E6", "E9"]
+    assert rows[0].old == "2025-05-13"
+    assert rows[0].old_source == ["E6", "E9"]
 
 
 def test_observed_validates() -> None:
     obs = load_observed(OBSERVED)
     assert len(obs.observables) >= 8
     for o in obs.observables.values():
-        assert o.source and o.low <= o.high
+        assert o.source
+        assert o.low <= o.high
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +129,8 @@ def backtest_rows() -> list[BacktestRow]:
 def test_backtest_rows(backtest_rows: list[BacktestRow]) -> None:
     assert len(backtest_rows) >= 8
     for r in backtest_rows:
-        assert r.observable and r.source
+        assert r.observable
+        assert r.source
         assert r.published_low <= r.published_high
         assert isinstance(r.inside, bool)
         assert r.replications == 2
@@ -142,7 +146,8 @@ def test_cli_backtest_and_diff(runner, tmp_path: Path) -> None:
 
     if not any(c.name == "diff" for c in app.registered_commands):
         register(app)
-    res = runner.invoke(app, ["diff", str(SCENARIOS / "history_2022_2026.yaml"), str(SCENARIOS / "no_controls.yaml"), "--json"])
+    history, no_controls = str(SCENARIOS / "history_2022_2026.yaml"), str(SCENARIOS / "no_controls.yaml")
+    res = runner.invoke(app, ["diff", history, no_controls, "--json"])
     assert res.exit_code == 0, res.output
     assert any(c["path"] == "rules.us_2023_10" and c["new"] is None for c in json.loads(res.stdout)["changes"])
     res = runner.invoke(app, ["diff", str(SCENARIOS / "history_2022_2026.yaml"), str(tmp_path / "missing.yaml")])

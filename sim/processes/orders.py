@@ -152,13 +152,17 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
 
         need = needed_flops(w, lid, now + LOOKAHEAD_INFERENCE_DAYS)
         for chip in inf.chips:
-            have = pool[chip] * w.peak(chip, inf.precision)
+            peak = w.peak(chip, inf.precision)
+            if peak <= 0:
+                continue
+            have = pool[chip] * peak
             used = min(have, need)
-            pool[chip] -= int(math.ceil(used / w.peak(chip, inf.precision)))
+            pool[chip] -= int(math.ceil(used / peak))
             need -= used
-        if need > 0:
-            units = int(math.ceil(need / w.peak(inf.chips[0], inf.precision)))
-            out.append(("inference", list(inf.chips), units))
+        usable = [c for c in inf.chips if w.peak(c, inf.precision) > 0]
+        if need > 0 and usable:
+            units = int(math.ceil(need / w.peak(usable[0], inf.precision)))
+            out.append(("inference", usable, units))
     extra = w.series(f"{lid}/extra_demand", lab.strategy.extra_demand_units_per_month).at(now)
     if extra > 0:
         units = int(round(extra * lab.strategy.review_interval_days / MONTH_DAYS))
@@ -277,7 +281,10 @@ def _order_grey(w: Simulation, lid: str, product: str, denied: int, hub: str) ->
     if markup > w.scenario.labs[lid].strategy.max_grey_premium:
         return 0
     price = w.unit_price(product) * (1 + markup)
-    qty = min(int(denied * share), int(w.budget_usd[lid] // price))
+    vendor = w.scenario.chips[product].vendor
+    supply = max(vendor_estimate(w, vendor, product, w.scenario.labs[lid].strategy.review_interval_days), 0)
+    qty = min(int(denied * share), supply)  # smugglers can only divert what the vendor makes
+    qty = min(qty, int(w.budget_usd[lid] // price)) if price > 0 else qty
     if qty <= 0:
         return 0
     w.budget_usd[lid] -= qty * price
@@ -374,15 +381,19 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
             return
         status = "grey"
     else:
-        d = w.compliance.decide(_lot(w, p, qty, buyer, order.route, order_day), env.now)
+        lot = _lot(w, p, qty, buyer, order.route, order_day)
+        d = w.compliance.decide(lot, env.now)
+        notified: set[str] = set()
+        while d.kind == "notify" and d.rule not in notified:  # wait, then check again at the real export
+            yield env.timeout(w.sample(f"notify/{d.rule}", d.spec.delay_days))
+            notified.add(d.rule)
+            d = w.compliance.decide(lot, env.now)
         rule, treatment = d.rule, d.kind
         if d.kind == "deny":
             _row(w, vendor, order, qty, "denied", rule, treatment, None, None, 0.0, order_day)
             _return_to_stock(w, vendor, order, qty)
             return
-        if d.kind == "notify":
-            yield env.timeout(w.sample(f"notify/{rule}", d.spec.delay_days))
-        elif d.kind == "fee":
+        if d.kind == "fee":
             fee = d.spec.revenue_share * value
         elif d.kind == "cap":
             room = _cap_room(w, rule, d.spec.units_per_period, d.spec.period_days, s.country_of(buyer))
