@@ -191,7 +191,8 @@ def rank_correlations(inputs: pd.DataFrame, outputs: pd.DataFrame, kpi: str, par
     return t.reindex(t["spearman"].abs().sort_values(ascending=False, na_position="last").index).reset_index(drop=True)
 
 
-def main_effects(inputs: pd.DataFrame, outputs: pd.DataFrame, kpi: str, params: list[str], bins: int = 4) -> pd.DataFrame:
+def main_effects(inputs: pd.DataFrame, outputs: pd.DataFrame, kpi: str, params: list[str],
+                 bins: int = 4) -> pd.DataFrame:
     """One-at-a-time view: mean *kpi* by level of each parameter (quantile bins for continuous ones)."""
     y = outputs[kpi].to_numpy(dtype=float)
     rows = []
@@ -287,12 +288,13 @@ class PrimBox:
     n: int
     base_density: float
     trajectory: list[dict] = field(default_factory=list, repr=False)
+    data_range: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)  # (min, max) per dimension
 
     def describe(self, what: str = "the condition holds", full: dict[str, tuple[float, float]] | None = None) -> str:
         """``"<what> when die_yield <= 0.35 and grey <= 0.05 (coverage 0.81, density 0.93)"``."""
         parts = []
         for dim, (lo, hi) in self.limits.items():
-            flo, fhi = (full or {}).get(dim, (-math.inf, math.inf))
+            flo, fhi = (full or self.data_range).get(dim, (-math.inf, math.inf))
             if lo > flo and hi < fhi:
                 parts.append(f"{_g(lo)} <= {dim} <= {_g(hi)}")
             elif lo > flo:
@@ -460,7 +462,8 @@ def prim(X: pd.DataFrame, y: np.ndarray, alpha: float = 0.05, mass_min: float = 
         idx = np.flatnonzero(remaining)[m_r]
         boxes.append(PrimBox(limits, float(yr[m_r].sum() / total_pos), dens, float(m_r.sum() / n_all), int(m_r.sum()),
                              base, [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in t.items()}
-                                    for t in traj]))
+                                    for t in traj],
+                             {names[j]: (float(full_lo[j]), float(full_hi[j])) for j in range(len(names))}))
         remaining[idx] = False
     return boxes
 
@@ -491,7 +494,8 @@ def analyze_store(store: Any, kpi: str | None = None, method: str = "auto", thre
     kpi = kpi or default_kpi(kpis)
     if kpi not in kpis:
         close = [k for k in kpis if kpi.lower() in k.lower()]
-        hint = f"; did you mean {', '.join(close[:3])}?" if close else f" (kept: {', '.join(kpis[:8])}{' ...' if len(kpis) > 8 else ''})"
+        more = " ..." if len(kpis) > 8 else ""
+        hint = f"; did you mean {', '.join(close[:3])}?" if close else f" (kept: {', '.join(kpis[:8])}{more})"
         raise AnalysisError(f"--kpi: no KPI '{kpi}' in the store{hint}")
     if method not in ("auto", "sobol", "morris", "prim"):
         raise AnalysisError(f"--method: must be sobol, morris, prim or auto, got '{method}'")

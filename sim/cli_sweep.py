@@ -32,26 +32,35 @@ def _num(v) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
     if isinstance(v, float):
-        return f"{v:.3g}" if abs(v) >= 1e6 or (abs(v) < 1 and v != 0) else f"{v:,.2f}"
+        if abs(v) >= 1e6 or (abs(v) < 1 and v != 0):
+            return f"{v:.3g}"
+        return f"{int(v):,}" if v == int(v) else f"{v:,.2f}"
     return str(v)
 
 
 def sweep(
     spec: Annotated[Path, typer.Argument(help="Sweep spec file (YAML).")],
-    store: Annotated[Path | None, typer.Option("--store", "--out", help="Store directory (default sweeps/<name>).")] = None,
+    store: Annotated[Path | None, typer.Option("--store", "--out", help="Store folder (default sweeps/NAME).")] = None,
     executor: Annotated[str, typer.Option(help="local (processes), dask or serial.")] = "local",
     workers: Annotated[int | None, typer.Option(min=1, max=4096, help="Worker processes (default: CPU count).")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, tcp://HOST:PORT (implies dask).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://HOST:PORT (implies dask).")] = None,
     extend: Annotated[bool, typer.Option("--extend", help="Add points/replications to a finished sweep.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Accepted for clarity: re-running always resumes.")] = False,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs recorded as failed.")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run failed runs again.")] = False,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run.")] = False,
-    chunk_size: Annotated[int | None, typer.Option(min=1, max=10_000, help="Runs per chunk (default: automatic).")] = None,
+    chunk_size: Annotated[int | None, typer.Option(min=1, max=10_000, help="Runs per chunk (default: auto).")] = None,
     limit: Annotated[int | None, typer.Option(min=0, help="Run at most this many new runs, then stop.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run a sweep: every design point x replication, streamed to a resumable Parquet + DuckDB store."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from sim.loader import ScenarioError
     from sim.sweep import EXECUTORS, SweepError, load_spec, run_sweep
@@ -102,7 +111,8 @@ def sweep(
               + (f", {report.remaining} not run" if report.remaining else "")
               + f"; {report.wall_s:.1f} s wall ({report.executor}, {report.workers} worker(s))", highlight=False)
     if report.failed:
-        out.print(f"failed runs: SELECT run_id, error FROM runs WHERE status = 'failed'  (in {report.store}/catalogue.duckdb)",
+        out.print(f"failed runs: SELECT run_id, error FROM runs WHERE status = 'failed' "
+                  f"(in {report.store}/catalogue.duckdb)",
                   markup=False, highlight=False)
     for p in report.unmatched_kpis:
         out.print(f"[yellow]warning[/] KPI pattern '{p}' matched no KPI", highlight=False)
@@ -129,8 +139,9 @@ def analyze(
         sys.stdout.write(json.dumps(_clean(rep), indent=2, default=str) + "\n")
         return
     r = rep["runs"]
-    out.print(f"[bold]{rep['sweep_id']}[/] ({rep['design']} design): {r['ok']} ok of {r['planned']} planned runs, "
-              f"{r['failed']} failed;  KPI [bold]{Text(rep['kpi']).plain}[/]", highlight=False)
+    head = Text.assemble((rep["sweep_id"], "bold"), f" ({rep['design']} design): {r['ok']} ok of {r['planned']} "
+                         f"planned runs, {r['failed']} failed;  KPI ", (rep["kpi"], "bold"))
+    out.print(head, highlight=False)
     t = Table(title="distribution")
     cols = ["n", "missing", "mean", "sd", "p5", "p50", "p95"]
     lever_cols = [c for c in (rep.get("by_lever") or [{}])[0] if c not in cols]
@@ -144,14 +155,15 @@ def analyze(
         out.print(f"replication noise: {_num(v['noise_share'])} of the variance; {_num(v['replications_needed'])} "
                   f"replications per point for a ±{v['target_rel_halfwidth']:.0%} 95 % interval", highlight=False)
     for res in rep.get("sobol", []):
-        t = Table(title=f"Sobol indices {res['policy'] or ''} ({res['n_points']} points)")
+        t = Table(title=Text(f"Sobol indices {res['policy'] or ''} ({res['n_points']} points)"))
         for c in ("factor", "S1", "±", "ST", "± "):
             t.add_column(c, justify="left" if c == "factor" else "right")
         for f in res["factors"]:
             t.add_row(f["factor"], _num(f["S1"]), _num(f["S1_conf"]), _num(f["ST"]), _num(f["ST_conf"]))
         out.print(t)
     for res in rep.get("morris", []):
-        t = Table(title=f"Morris screening {res['policy'] or ''} ({res['n_points']} points; effects per full range)")
+        title = f"Morris screening {res['policy'] or ''} ({res['n_points']} points; effects per full range)"
+        t = Table(title=Text(title))
         for c in ("factor", "mu*", "±", "mu", "sigma"):
             t.add_column(c, justify="left" if c == "factor" else "right")
         for f in res["factors"]:
@@ -166,7 +178,8 @@ def analyze(
         out.print(t)
     if "prim" in rep:
         p = rep["prim"]
-        out.print(f"scenario discovery: {p['condition']} in {p['cases']} of {p['of']} runs", highlight=False)
+        out.print(f"scenario discovery: {p['condition']} in {p['cases']} of {p['of']} runs", markup=False,
+                  highlight=False)
         if not p["boxes"]:
             out.print("  no box concentrates those runs", highlight=False)
         for i, b in enumerate(p["boxes"], 1):

@@ -109,8 +109,8 @@ def rentals_timeline(rentals: pd.DataFrame, start: dt.date) -> go.Figure:
         refused = int((rentals["status"] == "refused").sum()) if len(rentals) else 0
         return _empty(title, f"no rental served ({refused} refused)" if refused else "no rentals in this run")
     end = df["end_day"].fillna(df["start_day"])
-    df = df.assign(start=_dates(start, df["start_day"]), end=_dates(start, end),
-                   wait_days=df["wait_days"].fillna(0.0), gpus_label=df["gpus"].astype(int).astype(str) + " " + df["chip"])
+    df = df.assign(start=_dates(start, df["start_day"]), end=_dates(start, end), wait_days=df["wait_days"].fillna(0.0),
+                   gpus_label=df["gpus"].astype(int).astype(str) + " " + df["chip"])
     fig = px.timeline(df, x_start="start", x_end="end", y="region", color="wait_days", text="gpus_label",
                       color_continuous_scale="Oranges",
                       hover_data={"tenant": True, "gpus": True, "wait_days": ":.1f", "cost_usd": ":,.0f"},
@@ -146,8 +146,13 @@ def cost_breakdown(shipments: pd.DataFrame, jobs: pd.DataFrame, buyer: str | Non
     df = df[df["usd"] > 0]
     if df.empty:
         return _empty(title, "nothing bought or spent")
-    fig = px.bar(df, x="group", y="usd", color="part", labels={"usd": "USD", "group": "", "part": ""}, title=title)
-    fig.update_layout(barmode="stack")
+    # Chip purchases run to billions and a job to millions: one panel each, with its own axis.
+    fig = px.bar(df, x="part", y="usd", color="part", facet_col="group", labels={"usd": "USD", "part": ""},
+                 facet_col_spacing=0.12, title=title)
+    fig.update_yaxes(matches=None, showticklabels=True)
+    fig.update_xaxes(matches=None, showticklabels=False)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    fig.update_layout(showlegend=True, legend_title_text="")
     return fig
 
 
@@ -166,20 +171,32 @@ def fleet_overlay(fleets: dict[str, pd.DataFrame], start: dt.date, owner: str) -
                    title=title)
 
 
-def kpi_differences(comparison: pd.DataFrame, title: str = "Paired difference (scenario − counterfactual)") -> go.Figure:
-    """Mean paired difference of each KPI with its interval (columns as in :class:`sim.compare.KpiComparison`)."""
+def kpi_differences(comparison: pd.DataFrame, title: str = "Paired difference, scenario − counterfactual",
+                    relative: bool = True) -> go.Figure:
+    """Mean paired difference of each KPI with its interval (columns of :class:`sim.compare.KpiComparison`).
+
+    *relative* shows differences as % of the counterfactual's mean so KPIs of any unit share one axis
+    (KPIs whose counterfactual mean is 0 are left out of the chart); the hover gives absolute values.
+    """
     df = comparison.dropna(subset=["diff_mean"])
+    if relative:
+        base = df["counterfactual_mean"].abs()
+        df = df[base > 0]
+        scale = 100.0 / base[base > 0]
+    else:
+        scale = pd.Series(1.0, index=df.index)
     if df.empty:
         return _empty(title, "no KPI to compare")
-    df = df.iloc[::-1]
-    err_hi = (df["diff_ci_high"] - df["diff_mean"]).fillna(0)
-    err_lo = (df["diff_mean"] - df["diff_ci_low"]).fillna(0)
+    df = df.assign(x=df["diff_mean"] * scale, lo=df["diff_ci_low"] * scale, hi=df["diff_ci_high"] * scale).iloc[::-1]
     fig = go.Figure(go.Scatter(
-        x=df["diff_mean"], y=df["kpi"], mode="markers", marker={"size": 9, "color": "#1f77b4"},
-        error_x={"type": "data", "array": err_hi, "arrayminus": err_lo, "visible": True},
-        hovertemplate="%{y}: %{x:,.3g}<extra></extra>"))
+        x=df["x"], y=df["kpi"], mode="markers", marker={"size": 9, "color": "#1f77b4"},
+        error_x={"type": "data", "array": (df["hi"] - df["x"]).fillna(0), "arrayminus": (df["x"] - df["lo"]).fillna(0),
+                 "visible": True},
+        customdata=df[["diff_mean", "diff_ci_low", "diff_ci_high"]].to_numpy(),
+        hovertemplate="%{y}: %{customdata[0]:,.4g} [%{customdata[1]:,.4g}, %{customdata[2]:,.4g}]<extra></extra>"))
     fig.add_vline(x=0, line_color="#999")
-    fig.update_layout(title=title, height=max(260, 80 + 28 * len(df)), xaxis_title="difference", yaxis_title="")
+    fig.update_layout(title=title, height=max(260, 90 + 30 * len(df)), yaxis_title="",
+                      xaxis_title="difference, % of the counterfactual" if relative else "difference")
     return fig
 
 
@@ -222,7 +239,9 @@ def network_figure(nodes: pd.DataFrame, edges: pd.DataFrame, title: str = "Suppl
             name=kind, text=group["id"] + " (" + group["country"] + ")", textposition="top center",
             marker={"size": 16, "color": KIND_COLOURS.get(kind, "#333"), "line": {"width": 1, "color": "white"}},
             hovertext=group["name"] + " — " + kind + ", " + group["country"], hoverinfo="text"))
-    fig.update_layout(title=title, height=max(420, 60 * nodes.assign(layer=nodes["kind"].map(KIND_LAYER))
-                                              .groupby("layer").size().max()),
-                      xaxis={"visible": False}, yaxis={"visible": False}, legend={"title": "kind / flow"})
+    tallest = int(nodes["kind"].map(KIND_LAYER).fillna(3).value_counts().max())
+    fig.update_layout(title=title, height=max(520, 70 * tallest + 160), xaxis={"visible": False},
+                      yaxis={"visible": False},
+                      legend={"title": "node kind / edge flow", "orientation": "h", "y": -0.05},
+                      margin={"l": 20, "r": 20})
     return fig

@@ -71,7 +71,8 @@ def _connect():
 
 def _results_sql(glob: str) -> str:
     """One row per run_id: the latest record (a retried failure replaced by its rerun)."""
-    return (f"SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() OVER (PARTITION BY run_id ORDER BY chunk DESC) AS _rn "
+    return (f"SELECT * EXCLUDE (_rn) FROM (SELECT *, "
+            f"row_number() OVER (PARTITION BY run_id ORDER BY chunk DESC) AS _rn "
             f"FROM read_parquet('{glob}', union_by_name=true)) WHERE _rn = 1")
 
 
@@ -197,7 +198,8 @@ class Store:
                              "union_by_name=true, filename=true)").df()
         finally:
             con.close()
-        return df[df["_part"].isin(committed)].drop(columns=["_part", "filename"], errors="ignore").reset_index(drop=True)
+        df = df[df["_part"].isin(committed)]
+        return df.drop(columns=["_part", "filename"], errors="ignore").reset_index(drop=True)
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run SQL with views ``design``, ``results`` and ``runs`` (design joined with results)."""

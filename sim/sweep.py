@@ -49,7 +49,16 @@ import numpy as np
 from pydantic import ValidationError
 
 from sim import __version__
-from sim.loader import LoadProblem, ScenarioError, _data_path, _shown, _where, load_raw, load_scenario, scenario_from_dict
+from sim.loader import (
+    LoadProblem,
+    ScenarioError,
+    _data_path,
+    _shown,
+    _where,
+    load_raw,
+    load_scenario,
+    scenario_from_dict,
+)
 from sim.schema.sweep import Parameter, SweepSpec
 
 EXECUTORS = ("local", "dask", "serial")
@@ -258,7 +267,8 @@ def load_spec(path: str | os.PathLike) -> LoadedSpec:
     base_file = (Path(path).parent / spec.base) if not Path(spec.base).is_absolute() else Path(spec.base)
     if not base_file.is_file():
         f, line = at("base")
-        raise ScenarioError([LoadProblem(f, line, "base", f"cannot find scenario '{spec.base}' (looked at {_shown(base_file)})")])
+        msg = f"cannot find scenario '{spec.base}' (looked at {_shown(base_file)})"
+        raise ScenarioError([LoadProblem(f, line, "base", msg)])
     scenario = load_scenario(base_file)  # its own problems, with its own file:line
     base = scenario.model_dump(by_alias=True)
     problems: list[LoadProblem] = []
@@ -361,7 +371,8 @@ def design_size(spec: SweepSpec) -> int:
 
 def replication_seeds(spec: SweepSpec) -> list[int]:
     """Seed of each replication: ``SeedSequence(spec.seed).spawn(R)``, 63 bits of each child."""
-    return [int(c.generate_state(1, np.uint64)[0] >> np.uint64(1)) for c in np.random.SeedSequence(spec.seed).spawn(spec.replications)]
+    children = np.random.SeedSequence(spec.seed).spawn(spec.replications)
+    return [int(c.generate_state(1, np.uint64)[0] >> np.uint64(1)) for c in children]
 
 
 def expand(ls: LoadedSpec, lhs_blocks: Sequence[int] | None = None) -> list[Run]:
@@ -532,7 +543,7 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max):
                 except Exception as e:  # noqa: BLE001 - e.g. unpicklable result
                     yield chunk, e
             if broken:  # every in-flight chunk is lost with the pool: record them, start a new pool
-                for fut, chunk in list(inflight.items()):
+                for chunk in list(inflight.values()):
                     yield chunk, RuntimeError("worker process died (pool broken by another chunk)")
                 inflight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -679,11 +690,11 @@ def run_sweep(
     seq = st.next_chunk_seq(root)
     matched: set[str] = set()
     kept_any = False
-    stop = False
+    stream = None
     try:
         if chunk_list:
-            it = iter(chunk_list)
-            stream = _execute(executor, workers_used, scheduler, ls.base, it, ls.spec.keep == "tables", ls.spec.kpis)
+            stream = _execute(executor, workers_used, scheduler, ls.base, iter(chunk_list), ls.spec.keep == "tables",
+                              ls.spec.kpis)
             for chunk, res in stream:
                 if isinstance(res, BaseException):
                     res = ChunkResult([{"run_id": t[0], "status": "failed", "error": _one_line(res), "elapsed_s": 0.0}
@@ -701,12 +712,10 @@ def run_sweep(
                 if progress is not None:
                     progress(report.done + report.failed, len(todo), report.failed)
                 if fail_fast and n_failed:
-                    stop = True
                     break
-            if stop:
-                stream.close()
     finally:
-        report.wall_s = time.perf_counter() - t0
+        if stream is not None:
+            stream.close()  # shuts the pool/cluster down; in-flight chunks are dropped (re-run resumes them)
         try:
             st.rebuild_catalogue(root)
         except Exception:  # noqa: BLE001 - the Parquet files are the truth; the catalogue is a convenience
@@ -779,7 +788,8 @@ def _write_design(root: Path, ls: LoadedSpec, runs: list[Run]) -> None:
 
     from sim import store as st
 
-    cols: dict[str, list] = {k: [] for k in ("run_id", "point_id", "policy_index", "sample_index", "replication", "seed")}
+    ids = ("run_id", "point_id", "policy_index", "sample_index", "replication", "seed")
+    cols: dict[str, list] = {k: [] for k in ids}
     params = ls.spec.parameters
     numeric = {n: is_numeric(p) for n, p in params.items()}
     for n in params:

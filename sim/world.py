@@ -210,8 +210,13 @@ def _report_progress(env: simpy.Environment, horizon: float, progress):
         yield env.timeout(step)
 
 
+MAX_UNITS = 10**12  # no order or reservation is larger (guards absurd inputs such as a chip of 1e-300 FLOP/s)
+
+
 def ceil_units(x: float) -> int:
-    """Whole units needed to cover *x* (tolerant of float noise)."""
+    """Whole units needed to cover *x* (tolerant of float noise), capped at MAX_UNITS."""
+    if not x < MAX_UNITS:  # also catches inf and NaN
+        return MAX_UNITS
     return max(int(math.ceil(x - 1e-9)), 0)
 
 

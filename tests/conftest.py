@@ -39,3 +39,15 @@ def tiny_raw() -> tuple[dict, dict]:
 def runner() -> CliRunner:
     """A Typer CLI runner."""
     return CliRunner()
+
+
+# --- hypothesis profiles: "ci" by default (fast), "long" for `make fuzz`
+import os  # noqa: E402
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=500, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("long", max_examples=5000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

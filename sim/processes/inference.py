@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from sim.records import InferenceRow
-from sim.world import MONTH_DAYS, SECONDS_PER_DAY, Simulation
+from sim.world import MONTH_DAYS, SECONDS_PER_DAY, Simulation, ceil_units
 
 
 def start(w: Simulation) -> None:
@@ -57,7 +57,7 @@ def reserve(w: Simulation, lid: str) -> None:
         line.inference = 0
         peak = w.peak(chip, inf.precision)
         available = max(line.units - line.training, 0)
-        take = min(available, int(math.ceil(need / peak))) if need > 0 and peak > 0 else 0
+        take = min(available, ceil_units(need / peak)) if need > 0 and peak > 0 else 0
         line.inference = take
         units_held += take
         got = min(take * peak, need)

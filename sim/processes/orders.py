@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from sim.compliance import Lot
 from sim.processes import fleet as fleet_mod
 from sim.records import ShipmentRow
-from sim.world import MONTH_DAYS, Order, Simulation
+from sim.world import MAX_UNITS, MONTH_DAYS, Order, Simulation, ceil_units
 
 LOOKAHEAD_JOB_DAYS = 365.0  # jobs starting within this horizon drive procurement
 LOOKAHEAD_INFERENCE_DAYS = 90.0  # inference need is planned this far ahead
@@ -157,11 +157,11 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
                 continue
             have = pool[chip] * peak
             used = min(have, need)
-            pool[chip] -= int(math.ceil(used / peak))
+            pool[chip] -= ceil_units(used / peak)
             need -= used
         usable = [c for c in inf.chips if w.peak(c, inf.precision) > 0]
         if need > 0 and usable:
-            units = int(math.ceil(need / w.peak(usable[0], inf.precision)))
+            units = ceil_units(need / w.peak(usable[0], inf.precision))
             out.append(("inference", usable, units))
     extra = w.series(f"{lid}/extra_demand", lab.strategy.extra_demand_units_per_month).at(now)
     if extra > 0:
@@ -247,14 +247,14 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         last = p == orderable[-1]  # the last product it may buy takes the remainder as a backorder
         qty = remaining if last else min(remaining, max(vendor_estimate(w, chip.vendor, p, strat.review_interval_days), 0))
         price = w.unit_price(p)
-        qty = min(qty, int(w.budget_usd[lid] // price)) if price > 0 else qty
+        qty = min(qty, affordable(w.budget_usd[lid], price))
         if qty <= 0:
             continue
         stockpile = False
         pending = w.compliance.matching(_lot(w, p, qty, lid, route.channel, now), now, pending=True)
         extra = 0
         if pending and strat.stockpile_factor > 1:
-            extra = min(int(qty * (strat.stockpile_factor - 1)), int((w.budget_usd[lid] - qty * price) // price))
+            extra = min(int(qty * (strat.stockpile_factor - 1)), affordable(w.budget_usd[lid] - qty * price, price))
             if extra > 0:
                 stockpile = True
                 for rid in pending:
@@ -263,6 +263,14 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         w.budget_usd[lid] -= total * price
         submit(w, Order(w.next_id(), lid, p, total, now, stockpile, route.channel, route.hub, price))
         remaining -= qty
+
+
+def affordable(budget_usd: float, price_usd: float) -> int:
+    """Whole units a budget buys (unbounded for a free product)."""
+    if price_usd <= 0:
+        return MAX_UNITS
+    units = budget_usd / price_usd
+    return MAX_UNITS if not units < MAX_UNITS else max(int(units), 0)
 
 
 def _record_denied_demand(w: Simulation, lid: str, product: str, qty: int, rule: str | None) -> None:
@@ -284,7 +292,7 @@ def _order_grey(w: Simulation, lid: str, product: str, denied: int, hub: str) ->
     vendor = w.scenario.chips[product].vendor
     supply = max(vendor_estimate(w, vendor, product, w.scenario.labs[lid].strategy.review_interval_days), 0)
     qty = min(int(denied * share), supply)  # smugglers can only divert what the vendor makes
-    qty = min(qty, int(w.budget_usd[lid] // price)) if price > 0 else qty
+    qty = min(qty, affordable(w.budget_usd[lid], price))
     if qty <= 0:
         return 0
     w.budget_usd[lid] -= qty * price

@@ -1,0 +1,76 @@
+"""Compare: the scenario against a counterfactual with common random numbers and R replications."""
+
+import streamlit as st
+
+from app import services, state, widgets
+
+st.header("Compare")
+current = state.current()
+if not current.ok:
+    widgets.problems_panel(current.problems)
+    st.stop()
+
+meta = services.scenario_meta(current.scenario_json)
+st.caption(f"**{meta['name']}** against a counterfactual. Replication *r* of both uses seed "
+           f"{st.session_state[state.SEED]} + *r*: the same random streams, so the difference is the change's effect.")
+
+kind = st.radio("Counterfactual", ["Without any rule", "Without chosen rules", "Another scenario file"],
+                horizontal=True, key="cmp_kind")
+if kind == "Without any rule":
+    cf_json, cf_label = services.counterfactual_json(current.scenario_json, None), "no rules"
+elif kind == "Without chosen rules":
+    chosen = st.multiselect("Rules to remove", list(meta["rules"]), key="cmp_rules",
+                            format_func=lambda r: f"{r} — {meta['rules'][r]}")
+    if not chosen:
+        st.info("Choose at least one rule to remove.")
+        st.stop()
+    cf_json, cf_label = services.counterfactual_json(current.scenario_json, chosen), "without " + ", ".join(chosen)
+else:
+    other = st.selectbox("Scenario file", services.scenario_files(), format_func=services.short_name, key="cmp_file")
+    loaded = services.load_file(other)
+    if not loaded.ok:
+        widgets.problems_panel(loaded.problems, title=f"{loaded.name} does not load")
+        st.stop()
+    cf_json, cf_label = services.canonical_json(loaded.data), loaded.name
+
+reps_col, filter_col = st.columns([1, 2])
+replications = reps_col.slider("Replications (R)", 2, 40, 5, key="cmp_reps")
+kpi_filter = filter_col.text_input("Show KPIs containing", "job_", key="cmp_filter",
+                                   help="A substring of KPI names; empty shows every KPI.")
+args = (current.scenario_json, cf_json, int(replications), int(st.session_state[state.SEED]))
+if st.button(f"Run {replications} paired replications", key="cmp_run", type="primary", icon=":material/play_arrow:"):
+    bar = st.progress(0.0, text="replication 0")
+    services.compare(*args, progress=lambda r, n: bar.progress(r / n, text=f"replication {r} of {n}"))
+    bar.empty()
+    st.session_state["cmp_last"] = args
+if st.session_state.get("cmp_last") != args:
+    st.info("Set the counterfactual and press the button to run the comparison.")
+    st.stop()
+
+table = services.compare(*args)
+shown = table[table["kpi"].str.contains(kpi_filter, regex=False)] if kpi_filter else table
+st.subheader(f"{meta['name']} − {cf_label}")
+for job in meta["jobs"]:
+    row = table[table["kpi"] == f"job_finish_day[{job}]"]
+    if len(row) and row["n_pairs"].iloc[0] > 0:
+        r = row.iloc[0]
+        st.markdown(f"**{job}** finishes **{r['diff_mean']:+.0f} days** against {cf_label} "
+                    f"(95 % interval {r['diff_ci_low']:+.0f} to {r['diff_ci_high']:+.0f}, {r['n_pairs']} pairs).")
+title = f"Paired difference, scenario − {cf_label}, % of {cf_label} (95 % interval)"
+st.plotly_chart(services.plots.kpi_differences(shown, title),
+                key="cmp_diffs")
+st.dataframe(
+    shown, hide_index=True, width="stretch",
+    column_config={"base_mean": st.column_config.NumberColumn("scenario", format="%.4g"),
+                   "counterfactual_mean": st.column_config.NumberColumn(cf_label, format="%.4g"),
+                   "diff_mean": st.column_config.NumberColumn("difference", format="%.4g"),
+                   "diff_ci_low": st.column_config.NumberColumn("95 % low", format="%.4g"),
+                   "diff_ci_high": st.column_config.NumberColumn("95 % high", format="%.4g")})
+st.download_button("Download the comparison (CSV)", services.table_bytes(table, "csv"),
+                   file_name=f"{meta['name']}_compare.csv", key="cmp_download", icon=":material/download:")
+
+seed = int(st.session_state[state.SEED])
+base_run, cf_run = services.run(current.scenario_json, seed), services.run(cf_json, seed)
+owner = meta["labs"][0] if len(meta["labs"]) == 1 else st.selectbox("Lab", meta["labs"], key="cmp_lab")
+st.plotly_chart(services.plots.fleet_overlay({meta["name"]: base_run.tables["fleet"], cf_label: cf_run.tables["fleet"]},
+                                             base_run.start, owner), key="cmp_fleet")
