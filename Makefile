@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install bench clean
+.PHONY: run dashboard test fuzz install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,19 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/exportsim run scenarios/bytedance_ascend.yaml
 
+## dashboard: the Streamlit dashboard on http://127.0.0.1:8501 (PORT=... to change)
+PORT ?= 8501
+dashboard: $(STAMP)
+	$(BIN)/streamlit run app/streamlit_app.py --server.headless true --server.address 127.0.0.1 \
+		--server.port $(PORT) --browser.gatherUsageStats false --server.maxUploadSize 1
+
 ## test: the test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## fuzz: the long property-test profile (thousands of generated scenarios)
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

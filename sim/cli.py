@@ -257,6 +257,23 @@ def compare(
     out.print(t)
 
 
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8501,
+) -> None:
+    """Open the Streamlit dashboard (edit, run, compare, network view) on http://127.0.0.1:PORT."""
+    import subprocess
+
+    entry = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
+    if not entry.exists():
+        _fail([f"{entry}: the dashboard is not in this installation (it ships with the source tree)"])
+    cmd = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+           "--server.maxUploadSize", "1"]
+    out.print(f"exportsim dashboard on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    raise typer.Exit(subprocess.call(cmd, cwd=entry.parent.parent))
+
+
 def _register_extensions() -> None:
     """Commands that live in their own modules (scenario library, sweeps)."""
     from sim.cli_library import register as library_commands
