@@ -82,6 +82,8 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
         finish = j["finish_day"]
         k[f"job_finish_day[{key}]"] = float(finish) if pd.notna(finish) else math.nan
         k[f"job_finished[{key}]"] = float(bool(j["finished"]))
+        # finish day, or the horizon when unfinished (right-censored): comparable across worlds
+        k[f"job_finish_or_horizon_day[{key}]"] = float(finish) if pd.notna(finish) else horizon
         k[f"job_start_day[{key}]"] = float(j["start_day"]) if pd.notna(j["start_day"]) else math.nan
         k[f"job_cost_usd[{key}]"] = float(j["cost_usd"])
         k[f"job_cost_per_pflop_usd[{key}]"] = float(j["cost_usd"]) / (j["flop_done"] / 1e15) if j["flop_done"] > 0 else math.nan

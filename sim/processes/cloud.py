@@ -137,6 +137,20 @@ def remote_check(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: 
     return True, d.rule
 
 
+def remote_decision(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: str, gpus: int):
+    """(allowed, rule) for renewing a rental now: deny refuses; a licence is decided at once (the review ran
+    while the contract was live); notify is allowed."""
+    s = w.scenario
+    lot = Lot(w.compliance.item(chip), gpus, s.clouds[region].country, tenant, tenant_hq, "remote", w.env.now)
+    d = w.compliance.decide(lot, w.env.now)
+    if d.kind == "deny":
+        return False, d.rule
+    if d.kind == "license":
+        p_ok = w.param(f"licence/approval/{d.rule}", d.spec.approval_probability)
+        return w.rng(f"licence/decision/{d.rule}").random() < p_ok, d.rule
+    return True, d.rule
+
+
 def request(w: Simulation, tenant: str, region: str, chip: str, gpus: int) -> Request:
     """Join the region's queue for *gpus* of *chip*; ``granted`` fires when they are yours."""
     pool = w.pools[(region, chip)]

@@ -14,7 +14,6 @@ Records: ``inference`` (per lab and month: demand, served, unmet PFLOP/s, reserv
 
 from __future__ import annotations
 
-import math
 
 from sim.records import InferenceRow
 from sim.world import MONTH_DAYS, SECONDS_PER_DAY, Simulation, ceil_units
@@ -38,7 +37,6 @@ def needed_flops(w: Simulation, lid: str, day: float) -> float:
 
 def run_inference(w: Simulation, lid: str):
     """Monthly: re-reserve chips for serving and record served and unmet demand."""
-    inf = w.scenario.labs[lid].inference
     while True:
         reserve(w, lid)
         yield w.env.timeout(MONTH_DAYS)

@@ -304,9 +304,9 @@ def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
     """A cloud region's monthly purchase of one chip type (through the same rules)."""
     series = w.series(f"{cid}/purchases/{chip}", steps)
     carry = 0.0
-    vendor = w.scenario.chips[chip].vendor
+    release_day = w.scenario.day_of(w.scenario.chips[chip].release)
     while True:
-        carry += series.at(w.env.now)
+        carry += series.at(w.env.now) if w.env.now >= release_day else 0.0
         qty = int(carry)
         carry -= qty
         if qty > 0:

@@ -53,6 +53,15 @@ class JobState:
     lost_hours: float = 0.0
     finished: bool = False
     recorded: bool = False
+    phase_h: float = 0.0  # run hours since the last restart (checkpoints are taken every interval from it)
+    assemblies: int = 0
+    chips_max: int = 0
+    own_max: int = 0
+    rented_max: int = 0
+    rental_cost_usd: float = 0.0
+    owned_cost_usd: float = 0.0
+    held_since: float | None = None
+    regions: set = field(default_factory=set)
 
 
 def start(w: Simulation) -> None:
@@ -139,95 +148,197 @@ def _take_own(w: Simulation, lid: str, chip: str, own: int, st: JobState) -> Non
         w.fleet[lid][chip].training += own
     st.chip = chip
     st.own = own
+    st.held_since = w.env.now
 
 
 def run_job(w: Simulation, lid: str, jid: str, st: JobState):
-    """The job's life: wait for the start date, assemble, run with failures, release."""
+    """The job's life: wait for the start date, assemble, run with failures and rental renewals, release."""
     env = w.env
     s = w.scenario
     job = s.labs[lid].jobs[jid]
-    yield env.timeout(max(s.day_of(job.earliest_start) - env.now, 0.0))
-    while True:
-        ok = yield from assemble(w, lid, jid, st)
-        if ok:
-            break
-        yield w.fleet_event(lid) | env.timeout(MONTH_DAYS)
-    w.jobs_started.add((lid, jid))
-    chip = st.chip
-    n = st.own + sum(r.gpus for _, r in st.rentals)
-    mfu0 = w.param(f"mfu/{lid}/{jid}/{chip}", job.mfu[chip])
-    doublings = max(0.0, math.log2(n / job.mfu_reference_chips))
-    st.mfu = mfu0 * (1 - job.mfu_loss_per_doubling) ** doublings
-    st.rate_flop_s = n * w.peak(chip, job.precision) * st.mfu
-    st.start_day = env.now
-    w.rec.event(env.now, "job_start", lid, f"{jid} on {n} x {chip}", n)
     target = job.target_flop()
-    mtbf = job.mtbf_hours_per_chip.get(chip)
-    mtbf_h = w.param(f"mtbf/{lid}/{jid}/{chip}", mtbf) if mtbf is not None else None
-    fail_rng = w.rng(f"failure/job/{lid}/{jid}")
-    ckpt_h = job.checkpoint_interval_hours
+    yield env.timeout(max(s.day_of(job.earliest_start) - env.now, 0.0))
     while st.done_flop < target:
-        if st.rate_flop_s <= 0:
+        while True:
+            ok = yield from assemble(w, lid, jid, st)
+            if ok:
+                break
+            yield w.fleet_event(lid) | env.timeout(MONTH_DAYS)
+        w.jobs_started.add((lid, jid))
+        n = _configure(w, st, job)
+        if st.start_day is None:
+            st.start_day = env.now
+        w.rec.event(env.now, "job_start" if st.assemblies == 1 else "job_resume", lid, f"{jid} on {n} x {st.chip}", n)
+        outcome = yield from _progress(w, st, job, target)
+        if outcome == "stalled":
             yield env.event()  # no progress possible (MFU or peak of 0): the job never finishes
-        remaining_days = (target - st.done_flop) / st.rate_flop_s / SECONDS_PER_DAY
-        fail_days = fail_rng.exponential(mtbf_h / n) / HOURS_PER_DAY if mtbf_h else math.inf
-        st.segment_start = env.now
-        if fail_days >= remaining_days:
-            yield env.timeout(remaining_days)
-            st.done_flop = target
-            break
-        yield env.timeout(fail_days)
-        hours = fail_days * HOURS_PER_DAY
-        lost = math.fmod(hours, ckpt_h)
-        st.done_flop += st.rate_flop_s * (hours - lost) * 3600.0
-        restart_h = w.sample(f"restart/{lid}/{jid}", job.restart_hours)
-        st.failures += 1
-        st.lost_hours += lost + restart_h
-        st.segment_start = None
-        yield env.timeout(restart_h / HOURS_PER_DAY)
+        if outcome == "lost_capacity":
+            _release(w, st)
+            w.rec.event(env.now, "job_paused", lid, f"{jid}: rentals refused at renewal", st.done_flop)
     st.finished = True
     st.segment_start = None
     w.rec.event(env.now, "job_finish", lid, jid, st.done_flop)
     _record(w, st, release=True)
 
 
-def _record(w: Simulation, st: JobState, release: bool) -> None:
+def _configure(w: Simulation, st: JobState, job) -> int:
+    """Rate of the assembled cluster: n x peak x MFU (MFU drawn once per job and chip)."""
+    n = st.own + sum(r.gpus for _, r in st.rentals)
+    mfu0 = w.param(f"mfu/{st.lab}/{st.job}/{st.chip}", job.mfu[st.chip])
+    doublings = max(0.0, math.log2(n / job.mfu_reference_chips))
+    st.mfu = mfu0 * (1 - job.mfu_loss_per_doubling) ** doublings
+    st.rate_flop_s = n * w.peak(st.chip, job.precision) * st.mfu
+    st.chips_max = max(st.chips_max, n)
+    st.own_max = max(st.own_max, st.own)
+    st.rented_max = max(st.rented_max, n - st.own)
+    st.assemblies += 1
+    st.phase_h = 0.0
+    return n
+
+
+def _next_renewal(st: JobState, block_days: float, now: float) -> float:
+    """Days until the next rental contract block ends (inf without rentals)."""
+    due = math.inf
+    for _, r in st.rentals:
+        k = math.floor((now - r.start_day) / block_days + 1e-9) + 1
+        due = min(due, r.start_day + k * block_days - now)
+    return due
+
+
+def _progress(w: Simulation, st: JobState, job, target: float):
+    """Process: run until done ('done'), or until renewals leave too few GPUs ('lost_capacity')."""
+    env = w.env
+    n = st.own + sum(r.gpus for _, r in st.rentals)
+    if st.rate_flop_s <= 0:
+        return "stalled"
+    mtbf = job.mtbf_hours_per_chip.get(st.chip)
+    mtbf_h = w.param(f"mtbf/{st.lab}/{st.job}/{st.chip}", mtbf) if mtbf is not None else None
+    fail_rng = w.rng(f"failure/job/{st.lab}/{st.job}")
+    fail_days = fail_rng.exponential(mtbf_h / n) / HOURS_PER_DAY if mtbf_h else math.inf
+    while st.done_flop < target:
+        remaining_days = (target - st.done_flop) / st.rate_flop_s / SECONDS_PER_DAY
+        renew_days = _next_renewal(st, job.rental_days_block, env.now)
+        st.segment_start = env.now
+        step = min(remaining_days, fail_days, renew_days)
+        if step == remaining_days:
+            yield env.timeout(remaining_days)
+            st.done_flop = target
+            st.segment_start = None
+            return "done"
+        yield env.timeout(step)
+        hours = step * HOURS_PER_DAY
+        fail_days -= step
+        if step == renew_days and fail_days > 0:
+            lost_gpus = _renew(w, st)
+            if not lost_gpus:
+                st.done_flop += st.rate_flop_s * hours * 3600.0
+                st.phase_h += hours
+                continue
+            _interrupt(w, st, job, hours, count_failure=False)
+            if st.own + sum(r.gpus for _, r in st.rentals) < job.cluster_size.min:
+                st.segment_start = None
+                return "lost_capacity"
+            n = _configure(w, st, job)
+            st.assemblies -= 1  # a shrink, not a new assembly
+            w.rec.event(env.now, "job_shrunk", st.lab, f"{st.job} to {n} x {st.chip}", n)
+        else:
+            _interrupt(w, st, job, hours, count_failure=True)
+        restart_h = w.sample(f"restart/{st.lab}/{st.job}", job.restart_hours)
+        st.lost_hours += restart_h
+        st.segment_start = None
+        yield env.timeout(restart_h / HOURS_PER_DAY)
+        fail_days = fail_rng.exponential(mtbf_h / n) / HOURS_PER_DAY if mtbf_h else math.inf
+    st.segment_start = None
+    return "done"
+
+
+def _interrupt(w: Simulation, st: JobState, job, hours: float, count_failure: bool) -> None:
+    """Credit the segment's work up to the last checkpoint (every checkpoint_interval_hours since restart)."""
+    total = st.phase_h + hours
+    lost = math.fmod(total, job.checkpoint_interval_hours)
+    st.done_flop += st.rate_flop_s * (hours - lost) * 3600.0
+    st.lost_hours += lost
+    st.phase_h = 0.0
+    if count_failure:
+        st.failures += 1
+
+
+def _renew(w: Simulation, st: JobState) -> int:
+    """At a contract block's end, re-check remote-access rules; refused rentals end.  Returns GPUs lost."""
     s = w.scenario
     lab = s.labs[st.lab]
-    job = lab.jobs[st.job]
+    lost = 0
+    kept = []
     now = w.env.now
-    rental_cost = 0.0
-    regions = []
+    block = lab.jobs[st.job].rental_days_block
+    for region, r in st.rentals:
+        k = (now - r.start_day) / block
+        if abs(k - round(k)) > 1e-6:
+            kept.append((region, r))
+            continue
+        ok, rule = cloud_mod.remote_decision(w, st.lab, lab.hq, region, st.chip, r.gpus)
+        if ok:
+            kept.append((region, r))
+            continue
+        w.open_rentals.pop(id(r), None)
+        st.rental_cost_usd += cloud_mod.end(w, region, st.chip, r)
+        st.regions.add(region)
+        cloud_mod.refused(w, st.lab, region, st.chip, r.gpus, rule)
+        lost += r.gpus
+    st.rentals = kept
+    return lost
+
+
+def _release(w: Simulation, st: JobState) -> None:
+    """Give back every chip the job holds (own and rented) and keep the rental costs."""
     for region, r in st.rentals:
         w.open_rentals.pop(id(r), None)
-        regions.append(region)
-        if release:
-            rental_cost += cloud_mod.end(w, region, st.chip, r)
-        else:
-            rental_cost += cloud_mod.rental_cost(w, region, st.chip, r.gpus, r.start_day, now)
-            w.rec.rentals.append(cloud_mod.RentalRow(st.lab, region, st.chip, r.gpus, r.request_day, r.start_day,
-                                                     None, r.start_day - r.request_day, rental_cost, "served", r.rule))
+        st.rental_cost_usd += cloud_mod.end(w, region, st.chip, r)
+        st.regions.add(region)
+    st.rentals = []
     line = w.fleet[st.lab].get(st.chip) if st.chip else None
-    grey_share = 0.0
     if line is not None and st.own:
-        grey_share = (line.grey_units / line.units if line.units else 0.0) * st.own
-        if release:
-            line.training -= st.own
-            w.signal_fleet(st.lab)
-    rented = sum(r.gpus for _, r in st.rentals)
-    n = st.own + rented
+        st.owned_cost_usd += _owned_cost(w, st)
+        line.training -= st.own
+        w.signal_fleet(st.lab)
+    st.own = 0
+
+
+def _owned_cost(w: Simulation, st: JobState) -> float:
+    spec = w.scenario.chips[st.chip]
+    held = w.env.now - (st.held_since if st.held_since is not None else w.env.now)
+    return st.own * w.unit_price(st.chip) / (spec.service_life_years * 365.25) * held
+
+
+def _record(w: Simulation, st: JobState, release: bool) -> None:
+    """One jobs row: largest cluster, money spent on rentals and owned chips, work done."""
+    s = w.scenario
+    job = s.labs[st.lab].jobs[st.job]
+    now = w.env.now
+    line = w.fleet[st.lab].get(st.chip) if st.chip else None
+    grey_units = (line.grey_units / line.units if line is not None and line.units else 0.0) * st.own
+    if release:
+        _release(w, st)
+    else:  # the horizon: cost what is held so far; the rental rows are written here
+        for region, r in st.rentals:
+            w.open_rentals.pop(id(r), None)
+            cost = cloud_mod.rental_cost(w, region, st.chip, r.gpus, r.start_day, now)
+            st.rental_cost_usd += cost
+            st.regions.add(region)
+            w.rec.rentals.append(cloud_mod.RentalRow(st.lab, region, st.chip, r.gpus, r.request_day, r.start_day,
+                                                     None, r.start_day - r.request_day, cost, "served", r.rule))
+        if st.own:
+            st.owned_cost_usd += _owned_cost(w, st)
     duration = (now - st.start_day) if st.start_day is not None else 0.0
-    owned_cost = 0.0
-    if st.chip and st.own:
-        spec = s.chips[st.chip]
-        owned_cost = st.own * w.unit_price(st.chip) / (spec.service_life_years * 365.25) * duration
     eff = st.done_flop / (duration * SECONDS_PER_DAY) / 1e15 if duration > 0 else 0.0
     chip = st.chip or job.chips[0]
+    n = st.chips_max
     w.rec.jobs.append(JobRow(
-        st.lab, st.job, chip, n, st.own, rented, s.chips[chip].designer_country, ",".join(sorted(set(regions))),
-        job.target_flop(), st.done_flop, st.start_day, now if st.finished else None, st.finished, st.failures,
-        st.lost_hours, rental_cost + owned_cost, rental_cost, owned_cost, eff, st.mfu,
-        s.day_of(job.deadline) if job.deadline else None, grey_share / n if n else 0.0,
+        st.lab, st.job, chip, n, st.own_max, st.rented_max, s.chips[chip].designer_country,
+        ",".join(sorted(st.regions)), job.target_flop(), st.done_flop, st.start_day, now if st.finished else None,
+        st.finished, st.failures, st.lost_hours, st.rental_cost_usd + st.owned_cost_usd, st.rental_cost_usd,
+        st.owned_cost_usd, eff, st.mfu, s.day_of(job.deadline) if job.deadline else None,
+        min(grey_units / n, 1.0) if n else 0.0,
     ))
     st.recorded = True
 
@@ -241,6 +352,6 @@ def finish(w: Simulation) -> None:
         if st.segment_start is not None and st.rate_flop_s > 0:
             job = w.scenario.labs[st.lab].jobs[st.job]
             hours = (now - st.segment_start) * HOURS_PER_DAY
-            kept = hours - math.fmod(hours, job.checkpoint_interval_hours)
-            st.done_flop = min(st.done_flop + st.rate_flop_s * kept * 3600.0, job.target_flop())
+            kept = hours - math.fmod(st.phase_h + hours, job.checkpoint_interval_hours)  # up to the last checkpoint
+            st.done_flop = min(max(st.done_flop + st.rate_flop_s * kept * 3600.0, 0.0), job.target_flop())
         _record(w, st, release=False)

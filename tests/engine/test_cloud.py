@@ -122,3 +122,26 @@ def test_remote_access_ban_refuses_rentals_and_never_speeds_the_job():
     f_ban = banned.kpis["job_finish_day[lab/j]"]
     assert math.isnan(f_ban) or f_ban >= f_free
     assert banned.kpis["job_finished[lab/j]"] <= free.kpis["job_finished[lab/j]"]
+
+
+def test_remote_ban_taking_effect_mid_run_stops_the_rented_job_at_the_next_renewal():
+    d = rent_world(False)
+    job = d["labs"]["lab"]["jobs"]["j"]
+    job["flop"] = job["flop"] * 10  # 100 days on 100 rented GPUs
+    job["rental_days_block"] = 30
+    d["rules"] = {"raa": {"announced": dt.date(2024, 3, 10), "effective": dt.date(2024, 4, 15),
+                          "scope": {"buyer_hq": ["CN"], "channels": ["remote"]}, "treatment": {"kind": "deny"}}}
+    r = Simulation(build(d), 1).run()
+    start = (dt.date(2024, 3, 1) - dt.date(2024, 1, 1)).days
+    rent = r.tables["rentals"]
+    served = rent[rent["status"] == "served"].iloc[0]
+    # contract renewed at day start+30 (before the rule), refused at start+60 (after it took effect)
+    assert served.start_day == start and served.end_day == start + 60
+    assert served.cost_usd == pytest.approx(100 * 24 * 60 * 2.0)
+    refused = rent[rent["status"] == "refused"]
+    assert len(refused) >= 1 and refused.iloc[0].request_day == start + 60 and refused.iloc[0].rule == "raa"
+    j = r.tables["jobs"].iloc[0]
+    assert not j.finished
+    assert j.flop_done == pytest.approx(job["flop"] * 60 / 100, rel=1e-9)  # 60 of 100 days, checkpointed hourly
+    ev = r.tables["events"]
+    assert (ev["kind"] == "job_paused").sum() == 1
