@@ -138,11 +138,11 @@ class Simulation:
         return peak_flops(self.scenario.chips[product], precision)
 
     def signal_fleet(self, owner: str) -> None:
-        """Wake whatever waits for *owner*'s fleet to change."""
+        """Wake whatever waits for *owner*'s fleet to change (nothing is scheduled when nobody waits)."""
         ev = self.fleet_changed.get(owner)
-        if ev is not None and not ev.triggered:
+        if ev is not None and not ev.triggered and ev.callbacks:
             ev.succeed()
-        self.fleet_changed[owner] = self.env.event()
+            del self.fleet_changed[owner]
 
     def fleet_event(self, owner: str) -> simpy.Event:
         """An event that fires the next time *owner*'s fleet changes."""
