@@ -50,8 +50,13 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
     denied = chips[chips["status"].isin(["denied", "refused"])]
     for (buyer, origin), q in ok.groupby(["buyer", "origin"])["qty"].sum().items():
         k[f"delivered_units[{buyer}/{origin}]"] = float(q)
-    for rule, q in denied.groupby(denied["rule"].fillna("no_route"))["qty"].sum().items():
+    hard = denied[denied["status"] == "denied"]
+    for rule, q in hard.groupby(hard["rule"].fillna("no_route"))["qty"].sum().items():
         k[f"denied_units[{rule}]"] = float(q)
+    # licence refusals: a lot refused and ordered again counts again (each application is an export refused)
+    refused = denied[denied["status"] == "refused"]
+    for rule, q in refused.groupby(refused["rule"].fillna("no_route"))["qty"].sum().items():
+        k[f"refused_units[{rule}]"] = float(q)
     k["blocked_units"] = float(denied["qty"].sum())
     k["grey_units"] = float(chips.loc[chips["status"] == "grey", "qty"].sum())
     k["seized_units"] = float(chips.loc[chips["status"] == "seized", "qty"].sum())
