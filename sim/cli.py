@@ -279,11 +279,11 @@ def _register_extensions() -> None:
     from sim.cli_library import register as library_commands
 
     library_commands(app)
-    try:
-        from sim.cli_sweep import register as sweep_commands
-    except ImportError:  # pragma: no cover - only while the sweep module is absent
-        return
+    from sim.cli_chokepoints import register as chokepoint_commands
+    from sim.cli_sweep import register as sweep_commands
+
     sweep_commands(app)
+    chokepoint_commands(app)
 
 
 _register_extensions()

@@ -72,15 +72,14 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
 
     fleet = t["fleet"]
     horizon = scenario.horizon_days
-    if len(fleet):
-        last = fleet[fleet["day"] == fleet["day"].max()]
-        for lid, lab in scenario.labs.items():
-            mine = last[last["owner"] == lid]
-            total = float(mine["peak_pflops"].sum())
-            dom = float(mine.loc[mine["origin"] == lab.hq, "peak_pflops"].sum())
-            k[f"compute_eflops_end[{lid}]"] = total / 1000.0
-            k[f"domestic_share[{lid}]"] = dom / total if total > 0 else 0.0
-            k[f"fleet_units_end[{lid}]"] = float(mine["units"].sum())
+    last = fleet[fleet["day"] == fleet["day"].max()] if len(fleet) else fleet
+    for lid, lab in scenario.labs.items():  # every lab gets its fleet KPIs, 0 when it owns nothing
+        mine = last[last["owner"] == lid]
+        total = float(mine["peak_pflops"].sum())
+        dom = float(mine.loc[mine["origin"] == lab.hq, "peak_pflops"].sum())
+        k[f"compute_eflops_end[{lid}]"] = total / 1000.0
+        k[f"domestic_share[{lid}]"] = dom / total if total > 0 else 0.0
+        k[f"fleet_units_end[{lid}]"] = float(mine["units"].sum())
     jobs = t["jobs"]
     for _, j in jobs.iterrows():
         key = f"{j['lab']}/{j['job']}"

@@ -172,8 +172,26 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
     return out
 
 
+STALE_ORDER_REVIEWS = 3  # an order unfilled for this many reviews (and 90 days at least) is cancelled
+
+
+def cancel_stale_orders(w: Simulation, lid: str) -> None:
+    """Cancel the lab's backorders that have waited too long, so it can re-plan with other suppliers."""
+    now = w.env.now
+    limit = max(90.0, STALE_ORDER_REVIEWS * w.scenario.labs[lid].strategy.review_interval_days)
+    for vendor, orders in w.backorders.items():
+        for o in orders:
+            if o.buyer == lid and o.qty > 0 and now - o.order_day >= limit:
+                w.pipeline[lid][o.product] -= o.qty
+                w.budget_usd[lid] += o.qty * o.unit_price_usd  # nothing was delivered: the money is not spent
+                w.rec.event(now, "order_cancelled", lid, f"{o.product} from {vendor}", o.qty)
+                o.qty = 0
+        w.backorders[vendor] = [o for o in orders if o.qty > 0]
+
+
 def review(w: Simulation, lid: str) -> None:
     """Turn needs into orders, denied demand and grey orders."""
+    cancel_stale_orders(w, lid)
     for reason, products, units in needs(w, lid):
         place(w, lid, reason, products, units)
 

@@ -171,3 +171,22 @@ def test_grey_channel_carries_a_share_of_denied_demand_and_seizes_some():
     # each month's denied demand of 1000 sends 200 grey
     assert set(grey["qty"]) == {200.0}
     conserved(r)
+
+
+def test_an_order_stuck_at_a_vendor_without_supply_is_cancelled_and_replanned():
+    d = micro_world()
+    d["chips"]["alt"] = {**d["chips"]["gpu"], "name": "Alt GPU", "vendor": "v2", "price_usd": 20_000,
+                         "release": dt.date(2024, 2, 15)}  # not orderable at the first review
+    d["nodes"]["v"]["initial_inventory"] = {"gpu": 0}  # the cheaper, preferred product never comes
+    d["nodes"]["v2"] = {"kind": "vendor", "country": "US", "initial_inventory": {"alt": 1000}}
+    d["edges"]["v2-lab"] = {"from": "v2", "to": "lab", "flow": "chips", "lead_time_days": 10}
+    d["labs"]["lab"]["strategy"]["review_interval_days"] = 30
+    d["labs"]["lab"]["jobs"]["j"]["chips"] = ["gpu", "alt"]
+    d["labs"]["lab"]["jobs"]["j"]["mfu"]["alt"] = 0.5
+    r = Simulation(build(d), 1).run()
+    ev = r.tables["events"]
+    cancelled = ev[ev["kind"] == "order_cancelled"]
+    assert len(cancelled) >= 1 and cancelled.iloc[0].day >= 90
+    assert cancelled.iloc[0].detail == "gpu from v"
+    job = r.tables["jobs"].iloc[0]
+    assert job.finished and job.chip == "alt" and job.start_day > cancelled.iloc[0].day
