@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sim.cli_common import EXIT_BAD_INPUT, _fail, _load, err, out  # noqa: F401 - re-exported for command modules
 from sim.loader import ScenarioError, load_raw, load_scenario
 
 app = typer.Typer(
@@ -24,24 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console() if sys.stdout.isatty() else Console(width=160)  # pipes and files get full-width tables
-err = Console(stderr=True)
-
-EXIT_BAD_INPUT = 2
 DEFAULT_CATALOG = Path("scenarios/_catalog/chips.yaml")
-
-
-def _fail(problems: list) -> None:
-    for p in problems:
-        err.print(str(p), markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def _load(path: Path):
-    try:
-        return load_scenario(path)
-    except ScenarioError as e:
-        _fail(e.problems)
 
 
 @app.command()

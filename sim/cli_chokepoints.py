@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sim.cli import _fail, _load, err, out
+from sim import cli_common as _cli
 
 
 def _n(v, digits: int = 1) -> str:
@@ -60,17 +60,17 @@ def chokepoints(
     from sim.chokepoints import ChokepointError, rank
 
     if not 0 <= severity <= 1 or not math.isfinite(severity):
-        _fail([f"--severity: must be between 0 and 1, got {severity:g}"])
+        _cli._fail([f"--severity: must be between 0 and 1, got {severity:g}"])
     since = None
     if from_ is not None:
         try:
             since = dt.date.fromisoformat(from_.strip())
         except ValueError:
-            _fail([f"--from: not a date (YYYY-MM-DD): '{from_}'"])
+            _cli._fail([f"--from: not a date (YYYY-MM-DD): '{from_}'"])
     kinds = [k.strip() for item in (kind or []) for k in item.split(",") if k.strip()] or None
-    s = _load(file)
+    s = _cli._load(file)
     bar = Progress(TextColumn(f"chokepoints {s.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                   TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+                   TimeElapsedColumn(), console=_cli.err, transient=True, disable=not _cli.err.is_terminal)
     with bar:
         task = bar.add_task("runs", total=None)
         try:
@@ -78,7 +78,7 @@ def chokepoints(
                        executor=executor, workers=workers, kinds=kinds, seed=seed,
                        progress=lambda done, total: bar.update(task, completed=done, total=total))
         except ChokepointError as e:
-            _fail([str(e)])
+            _cli._fail([str(e)])
     if as_json:
         sys.stdout.write(json.dumps(rep.to_dict(), indent=2) + "\n")
         return
@@ -116,25 +116,25 @@ def _print(rep, s) -> None:
         if finish:
             cells.insert(5, "-" if r.get("unfinished") is None else f"{r['unfinished']}/{rep.replications}")
         t.add_row(*cells)
-    out.print(t)
+    _cli.out.print(t)
     base = rep.base.get(rep.kpi)
     if base is not None:
         extra = f" ({s.start + dt.timedelta(days=base)})" if finish else ""
-        out.print(f"base run: {rep.kpi} = {_n(base)}{extra}", highlight=False, markup=False)
+        _cli.out.print(f"base run: {rep.kpi} = {_n(base)}{extra}", highlight=False, markup=False)
     sp = rep.spearman
     rho = sp.get("rho")
     if rho is not None and not (isinstance(rho, float) and math.isnan(rho)):
-        out.print(f"Spearman rank correlation, simulated impact vs betweenness: rho = {rho:+.2f} "
+        _cli.out.print(f"Spearman rank correlation, simulated impact vs betweenness: rho = {rho:+.2f} "
                   f"(p = {sp['p_value']:.2g}, {sp['n']} nodes)", highlight=False, markup=False)
     else:
-        out.print(f"Spearman rank correlation: undefined ({sp.get('why_undefined', 'no data')})", highlight=False,
+        _cli.out.print(f"Spearman rank correlation: undefined ({sp.get('why_undefined', 'no data')})", highlight=False,
                   markup=False)
     for sentence in rep.disagreements:
-        out.print("• " + sentence, highlight=False, markup=False, soft_wrap=True)
+        _cli.out.print("• " + sentence, highlight=False, markup=False, soft_wrap=True)
     for note in rep.notes:
         if not note.startswith("Spearman"):
-            out.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
-    out.print("ᵉ edge betweenness (rental edges are not ranked by the graph)", highlight=False, markup=False)
+            _cli.out.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+    _cli.out.print("ᵉ edge betweenness (rental edges are not ranked by the graph)", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

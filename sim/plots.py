@@ -245,3 +245,261 @@ def network_figure(nodes: pd.DataFrame, edges: pd.DataFrame, title: str = "Suppl
                       legend={"title": "node kind / edge flow", "orientation": "h", "y": -0.05},
                       margin={"l": 20, "r": 20})
     return fig
+
+
+def chokepoint_bars(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
+    """Impact of knocking out each node or channel edge, with its interval, coloured by kind.
+
+    *frame*: the rows of :meth:`sim.chokepoints.ChokepointReport.frame` (columns ``target``, ``kind``,
+    ``impact``, ``impact_ci_low``, ``impact_ci_high``; optionally ``kpi``, ``betweenness``, ``harm``, the
+    sort key).  Positive impact hurts the lab (a later finish, less compute); the largest is on top.
+    """
+    kpi = str(frame["kpi"].iloc[0]) if len(frame) and "kpi" in frame else "the KPI"
+    title = title or f"Chokepoints: impact of a knock-out on {kpi} (bars: mean; whiskers: 95 % interval)"
+    df = frame.dropna(subset=["impact"]) if len(frame) else frame
+    if df.empty:
+        return _empty(title, "no knock-out gave a result")
+    df = df.assign(
+        lo=df["impact_ci_low"].fillna(df["impact"]), hi=df["impact_ci_high"].fillna(df["impact"]),
+        order=df["harm"].fillna(df["impact"]) if "harm" in df else df["impact"],
+        betweenness=df["betweenness"] if "betweenness" in df else float("nan"),
+    ).sort_values(["order", "target"], ascending=[True, False])
+    colours = dict(KIND_COLOURS, edge="#bcbd22")
+    fig = go.Figure()
+    for kind in dict.fromkeys(df["kind"]):
+        part = df[df["kind"] == kind]
+        fig.add_trace(go.Bar(
+            x=part["impact"], y=part["target"], orientation="h", name=kind,
+            marker={"color": colours.get(kind, "#333")},
+            error_x={"type": "data", "array": (part["hi"] - part["impact"]).clip(lower=0),
+                     "arrayminus": (part["impact"] - part["lo"]).clip(lower=0), "visible": True},
+            customdata=part[["lo", "hi", "betweenness"]].to_numpy(),
+            hovertemplate="%{y}: %{x:,.4g} [%{customdata[0]:,.4g}, %{customdata[1]:,.4g}]"
+                          "<br>betweenness %{customdata[2]:.3f}<extra></extra>"))
+    fig.add_vline(x=0, line_color="#999")
+    fig.update_layout(title=title, barmode="overlay", height=max(300, 110 + 28 * len(df)),
+                      yaxis={"title": "", "categoryorder": "array", "categoryarray": list(df["target"])},
+                      xaxis_title=f"impact on {kpi} (positive = hurts)", legend_title_text="kind")
+    return fig
+
+
+def interval_dots(df: pd.DataFrame, title: str, x_title: str, start: dt.date | None = None,
+                  horizon_days: float | None = None) -> go.Figure:
+    """One row per world: the median as a dot and the interval as a bar (columns ``label, median, low, high``).
+
+    With *start*, values are simulation days drawn as dates; a dashed line marks the horizon (values at
+    the horizon mean "not finished by then").
+    """
+    if df.empty or df["median"].isna().all():
+        return _empty(title, "nothing to show")
+    df = df.iloc[::-1]
+    conv = (lambda s: _dates(start, s)) if start is not None else (lambda s: s)
+    med, lo, hi = conv(df["median"]), conv(df["low"]), conv(df["high"])
+    fig = go.Figure()
+    for (_, r), _m, a, b in zip(df.iterrows(), med, lo, hi, strict=True):
+        fig.add_trace(go.Scatter(x=[a, b], y=[r["label"], r["label"]], mode="lines", showlegend=False,
+                                 line={"color": "#9ecae1", "width": 10}, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=med, y=df["label"], mode="markers", name="median",
+                             marker={"size": 12, "color": "#08519c", "symbol": "diamond"}, showlegend=False))
+    if start is not None and horizon_days is not None and (df["high"] >= horizon_days - 1e-9).any():
+        fig.add_vline(x=pd.Timestamp(start) + pd.Timedelta(days=float(horizon_days)), line_dash="dash",
+                      line_color="#d62728")
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="", height=max(260, 170 + 48 * len(df)),
+                      margin={"l": 20, "r": 20})
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(df["label"]))
+    ends = pd.concat([lo, hi, med]).dropna()
+    if len(ends):
+        a, b = ends.min(), ends.max()
+        pad = (b - a) * 0.05 if b > a else (pd.Timedelta(days=15) if start is not None else abs(a) * 0.05 or 1)
+        fig.update_xaxes(range=[a - pad, b + pad])
+    return fig
+
+
+def tornado(df: pd.DataFrame, title: str, x_title: str) -> go.Figure:
+    """One-at-a-time swings: per input (``input``), the change at its ``low`` and ``high`` setting, widest on top."""
+    if df.empty:
+        return _empty(title, "no input swung")
+    df = df.assign(width=(df["high"] - df["low"]).abs()).sort_values("width")
+    fig = go.Figure()
+    fig.add_trace(go.Bar(y=df["input"], x=df["low"], orientation="h", name="input at its low setting",
+                         marker_color="#6baed6"))
+    fig.add_trace(go.Bar(y=df["input"], x=df["high"], orientation="h", name="input at its high setting",
+                         marker_color="#fd8d3c"))
+    fig.add_vline(x=0, line_color="#666")
+    fig.update_layout(title=title, barmode="overlay", xaxis_title=x_title, yaxis_title="",
+                      height=max(240, 120 + 40 * len(df)), legend={"orientation": "h", "y": -0.2},
+                      margin={"l": 20, "r": 20})
+    return fig
+
+
+def histogram(df: pd.DataFrame, title: str, x_title: str) -> go.Figure:
+    """Distribution of ``value`` across runs, one colour per ``policy`` when that column is present."""
+    if df.empty or df["value"].isna().all():
+        return _empty(title, "no values")
+    fig = px.histogram(df, x="value", color="policy" if "policy" in df else None, barmode="overlay", opacity=0.7,
+                       labels={"value": x_title, "policy": "levers"}, title=title)
+    fig.update_layout(yaxis_title="runs")
+    return fig
+
+
+def index_bars(df: pd.DataFrame, title: str) -> go.Figure:
+    """Sensitivity indices (columns ``input, value, index``) as horizontal bars, largest on top."""
+    if df.empty:
+        return _empty(title, "no indices")
+    df = df.assign(order=df["value"].abs()).sort_values("order")
+    fig = px.bar(df, x="value", y="input", color="index", orientation="h", title=title,
+                 labels={"value": "index", "input": ""})
+    fig.update_layout(height=max(240, 120 + 40 * len(df)))
+    return fig
+
+
+# --------------------------------------------------------------------------------- sweep explorer
+# Tidy frames from a sweep store (one row per run: parameters, a policy label, KPIs; or the tables of
+# sim.analysis) in, figures out.  Column names are passed in, so any KPI or parameter can be drawn.
+
+#: Colours of runs by whether the scenario-discovery condition holds (first: holds, second: otherwise).
+OUTCOME_COLOURS = ("#d62728", "#9ecae1")
+
+
+def sweep_kpi_by_policy(points: pd.DataFrame, kpi: str, policy: str = "policy", title: str | None = None) -> go.Figure:
+    """Distribution of *kpi* over the runs of each lever setting (*policy* column): a box, every run a dot."""
+    df = points.dropna(subset=[kpi]) if kpi in points else points.iloc[0:0]
+    missing = len(points) - len(df)
+    title = title or (f"By lever setting ({len(df)} runs" + (f"; {missing} without a value" if missing else "") + ")")
+    if df.empty:
+        return _empty(title, "no run has a value for this KPI")
+    order = sorted(df[policy].unique())
+    fig = px.box(df, x=kpi, y=policy, color=policy, points="all", orientation="h", title=title,
+                 category_orders={policy: order}, hover_data=["run_id"], labels={policy: ""})
+    fig.update_traces(jitter=0.4, pointpos=0, marker={"size": 5, "opacity": 0.6})
+    fig.update_layout(showlegend=False, height=max(260, 150 + 70 * len(order)))
+    return fig
+
+
+def sweep_scatter(points: pd.DataFrame, x: str, kpi: str, color: str | None = "policy", log_x: bool = False,
+                  title: str | None = None) -> go.Figure:
+    """One dot per run: parameter *x* against *kpi*, coloured by *color* (the lever setting; None: one colour)."""
+    title = title or f"Against {x}"
+    df = points.dropna(subset=[kpi]) if kpi in points else points.iloc[0:0]
+    if df.empty:
+        return _empty(title, "no run has a value for this KPI")
+    if color is not None and df[color].nunique() < 2:
+        color = None
+    fig = px.scatter(df, x=x, y=kpi, color=color, log_x=log_x, opacity=0.75, title=title,
+                     hover_data=["run_id"], labels={color: "levers"} if color else None,
+                     category_orders={color: sorted(df[color].unique())} if color else None)
+    fig.update_traces(marker={"size": 7})
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def sweep_parallel(points: pd.DataFrame, dims: list[str], kpi: str, title: str | None = None) -> go.Figure:
+    """Parallel coordinates: one line per run through each parameter in *dims* and *kpi*, coloured by the KPI.
+
+    Text-valued parameters get one tick per value.
+    """
+    title = title or "Every run as a line through the parameters and the KPI (colour: the KPI)"
+    df = points.dropna(subset=[kpi]) if kpi in points else points.iloc[0:0]
+    if df.empty:
+        return _empty(title, "no run has a value for this KPI")
+    dimensions = []
+    for d in [*dims, kpi]:
+        col = df[d]
+        if pd.api.types.is_numeric_dtype(col):  # ~g: parcoords ticks cannot show plotly's 10<sup>n</sup>
+            dimensions.append({"label": d, "values": col.astype(float), "tickformat": ".3~g"})
+        else:
+            codes, uniques = pd.factorize(col, sort=True)
+            dimensions.append({"label": d, "values": codes, "tickvals": list(range(len(uniques))),
+                               "ticktext": [str(u) for u in uniques]})
+    fig = go.Figure(go.Parcoords(
+        line={"color": df[kpi].astype(float), "colorscale": "Viridis", "showscale": True,
+              "colorbar": {"title": {"text": "KPI", "side": "right"}}},
+        dimensions=dimensions, labelangle=-15, labelside="top"))
+    fig.update_layout(title=title, height=460, margin={"t": 120, "l": 60, "r": 40, "b": 30})
+    return fig
+
+
+def sweep_sensitivity_bars(table: pd.DataFrame, title: str, x_title: str = "index") -> go.Figure:
+    """Sensitivity indices as horizontal bars with their intervals, most influential factor on top.
+
+    *table*: ``factor, index, value`` (e.g. S1 and ST), optional ``low, high`` (interval; NaN: none) and
+    ``policy`` (one panel per policy when there are several).
+    """
+    if table.empty or table["value"].isna().all():
+        return _empty(title, "no indices")
+    df = table.copy()
+    for c in ("low", "high"):
+        if c not in df:
+            df[c] = float("nan")
+    df["plus"] = (df["high"] - df["value"]).clip(lower=0).fillna(0)
+    df["minus"] = (df["value"] - df["low"]).clip(lower=0).fillna(0)
+    lead = df["index"].iloc[0]
+    order = (df[df["index"] == lead].assign(a=df["value"].abs()).groupby("factor")["a"].mean()
+             .sort_values(ascending=False).index.tolist())
+    policies = sorted(df["policy"].unique()) if "policy" in df else []
+    facet = "policy" if len(policies) > 1 else None
+    wrap = min(len(policies), 3) if facet else None
+    fig = px.bar(df, x="value", y="factor", color="index", orientation="h", barmode="group", error_x="plus",
+                 error_x_minus="minus", facet_col=facet, facet_col_wrap=wrap or 0, title=title,
+                 category_orders={"factor": order, **({"policy": policies} if facet else {})},
+                 labels={"value": x_title, "factor": "", "index": ""})
+    fig.add_vline(x=0, line_color="#999")
+    if facet:
+        fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    rows = -(-len(policies) // 3) if facet else 1
+    fig.update_layout(height=max(280, 130 + rows * (34 * len(order) * max(df["index"].nunique(), 1) ** 0.5 + 40)),
+                      legend={"title": ""})
+    return fig
+
+
+def prim_box_limits(limits: pd.DataFrame, title: str = "Box limits within each parameter's sweep range") -> go.Figure:
+    """Each box's limits drawn on its parameters' ranges in the sweep (0: the sweep's minimum, 1: its maximum).
+
+    *limits*: ``box, parameter, pos_low, pos_high`` and the labels ``low, high``.
+    """
+    if limits.empty:
+        return _empty(title, "no box")
+    fig = go.Figure()
+    params = list(dict.fromkeys(limits["parameter"]))
+    fig.add_trace(go.Bar(y=params, x=[1.0] * len(params), orientation="h", marker_color="#eeeeee",
+                         name="range in the sweep", hoverinfo="skip", showlegend=False))
+    palette = px.colors.qualitative.Set1
+    for i, (box, part) in enumerate(limits.groupby("box", sort=True)):
+        fig.add_trace(go.Bar(
+            y=part["parameter"], x=part["pos_high"] - part["pos_low"], base=part["pos_low"], orientation="h",
+            name=f"box {box}", marker_color=palette[i % len(palette)], opacity=0.85,
+            text=part["low"] + " – " + part["high"], textposition="inside",
+            hovertemplate="%{y}: %{text}<extra>box " + str(box) + "</extra>"))
+    fig.update_layout(title=title, barmode="overlay", xaxis={"range": [0, 1], "title": "position in the sweep's range",
+                                                             "tickformat": ".0%"},
+                      yaxis={"categoryorder": "array", "categoryarray": params[::-1], "title": ""},
+                      height=max(240, 150 + 45 * len(params)))
+    return fig
+
+
+def sweep_input_scatter(points: pd.DataFrame, x: str, y: str, outcome: str = "outcome",
+                        boxes: list[dict] | None = None, log_x: bool = False, log_y: bool = False,
+                        title: str | None = None) -> go.Figure:
+    """Two parameters against each other, each run coloured by *outcome* (a label column, first label: the
+    condition holds), PRIM boxes drawn as rectangles.
+
+    *boxes*: ``{"label", "x": (low, high) or None, "y": (low, high) or None}``; None spans the data.
+    """
+    title = title or f"{y} against {x}, coloured by outcome"
+    if points.empty:
+        return _empty(title, "no runs")
+    labels = list(dict.fromkeys(points[outcome]))
+    held = [lab for lab in labels if lab != "otherwise"] + [lab for lab in labels if lab == "otherwise"]
+    colours = {lab: OUTCOME_COLOURS[0] if lab != "otherwise" else OUTCOME_COLOURS[1] for lab in held}
+    fig = px.scatter(points, x=x, y=y, color=outcome, color_discrete_map=colours, category_orders={outcome: held},
+                     log_x=log_x, log_y=log_y, hover_data=[c for c in ("run_id", "kpi") if c in points],
+                     opacity=0.8, title=title, labels={outcome: ""})
+    fig.update_traces(marker={"size": 7})
+    for b in boxes or []:
+        xr = b.get("x") or (float(points[x].min()), float(points[x].max()))
+        yr = b.get("y") or (float(points[y].min()), float(points[y].max()))
+        fig.add_shape(type="rect", x0=xr[0], x1=xr[1], y0=yr[0], y1=yr[1], line={"color": "#333", "dash": "dash"},
+                      fillcolor="rgba(0,0,0,0)",
+                      label={"text": b.get("label", "box"), "textposition": "top right", "font": {"size": 11}})
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return fig
