@@ -270,8 +270,510 @@ def network(scenario_json: str, on: dt.date) -> dict:
             "rules_in_force": rules_in_force, "start": s.start, "end": s.end}
 
 
+# --------------------------------------------------------------------------------------- briefing
+
+@dataclass(frozen=True)
+class BriefingFiles:
+    """A briefing ready to download: the answer (Markdown), and each format as (file name, bytes, MIME type)."""
+
+    answer: str
+    files: dict[str, tuple[str, bytes, str]]
+    problems: dict[str, str]  # format -> why it is missing (e.g. no weasyprint for the PDF)
+    charts_note: str | None = None
+
+
+_BRIEFINGS: dict[tuple, BriefingFiles] = {}  # the last few built (st.cache_data cannot replay a progress bar)
+
+
+def briefing(scenario_json: str, seed: int, replications: int, audience: str, source: str | None,
+             progress: Callable[[int, int, str], None] | None = None) -> BriefingFiles:
+    """The briefing of the open scenario (``sim.briefing``, as ``exportsim brief`` writes it) in md/html/pdf.
+
+    *source* is the scenario's file when it came from one: the lab audience compares the option files beside
+    it (``<name>_only/_rent/_mix/_no_remote.yaml``).  The Markdown comes as a zip with its PNG charts and ledger.
+    The last few briefings are kept in memory, keyed on all the arguments but *progress*.
+    """
+    key = (scenario_json, int(seed), int(replications), audience, source)
+    if key not in _BRIEFINGS:
+        built = _build_briefing(*key, progress=progress)
+        while len(_BRIEFINGS) >= 4:
+            _BRIEFINGS.pop(next(iter(_BRIEFINGS)))
+        _BRIEFINGS[key] = built
+    return _BRIEFINGS[key]
+
+
+def _build_briefing(scenario_json: str, seed: int, replications: int, audience: str, source: str | None,
+                    progress: Callable[[int, int, str], None] | None = None) -> BriefingFiles:
+    import zipfile
+
+    from sim import briefing as sim_briefing
+
+    scenario = _scenario(scenario_json)
+    data = sim_briefing.collect(scenario, audience, int(replications), int(seed), progress=progress,
+                                scenario_file=source)
+    b = sim_briefing.build(data, f"exportsim brief {short_name(source) if source else scenario.name + '.yaml'} "
+                                 f"--audience {audience} --replications {int(replications)} --seed {int(seed)}")
+    stem = f"{scenario.name}_brief"
+    files: dict[str, tuple[str, bytes, str]] = {}
+    problems: dict[str, str] = {}
+    md = b.render("md", stem)
+    if len(md) > 1:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, blob in md.items():
+                z.writestr(name, blob)
+        files["md"] = (f"{stem}.zip", buf.getvalue(), "application/zip")
+    files["html"] = (f"{stem}.html", b.render("html", stem)[f"{stem}.html"], "text/html")
+    try:
+        files["pdf"] = (f"{stem}.pdf", b.pdf(), "application/pdf")
+    except sim_briefing.BriefingError as e:
+        problems["pdf"] = e.problems[0]
+    text = md[f"{stem}.md"].decode()
+    answer = text.split("## The answer", 1)[-1].split("\n## ", 1)[0].strip()
+    return BriefingFiles(answer, files, problems, b.static_charts()[1])
+
+
 def store_available() -> bool:
     """Whether the sweep store (sim.store) exists yet; the sweep page waits for it."""
     import importlib.util
 
     return importlib.util.find_spec("sim.store") is not None
+
+
+# ---------------------------------------------------------------------------------- sweep stores
+
+#: Folders searched for sweep stores (``EXPORTSIM_SWEEPS``, os.pathsep-separated, overrides): ./sweeps and
+#: ./out of the working directory and of the repository.
+SWEEP_DIRS = ([Path(p) for p in os.environ["EXPORTSIM_SWEEPS"].split(os.pathsep) if p]
+              if os.environ.get("EXPORTSIM_SWEEPS")
+              else list(dict.fromkeys([Path.cwd() / "sweeps", Path.cwd() / "out", ROOT / "sweeps", ROOT / "out"])))
+#: At most this many runs are drawn in the scatter and parallel-coordinate charts (a seeded sample beyond).
+SWEEP_PLOT_LIMIT = 5000
+
+
+def _store_stamp(path: str) -> float:
+    """The store's modification time: the newest of its spec, design, runs folder and runs files (0 if none)."""
+    root = Path(path)
+    stamp = 0.0
+    try:
+        candidates = [root, root / "sweep.json", root / "design.parquet", root / "runs"]
+        if (root / "runs").is_dir():
+            candidates += list((root / "runs").glob("*.parquet"))
+        for p in candidates:
+            try:
+                stamp = max(stamp, p.stat().st_mtime)
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return stamp
+
+
+def sweep_stores() -> list[str]:
+    """Sweep stores (folders with a sweep.json) under :data:`SWEEP_DIRS`, one or two levels down, newest first."""
+    found: dict[str, float] = {}
+    for base in SWEEP_DIRS:
+        try:
+            metas = list(Path(base).glob("*/sweep.json")) + list(Path(base).glob("*/*/sweep.json"))
+        except OSError:
+            continue
+        for meta in metas:
+            root = str(meta.parent.resolve())
+            found.setdefault(root, _store_stamp(root))
+    return sorted(found, key=lambda p: (-found[p], p))
+
+
+def store_label(path: str) -> str:
+    """A store's picker label: relative to the working directory or the repository when inside one."""
+    p = Path(path).resolve()
+    for base in (Path.cwd(), ROOT):
+        if p.is_relative_to(base):
+            return str(p.relative_to(base))
+    return str(p)
+
+
+@dataclass(frozen=True)
+class SweepData:
+    """A sweep store as read for the explorer, or the one-line reason it cannot be read (``error``)."""
+
+    path: str
+    error: str | None = None
+    sweep_id: str = ""
+    meta: dict = dataclasses.field(default_factory=dict)  # name, description, design, n, replications, files...
+    parameters: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # name, group, path, values
+    levers: tuple[str, ...] = ()
+    numeric: dict = dataclasses.field(default_factory=dict)  # parameter -> whether its values are numbers
+    log_scale: tuple[str, ...] = ()  # parameters drawn on a log axis (loguniform, lognormal)
+    kpis: tuple[str, ...] = ()
+    default_kpi: str | None = None
+    counts: dict = dataclasses.field(default_factory=dict)  # planned, ok, failed, not_run
+    points: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # ok runs: ids, policy, params, KPIs
+    failures: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # run_id, seed, error
+
+    @property
+    def ok(self) -> bool:
+        """Whether the store was read."""
+        return self.error is None
+
+
+def _one_line_error(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _values_text(p: dict) -> str:
+    """A spec parameter's values in a few words: ``levels 1000, 4800`` or ``uniform 0.3 – 0.7``."""
+    try:
+        return _values_text_unchecked(p)
+    except (TypeError, ValueError, KeyError):
+        return ""
+
+
+def _values_text_unchecked(p: dict) -> str:
+    if p.get("levels") is not None:
+        return "levels " + ", ".join(json.dumps(v) for v in p["levels"])
+    dist = p.get("dist") or "uniform"
+    if dist in ("normal", "lognormal"):
+        text = f"{dist} mean {p.get('mean'):g}, sd {p.get('sd'):g}"
+        if p.get("low") is not None or p.get("high") is not None:
+            text += f" in [{p.get('low')}, {p.get('high')}]"
+        return text
+    mid = f", mode {p['mode']:g}" if dist == "triangular" else ""
+    return f"{dist} {p.get('low'):g} – {p.get('high'):g}{mid}" + (" (integers)" if p.get("integer") else "")
+
+
+def _policy_label(row: pd.Series, levers: list[str]) -> str:
+    return ", ".join(f"{lv}={_short(row[lv])}" for lv in levers) if levers else "all runs"
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _open_sweep_cached(path: str, stamp: float) -> SweepData:
+    from sim.analysis import default_kpi
+    from sim.store import Store, StoreError
+
+    root = Path(path)
+    if not str(path).strip():
+        return SweepData(path, "no store folder given")
+    if not root.exists():
+        return SweepData(path, f"{path}: no such folder")
+    if not root.is_dir():
+        return SweepData(path, f"{path}: is a file, not a sweep store folder")
+    try:
+        s = Store(root)
+        spec = s.meta["spec"]
+        design = s.design()
+        all_in, all_out = s.frames(status=None)
+    except StoreError as e:  # no sweep.json or no design: the message names the folder
+        return SweepData(path, _one_line_error(e))
+    except Exception as e:  # noqa: BLE001 - a corrupt store is reported, never raised into the page
+        return SweepData(path, f"{path}: cannot read the sweep store ({type(e).__name__}: {_one_line_error(e)})")
+    params = list(s.parameters)
+    spec_params = {**spec.get("levers", {}), **spec.get("uncertainties", {})}
+    table = pd.DataFrame([{"parameter": n, "group": p["group"], "values": _values_text(spec_params.get(n, {})),
+                           "path": p["path"]} for n, p in s.parameters.items()],
+                         columns=["parameter", "group", "values", "path"])
+    ok = (all_in["status"] == "ok").to_numpy()
+    kpis = [c for c in all_out.columns if c != "run_id" and all_out.loc[ok, c].notna().any()]
+    points = pd.concat([all_in.loc[ok].reset_index(drop=True),
+                        all_out.loc[ok, kpis].reset_index(drop=True)], axis=1)
+    levers = list(s.levers)
+    points.insert(1, "policy", points.apply(_policy_label, axis=1, levers=levers) if len(points) else [])
+    points = points.drop(columns=["status", "error"])
+    failures = all_in.loc[~ok, ["run_id", "seed", "error"]].reset_index(drop=True)
+    planned = int(design["run_id"].nunique())
+    d = spec["design"]
+    meta = {"name": s.meta.get("name", spec.get("name")), "description": spec.get("description", ""),
+            "design": d["kind"], "n": d.get("n"), "second_order": d.get("second_order", False),
+            "levels": d.get("levels"), "cross_levers": d.get("cross_levers", True),
+            "replications": spec.get("replications", 1), "base_file": s.meta.get("base_file", spec.get("base")),
+            "spec_file": s.meta.get("spec_file"), "created": s.meta.get("created"), "updated": s.meta.get("updated"),
+            "version": s.meta.get("version"), "factors": list(s.factors),
+            "policy_levers": list(s.meta.get("policy_levers", [])), "keep": spec.get("keep", "kpis"),
+            "common_random_numbers": spec.get("common_random_numbers", True)}
+    return SweepData(
+        path=path, sweep_id=s.sweep_id, meta=meta, parameters=table, levers=tuple(levers),
+        numeric={n: bool(p.get("numeric", True)) for n, p in s.parameters.items()},
+        log_scale=tuple(n for n in params if spec_params.get(n, {}).get("dist") in ("loguniform", "lognormal")),
+        kpis=tuple(kpis), default_kpi=default_kpi(kpis) if kpis else None,
+        counts={"planned": planned, "ok": int(ok.sum()), "failed": int((~ok).sum()),
+                "not_run": max(planned - len(all_in), 0)},
+        points=points, failures=failures)
+
+
+def open_sweep(path: str) -> SweepData:
+    """Read a sweep store for the explorer (cached on the path and the store's modification time).
+
+    Never raises: a missing, empty or corrupt store comes back with a one-line ``error``.  Reading goes
+    through :class:`sim.store.Store` (Parquet via DuckDB, read-only), so a running sweep can be opened.
+    """
+    path = str(path).strip()
+    return _open_sweep_cached(path, _store_stamp(path) if path else 0.0)
+
+
+def sweep_plot_points(data: SweepData) -> pd.DataFrame:
+    """The runs drawn in scatter and parallel-coordinate charts: all of them, or a seeded sample of
+    :data:`SWEEP_PLOT_LIMIT`."""
+    pts = data.points
+    return pts if len(pts) <= SWEEP_PLOT_LIMIT else pts.sample(SWEEP_PLOT_LIMIT, random_state=0)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _sweep_distribution_cached(path: str, stamp: float, kpi: str) -> pd.DataFrame:
+    from sim import analysis
+    from sim.store import Store
+
+    s = Store(path)
+    inputs, outputs = s.frames()
+    return analysis.summarize(inputs, outputs, kpi, list(s.levers) or None)
+
+
+def sweep_distribution(path: str, kpi: str) -> pd.DataFrame:
+    """The KPI's distribution (n, missing, mean, sd, p5, p50, p95), per lever setting when there are levers."""
+    return _sweep_distribution_cached(str(path), _store_stamp(str(path)), kpi)
+
+
+def _fisher_interval(rho: float, n: int) -> tuple[float, float]:
+    """95 % interval of a Spearman correlation (Fisher z with Bonett and Wright's variance 1.06 / (n - 3))."""
+    if not math.isfinite(rho) or n <= 4:
+        return math.nan, math.nan
+    z, se = math.atanh(max(min(rho, 0.999999), -0.999999)), math.sqrt(1.06 / (n - 3))
+    return math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _sweep_sensitivity_cached(path: str, stamp: float, kpi: str) -> dict:
+    from sim import analysis
+    from sim.store import Store
+
+    s = Store(path)
+    inputs, outputs = s.frames()
+    if kpi not in outputs.columns:
+        raise analysis.AnalysisError(f"no KPI '{kpi}' in the store")
+    kind = s.design_kind
+    spec = s.meta["spec"]
+    note = None
+    rows: list[dict] = []
+    method = None
+    if kind in ("sobol", "morris"):
+        try:
+            if kind == "sobol":
+                res = analysis.sobol_from_design(s.design(), outputs, kpi, s.factors, s.meta["policy_levers"],
+                                                 spec["design"]["second_order"])
+            else:
+                res = analysis.morris_from_design(s.design(), outputs, kpi, s.factors, s.meta["policy_levers"],
+                                                  spec["design"]["levels"])
+        except analysis.AnalysisError as e:
+            note = (f"{kind.capitalize()} indices are not available for this KPI: {e}. "
+                    "Showing rank correlations instead.")
+        else:
+            method = kind
+            for r in res:
+                policy = ", ".join(f"{k}={_short(v)}" for k, v in r.policy.items()) or "all runs"
+                for _, f in r.table.iterrows():
+                    pairs = ((("S1", "S1_conf"), ("ST", "ST_conf")) if kind == "sobol"
+                             else (("mu*", "mu_star_conf"), ("sigma", None)))
+                    for index, conf in pairs:
+                        value = float(f["mu_star" if index == "mu*" else index])
+                        c = float(f[conf]) if conf is not None else math.nan
+                        rows.append({"policy": policy, "factor": f["factor"], "index": index, "value": value,
+                                     "low": value - c if math.isfinite(c) else math.nan,
+                                     "high": value + c if math.isfinite(c) else math.nan,
+                                     "n_points": r.n_points})
+    if method is None:
+        method = "spearman"
+        rc = analysis.rank_correlations(inputs, outputs, kpi, list(s.parameters))
+        for _, f in rc.iterrows():
+            lo, hi = _fisher_interval(float(f["spearman"]), int(f["n_points"]))
+            rows.append({"policy": "all runs", "factor": f["parameter"], "index": "Spearman ρ",
+                         "value": float(f["spearman"]), "low": lo, "high": hi, "n_points": int(f["n_points"]),
+                         "p_value": float(f["p_value"])})
+    table = pd.DataFrame(rows, columns=["policy", "factor", "index", "value", "low", "high", "n_points"]
+                         + (["p_value"] if method == "spearman" else []))
+    lead = {"sobol": "ST", "morris": "mu*", "spearman": "Spearman ρ"}[method]
+    ranking = (table[table["index"] == lead].assign(a=lambda t: t["value"].abs()).groupby("factor")["a"].mean()
+               .sort_values(ascending=False).index.tolist()) if len(table) else []
+    wide_rows = []
+    for policy in dict.fromkeys(table["policy"]):
+        for factor in ranking:
+            part = table[(table["policy"] == policy) & (table["factor"] == factor)]
+            row: dict = {"policy": policy, "factor": factor}
+            for _, r in part.iterrows():
+                row[r["index"]] = r["value"]
+                if math.isfinite(r["low"]):
+                    row[f"{r['index']} 95 % low"], row[f"{r['index']} 95 % high"] = r["low"], r["high"]
+                if "p_value" in r:
+                    row["p-value"] = r["p_value"]
+            wide_rows.append(row)
+    wide = pd.DataFrame(wide_rows)
+    if len(wide) and wide["policy"].nunique() == 1:
+        wide = wide.drop(columns="policy")
+    variance = None
+    if len(inputs) and inputs["replication"].nunique() > 1:
+        variance = analysis.variance_split(inputs, outputs, kpi)
+    return {"method": method, "design": kind, "note": note, "table": table, "wide": wide, "ranking": ranking,
+            "variance": variance}
+
+
+def sweep_sensitivity(path: str, kpi: str) -> dict:
+    """Sensitivity of *kpi* to each parameter, through :mod:`sim.analysis`.
+
+    Sobol (S1 and ST, with SALib's 95 % intervals) or Morris (mu* with its interval, sigma) per policy when
+    the design is one of those; otherwise, or when the design cannot give them (an unfinished sweep, a
+    KPI with missing values), Spearman rank correlations with a 95 % interval.  Returns ``method``,
+    ``note`` (why a fallback was used), ``table`` (policy, factor, index, value, low, high, n_points),
+    ``wide`` (one row per policy and factor, a column per index and interval end), ``ranking`` (factors,
+    most influential first), ``variance`` (replication noise, or None), or
+    ``error`` (one line) when nothing can be computed.
+    """
+    try:
+        return _sweep_sensitivity_cached(str(path), _store_stamp(str(path)), kpi)
+    except Exception as e:  # noqa: BLE001 - shown as a one-line error on the page
+        return {"error": f"sensitivity of {kpi}: {_one_line_error(e)}"}
+
+
+def sweep_default_condition(data: SweepData, kpi: str) -> str:
+    """A starting condition for scenario discovery: the KPI above its 75th percentile."""
+    values = data.points[kpi].dropna() if kpi in data.points else pd.Series(dtype=float)
+    if values.empty:
+        return "> 0"
+    return f"> {float(values.quantile(0.75)):.4g}"
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _sweep_prim_cached(path: str, stamp: float, kpi: str, condition: str) -> dict:
+    from sim import analysis
+    from sim.store import Store
+
+    op, value = analysis.parse_condition(condition)
+    s = Store(path)
+    inputs, outputs = s.frames()
+    params = list(s.parameters)
+    y = analysis.condition_mask(outputs[kpi].to_numpy(), op, value)
+    X = inputs[params]
+    boxes = analysis.prim(X, y)
+    what = f"{kpi} {op} {value:g}"
+    full = {}
+    decode = {}
+    for c in params:  # PRIM reads text columns as ordinal codes of their sorted values: decode them for display
+        if pd.api.types.is_numeric_dtype(X[c]):
+            codes = X[c].astype(float)
+        else:
+            codes_arr, uniques = pd.factorize(X[c], sort=True)
+            codes, decode[c] = pd.Series(codes_arr, dtype=float), list(uniques)
+        full[c] = (float(codes.min()), float(codes.max())) if len(codes) else (math.nan, math.nan)
+    box_rows, limit_rows = [], []
+    for i, b in enumerate(boxes, 1):
+        box_rows.append({"box": i, "coverage": b.coverage, "density": b.density, "mass": b.mass, "runs": b.n,
+                         "description": b.describe(what, full)})
+        for dim, (lo, hi) in b.limits.items():
+            flo, fhi = full[dim]
+            span = (fhi - flo) or 1.0
+            if dim in decode:
+                levels = decode[dim][int(round(lo)):int(round(hi)) + 1]
+                lo_text, hi_text = str(levels[0]), str(levels[-1])
+            else:
+                lo_text, hi_text = f"{lo:.4g}", f"{hi:.4g}"
+            limit_rows.append({"box": i, "parameter": dim, "low": lo_text, "high": hi_text,
+                               "sweep_min": f"{flo:.4g}" if dim not in decode else str(decode[dim][0]),
+                               "sweep_max": f"{fhi:.4g}" if dim not in decode else str(decode[dim][-1]),
+                               "pos_low": (lo - flo) / span, "pos_high": (hi - flo) / span,
+                               "low_value": lo if dim not in decode else math.nan,
+                               "high_value": hi if dim not in decode else math.nan})
+    holds_label, other_label = f"{kpi} {op} {value:g}", "otherwise"
+    points = inputs[["run_id", *params]].assign(
+        outcome=[holds_label if h else other_label for h in y], kpi=outputs[kpi].to_numpy())
+    return {"condition": what, "cases": int(y.sum()), "of": int(len(y)),
+            "base_density": float(y.mean()) if len(y) else math.nan,
+            "boxes": pd.DataFrame(box_rows, columns=["box", "coverage", "density", "mass", "runs", "description"]),
+            "limits": pd.DataFrame(limit_rows, columns=["box", "parameter", "low", "high", "sweep_min", "sweep_max",
+                                                        "pos_low", "pos_high", "low_value", "high_value"]),
+            "points": points, "labels": (holds_label, other_label)}
+
+
+def sweep_prim(path: str, kpi: str, condition: str) -> dict:
+    """PRIM scenario discovery (:func:`sim.analysis.prim`) for ``kpi <condition>``, e.g. ``"> 1250"``.
+
+    Returns ``condition``, ``cases`` / ``of`` (runs where it holds / all ok runs), ``boxes`` (box, coverage,
+    density, mass, runs, description), ``limits`` (box, parameter, low, high, the sweep's range, positions
+    in that range), ``points`` (run_id, parameters, outcome label, KPI) and ``labels``; or ``error``.
+    """
+    try:
+        return _sweep_prim_cached(str(path), _store_stamp(str(path)), kpi, condition.strip())
+    except Exception as e:  # noqa: BLE001 - a bad condition or store is one line on the page
+        return {"error": _one_line_error(e)}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _sweep_run_scenario_cached(path: str, stamp: float, run_id: str) -> dict:
+    from sim import sweep as sim_sweep
+    from sim.store import Store
+
+    s = Store(path)
+    design = s.design()
+    rows = design[design["run_id"] == run_id]
+    if rows.empty:
+        raise ValueError(f"no run '{run_id}' in the store")
+    row = rows.iloc[0]
+    spec_file = s.meta.get("spec_file")
+    candidates = [Path(spec_file), ROOT / spec_file, Path(path).parent / spec_file] if spec_file else []
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        raise ValueError(f"the sweep's spec file '{spec_file}' is not found, so the run cannot be rebuilt")
+    ls = sim_sweep.load_spec(found)
+    if ls.base_hash != s.meta.get("base_hash"):
+        raise ValueError(f"the base scenario ({s.meta.get('base_file')}) or the spec's fixed settings changed "
+                         "since the sweep ran, so the run cannot be rebuilt exactly")
+    spec_params = {**s.meta["spec"].get("levers", {}), **s.meta["spec"].get("uncertainties", {})}
+    assigns = []
+    for name, p in s.parameters.items():
+        v = row[name]
+        if not p.get("numeric", True):
+            v = json.loads(v)
+        elif spec_params.get(name, {}).get("integer") or (
+                spec_params.get(name, {}).get("levels") is not None and float(v).is_integer()
+                and all(isinstance(x, int) for x in spec_params[name]["levels"])):
+            v = int(round(float(v)))
+        else:
+            v = float(v)
+        assigns.append((p["path"], v))
+    scenario = sim_sweep.apply_point(ls.base, assigns)
+    data = _dump(scenario)
+    data["seed"] = int(row["seed"])  # the run's own seed: the downloaded file reproduces it with `exportsim run`
+    return {"scenario_json": canonical_json(data), "seed": int(row["seed"]), "data": data}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _sweep_rerun_cached(path: str, stamp: float, run_id: str) -> sim.RunResult:
+    rebuilt = _sweep_run_scenario_cached(path, stamp, run_id)
+    # Not through canonical_json: its sorted keys reorder the scenario's mappings (rules, nodes), and
+    # the engine's results depend on that order; the sweep ran the scenario in file order.
+    scenario = sim.scenario_from_dict(json.loads(json.dumps(rebuilt["data"])))
+    return sim.Simulation(scenario, seed=rebuilt["seed"], run_id=run_id).run()
+
+
+def sweep_rerun(path: str, run_id: str) -> sim.RunResult | None:
+    """Run a stored run again, exactly as the sweep ran it (cached); None when it cannot be rebuilt."""
+    rebuilt = sweep_run_scenario(path, run_id)
+    if "error" in rebuilt:
+        return None
+    return _sweep_rerun_cached(str(path), _store_stamp(str(path)), run_id)
+
+
+def sweep_run_scenario(path: str, run_id: str) -> dict:
+    """One stored run rebuilt as a scenario (the base with the run's parameter values, the run's seed).
+
+    Returns ``scenario_json``, ``seed`` and ``data`` (the scenario dict, for a YAML download), or ``error``
+    when the spec or base scenario is gone or changed since the sweep ran.
+    """
+    try:
+        return _sweep_run_scenario_cached(str(path), _store_stamp(str(path)), run_id)
+    except ScenarioError as e:
+        return {"error": "the sweep's spec no longer loads: " + "; ".join(str(p) for p in e.problems[:3])}
+    except Exception as e:  # noqa: BLE001 - one line on the page
+        return {"error": _one_line_error(e)}

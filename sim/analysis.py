@@ -101,7 +101,7 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def sobol_analyze(factors: list[str], y: np.ndarray, second_order: bool = False, num_resamples: int = 200,
-                  conf_level: float = 0.95, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+                  conf_level: float = 0.95, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """SALib Sobol indices for outputs *y* of a Saltelli design over *factors* (rows in SALib's order)."""
     from SALib.analyze import sobol
 
@@ -114,7 +114,7 @@ def sobol_analyze(factors: list[str], y: np.ndarray, second_order: bool = False,
         raise AnalysisError("sobol: the KPI does not vary over the design; indices are undefined")
     problem = {"num_vars": d, "names": factors, "bounds": [[0.0, 1.0]] * d}
     si = sobol.analyze(problem, np.asarray(y, dtype=float), calc_second_order=second_order,
-                       num_resamples=num_resamples, conf_level=conf_level, seed=seed)
+                       num_resamples=num_resamples, conf_level=conf_level, seed=seed or 1)  # SALib ignores a seed of 0
     table = pd.DataFrame({"factor": factors, "S1": si["S1"], "S1_conf": si["S1_conf"], "ST": si["ST"],
                           "ST_conf": si["ST_conf"]})
     s2 = None
@@ -138,7 +138,7 @@ def sobol_from_design(design: pd.DataFrame, outputs: pd.DataFrame, kpi: str, fac
 
 
 def morris_analyze(factors: list[str], x: np.ndarray, y: np.ndarray, num_levels: int = 4,
-                   num_resamples: int = 200, conf_level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+                   num_resamples: int = 200, conf_level: float = 0.95, seed: int = 1) -> pd.DataFrame:
     """SALib Morris elementary effects (unit-hypercube coordinates *x*: effects per full range)."""
     from SALib.analyze import morris
 
@@ -147,7 +147,7 @@ def morris_analyze(factors: list[str], x: np.ndarray, y: np.ndarray, num_levels:
         raise AnalysisError(f"morris: {len(y)} outputs is not a multiple of D+1={d + 1}; is the design complete?")
     problem = {"num_vars": d, "names": factors, "bounds": [[0.0, 1.0]] * d}
     si = morris.analyze(problem, np.asarray(x, dtype=float), np.asarray(y, dtype=float), num_resamples=num_resamples,
-                        conf_level=conf_level, num_levels=num_levels, seed=seed)
+                        conf_level=conf_level, num_levels=num_levels, seed=seed or 1)  # SALib ignores a seed of 0
     return pd.DataFrame({"factor": factors, "mu": si["mu"], "mu_star": si["mu_star"],
                          "mu_star_conf": si["mu_star_conf"], "sigma": si["sigma"]})
 

@@ -143,7 +143,8 @@ class Compliance:
         rules = self.scenario.rules
         overridden = {o for rid in ids for o in rules[rid].overrides}
         live = [rid for rid in ids if rid not in overridden] or ids
-        best = max(live, key=lambda rid: (RESTRICTIVENESS[rules[rid].treatment.kind], -live.index(rid)))
+        # most restrictive wins; among equals, the rule id decides (never the order rules were written in)
+        best = min(live, key=lambda rid: (-RESTRICTIVENESS[rules[rid].treatment.kind], rid))
         t = rules[best].treatment
         return Decision(t.kind, best, t, tuple(ids))
 

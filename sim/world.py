@@ -77,6 +77,7 @@ class Simulation:
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, *, run_id: str | None = None):
+        scenario = canonical(scenario)  # results never depend on the order ids were written in
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.run_id = run_id or f"{scenario.name}:{self.seed}"
@@ -201,6 +202,24 @@ class Simulation:
     def events_processed(self) -> int:
         """Events scheduled so far (SimPy's event counter)."""
         return next(self.env._eid) - 1 if hasattr(self.env, "_eid") else 0
+
+
+def canonical(s: Scenario) -> Scenario:
+    """The same scenario with every mapping's keys sorted (lists keep their order: it means something).
+
+    Processes start, and ties between same-time events resolve, in mapping order; sorting makes a run
+    depend on the scenario's content only, whether it came from a file, an edited dict or JSON.
+    """
+    data = s.model_dump(by_alias=True)
+    return Scenario.model_validate(_sorted(data), context={"skip_cross_check": True})
+
+
+def _sorted(x):
+    if isinstance(x, dict):
+        return {k: _sorted(x[k]) for k in sorted(x, key=str)}
+    if isinstance(x, list):
+        return [_sorted(v) for v in x]
+    return x
 
 
 def _report_progress(env: simpy.Environment, horizon: float, progress):

@@ -190,3 +190,15 @@ def test_scaling_a_series_keeps_shares_at_most_one():
 def test_yaml_download_is_plain_yaml():
     data = services.load_file(TINY).data
     assert yaml.safe_load(services.to_yaml(data))["name"] == "tiny"
+
+
+def test_briefing_page_offers_the_document(tiny_app, monkeypatch):
+    monkeypatch.setenv("EXPORTSIM_NO_STATIC_CHARTS", "1")  # no browser start-up here; tests/test_briefing.py covers it
+    at = tiny_app.run()
+    at.switch_page("app_pages/briefing.py").run()
+    at.slider(key="brf_reps").set_value(2).run()
+    at.button(key="brf_build").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("With the rules in force, lab-cn's" in m.value for m in at.markdown)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels[:2] == ["Markdown (zip with charts)", "HTML (interactive, offline)"]
