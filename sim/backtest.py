@@ -9,6 +9,9 @@ median and 10-90 % band next to the published range.  Nothing here is tuned: a m
 
 from __future__ import annotations
 
+import ast
+import operator
+
 import math
 import re
 from collections.abc import Callable
@@ -17,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import ValidationError
 
 from sim import Simulation, load_scenario
-from sim.loader import LoadProblem, ScenarioError, _Loader
+from sim.loader import LoadProblem, ScenarioError
 from sim.result import RunResult
 from sim.schema.observed import Measure, Observable, ObservedFile
 
@@ -51,26 +53,17 @@ class BacktestRow:
 
 def load_observed(path: str | Path = DEFAULT_OBSERVED) -> ObservedFile:
     """Read and validate an observables file; raise :class:`ScenarioError` with one line per problem."""
+    from sim.loader import _read_yaml
+
     p = Path(path)
-    shown = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([LoadProblem(shown, 1, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError([LoadProblem(shown, 1, "", f"cannot read: {e}")]) from None
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - the loader is a SafeLoader subclass
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise ScenarioError([LoadProblem(shown, line, "", f"YAML syntax error: {getattr(e, 'problem', e)}")]) from None
+    data, where = _read_yaml(p)  # the scenario loader's guards: safe YAML, size cap, alias bound, file:line errors
+    shown = next(iter(where.values()))[0]
+    lines = {tuple(str(x) for x in k): w[1] for k, w in where.items()}
     if not isinstance(data, dict):
         raise ScenarioError([LoadProblem(shown, 1, "", "top level must be a mapping")])
     try:
         observed = ObservedFile.model_validate(data)
     except ValidationError as e:
-        lines = _key_lines(text)
         problems = []
         for err in e.errors(include_url=False):
             loc = [str(x) for x in err["loc"] if not str(x).startswith(("function-", "literal["))]
@@ -84,39 +77,76 @@ def load_observed(path: str | Path = DEFAULT_OBSERVED) -> ObservedFile:
             problems.append(LoadProblem(shown, line, path, msg))
         raise ScenarioError(problems) from None
     problems = []
-    lines = _key_lines(text)
     for oid, obs in observed.observables.items():
         target = p.parent / obs.compute.scenario
         if not target.is_file():
             line = lines.get(("observables", oid, "compute", "scenario"), 1)
             problems.append(LoadProblem(shown, line, f"observables.{oid}.compute.scenario",
                                         f"no scenario file '{obs.compute.scenario}'"))
-        if obs.compute.table is not None and not _EXPR_OK.match(obs.compute.value):
-            line = lines.get(("observables", oid, "compute", "value"), 1)
-            problems.append(LoadProblem(shown, line, f"observables.{oid}.compute.value",
-                                        "only column names, numbers, + - * / and parentheses are allowed"))
+        if obs.compute.table is not None:
+            why = _expression_problem(obs.compute.value, obs.compute.table)
+            if why:
+                line = lines.get(("observables", oid, "compute", "value"), 1)
+                problems.append(LoadProblem(shown, line, f"observables.{oid}.compute.value", why))
+            for col in obs.compute.where:
+                if col not in _columns(obs.compute.table):
+                    line = lines.get(("observables", oid, "compute", "where", col), 1)
+                    problems.append(LoadProblem(shown, line, f"observables.{oid}.compute.where.{col}",
+                                                f"table '{obs.compute.table}' has no column '{col}'"))
     if problems:
         raise ScenarioError(problems)
     return observed
 
 
-def _key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """Line of every mapping key, by key path (for error messages)."""
-    out: dict[tuple[str, ...], int] = {}
+def _columns(table: str) -> set[str]:
+    """Columns of a run table (from its row type)."""
+    import dataclasses
+
+    from sim.metrics import ROW_TYPES
+
+    row = ROW_TYPES.get(table)
+    return {"run_id"} | ({f.name for f in dataclasses.fields(row)} if row else set())
+
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def _expression_problem(expr: str, table: str) -> str | None:
+    """Why *expr* is not an arithmetic expression over *table*'s columns (None when it is)."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return out
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return f"not an arithmetic expression: '{expr}'"
+    cols = _columns(table)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.USub, ast.UAdd, *_OPS)):
+            continue
+        if isinstance(node, ast.Name) and node.id in cols:
+            continue
+        if isinstance(node, ast.Name):
+            return f"table '{table}' has no column '{node.id}'"
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            continue
+        if isinstance(node, ast.Load):
+            continue
+        return "only column names, numbers, + - * / and parentheses are allowed"
+    return None
 
-    def walk(n, path):
-        if isinstance(n, yaml.MappingNode):
-            for k, v in n.value:
-                key = path + (str(k.value),)
-                out[key] = k.start_mark.line + 1
-                walk(v, key)
 
-    walk(node, ())
-    return out
+def _evaluate(node: ast.AST, df: pd.DataFrame):
+    """Evaluate a checked arithmetic expression over the frame's columns (no eval, no attribute access)."""
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body, df)
+    if isinstance(node, ast.Name):
+        return pd.to_numeric(df[node.id], errors="coerce")
+    if isinstance(node, ast.Constant):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp):
+        v = _evaluate(node.operand, df)
+        return -v if isinstance(node.op, ast.USub) else v
+    if isinstance(node, ast.BinOp):
+        return _OPS[type(node.op)](_evaluate(node.left, df), _evaluate(node.right, df))
+    raise ValueError("unsupported expression")
 
 
 def measure(result: RunResult, m: Measure, scenario_start) -> float:
@@ -146,8 +176,10 @@ def measure(result: RunResult, m: Measure, scenario_start) -> float:
     if m.value in df.columns:
         values = pd.to_numeric(df[m.value], errors="coerce")
     else:
-        numeric = df.apply(lambda c: pd.to_numeric(c, errors="coerce") if c.dtype == object else c)
-        values = numeric.eval(m.value, engine="python")
+        problem = _expression_problem(m.value, m.table)
+        if problem:
+            raise ValueError(problem)
+        values = _evaluate(ast.parse(m.value, mode="eval"), df)
     values = pd.Series(values, dtype="float64")
     agg = {"sum": values.sum, "mean": values.mean, "median": values.median, "max": values.max,
            "min": values.min, "last": lambda: values.iloc[-1]}[m.aggregate]
