@@ -946,7 +946,7 @@ def render_pngs(charts: list[Chart]) -> tuple[dict[str, bytes], str | None]:
                              height=[c.height for c in charts], scale=2)
             return {c.name: p.read_bytes() for c, p in zip(charts, paths, strict=True)}, None
     except Exception as e:  # noqa: BLE001 - no browser, no kaleido, a kaleido bug: charts are optional
-        msg = " ".join(str(e).split())
+        msg = " ".join(str(e).split()).split(". ")[0].rstrip(".")
         return {}, f"static charts unavailable ({type(e).__name__}: {msg[:160]})"
 
 

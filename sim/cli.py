@@ -262,11 +262,13 @@ def _register_extensions() -> None:
     from sim.cli_library import register as library_commands
 
     library_commands(app)
+    from sim.cli_brief import register as brief_commands
     from sim.cli_chokepoints import register as chokepoint_commands
     from sim.cli_sweep import register as sweep_commands
 
     sweep_commands(app)
     chokepoint_commands(app)
+    brief_commands(app)
 
 
 _register_extensions()

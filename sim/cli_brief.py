@@ -1,6 +1,6 @@
 """``exportsim brief``: a decision document from a scenario, a comparison or a sweep store.
 
-Registered on the main app by ``register(app)`` (sim/cli.py stays the lead's).
+Registered on the main app by ``register(app)`` (sim/cli.py stays the lead's); helpers from sim.cli_common.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli import _fail, err, out
+from sim.cli_common import _fail, err, out
 
 
 def brief(
@@ -69,10 +69,10 @@ def brief(
         _fail([f"{out_file}: cannot write: {e.strerror or e}"])
     _, why = b.static_charts() if fmt != "html" else ({}, None)
     extra = len(written) - 1
-    out.print(f"wrote {out_file}" + (f" (+ {extra} files in {out_file.stem}_files/)" if extra else ""),
-              markup=False, highlight=False)
+    beside = f" (+ {extra} file{'s' if extra > 1 else ''} in {out_file.stem}_files/)" if extra else ""
+    out.print(f"wrote {out_file}{beside}", markup=False, highlight=False)
     if why:
-        err.print(f"note: {why}", markup=False, highlight=False)
+        err.print(f"note: {why}", markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,48 @@
-"""Briefing: placeholder until the briefing renderer exists."""
+"""Briefing: the decision document for the open scenario (as `exportsim brief` writes it), to download."""
 
 import streamlit as st
 
+from app import services, state, widgets
+
 st.header("Briefing")
-st.info("This page arrives with the sweep/briefing features: generate and download the briefing (HTML, PDF, "
-        "Markdown) for the scenario, comparison or sweep on screen.", icon=":material/construction:")
+current = state.current()
+if not current.ok:
+    widgets.problems_panel(current.problems)
+    st.stop()
+
+meta = services.scenario_meta(current.scenario_json)
+seed = int(st.session_state[state.SEED])
+source = None if current.source == state.UPLOAD else current.source
+st.caption(f"**{meta['name']}** as edited, against the same world without rules, R paired replications from seed "
+           f"{seed}; one-at-a-time swings of its uncertain inputs; every number in the document comes from these runs.")
+
+audience_col, reps_col = st.columns([1, 2])
+audience = audience_col.radio("Audience", ["policy", "lab"], horizontal=True, key="brf_audience",
+                              help="policy: rule variants (chips denied, leakage, revenue lost); lab: the option "
+                                   "files beside the scenario (Ascend-only, rent, mix).")
+replications = reps_col.slider("Replications (R)", 2, 20, 5, key="brf_reps")
+args = (current.scenario_json, seed, int(replications), audience, source)
+if st.button("Build the briefing", key="brf_build", type="primary", icon=":material/description:"):
+    bar = st.progress(0.0, text="runs")
+    services.briefing(*args, progress=lambda done, total, label: bar.progress(
+        min(done / max(total, 1), 1.0), text=f"run {done} of {total}: {label}"))
+    bar.empty()
+    st.session_state["brf_last"] = args
+if st.session_state.get("brf_last") != args:
+    st.info("Choose the audience and replications, then build the briefing (Markdown, HTML, PDF).")
+    st.stop()
+
+brief = services.briefing(*args)
+st.subheader("The answer")
+st.markdown(brief.answer)
+labels = {"md": "Markdown (zip with charts)", "html": "HTML (interactive, offline)", "pdf": "PDF"}
+cols = st.columns(3)
+for col, fmt in zip(cols, ("md", "html", "pdf"), strict=True):
+    if fmt in brief.files:
+        name, blob, mime = brief.files[fmt]
+        col.download_button(labels[fmt], blob, file_name=name, mime=mime, key=f"brf_download_{fmt}",
+                            icon=":material/download:")
+    else:
+        col.caption(f"{labels[fmt]}: {brief.problems.get(fmt, 'not available')}")
+if brief.charts_note:
+    st.caption(f"Markdown and PDF without charts: {brief.charts_note}.")

@@ -1,0 +1,304 @@
+"""Briefings (sim/briefing.py): sections, number provenance, HTML/PDF/Markdown output, the brief command.
+
+The provenance test is the point: it renders a briefing, takes every number out of the Markdown and
+fails when one is not printed by a fact of the ledger, when a fact disagrees with the runs it names,
+or when changing a KPI in the runs leaves the text unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sim.briefing import BriefingError, build, collect, format_value, render_pngs
+from sim.briefing_sections import SECTION_TITLES
+
+TESTS = Path(__file__).resolve().parent
+TINY = TESTS / "data" / "tiny.yaml"
+
+# a number: digits with optional thousands separators, decimals, exponent, sign; not part of a word (h100, us_2022)
+NUMBER = re.compile(r"(?<![\w.])[-+\u2212]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w])")
+IDENT_CODE = re.compile(r"`[A-Za-z_][^`\s]*`")  # inline code holding one identifier (KPI name, path, fact name)
+LINK_TARGET = re.compile(r"\]\([^)]*\)")
+CHECKED_KINDS = ("run", "paired", "runtext", "swing", "backtest", "compare", "sweep")
+
+
+def untraced_numbers(md: str, facts: dict) -> list[str]:
+    """Numbers left in *md* once every fact's text (where it stands as a whole) is taken out."""
+    text = LINK_TARGET.sub("]", md)
+    for f in sorted(facts.values(), key=lambda f: -len(f.text)):
+        if f.text:
+            text = re.sub(r"(?<![0-9A-Za-z.])" + re.escape(f.text) + r"(?![0-9A-Za-z])", " ", text)
+    text = IDENT_CODE.sub(" ", text)
+    return NUMBER.findall(text)
+
+
+def check_facts_agree(b) -> int:
+    """Every fact naming runs recomputes to its value, and its text is its formatter's output."""
+    n = 0
+    for f in b.facts.values():
+        if f.kind not in CHECKED_KINDS:
+            continue
+        again = b.recompute(f)
+        if isinstance(f.value, float) and isinstance(again, float):
+            assert again == pytest.approx(f.value, nan_ok=True, rel=1e-12), f.name
+        else:
+            assert again == f.value, f.name
+        if f.fmt != "text":
+            assert format_value(f.fmt, f.value, b.ledger.ctx) == f.text, f.name
+        n += 1
+    return n
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_browser_by_default():
+    """Static charts (kaleido + chromium, seconds) only where a test asks for them."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EXPORTSIM_NO_STATIC_CHARTS", "1")
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def rich_dir(tmp_path_factory) -> Path:
+    """tiny.yaml with uncertain inputs and a rule that bites (H100 denied from March 2022), plus an option file."""
+    d = tmp_path_factory.mktemp("rich")
+    (d / "rich.yaml").write_text(textwrap.dedent(f"""\
+        extends: {TINY}
+        name: rich
+        rules:
+          us_2022_10:
+            announced: 2022-03-01
+            effective: 2022-03-01
+        labs:
+          lab-cn:
+            jobs:
+              job1:
+                chips: [h100, ascend910b]
+                mfu:
+                  h100: {{dist: uniform, low: 0.3, high: 0.5, source: T1}}
+                  ascend910b: {{dist: uniform, low: 0.2, high: 0.5, source: [T3, ASSUMPTION-ascend-mfu]}}
+                restart_hours: {{dist: triangular, low: 0.25, mode: 0.5, high: 2.0, source: T9}}
+        """))
+    (d / "rich_only.yaml").write_text("extends: rich.yaml\nname: rich_only\n"
+                                      "labs: {lab-cn: {jobs: {job1: {chips: [ascend910b]}}}}\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def tiny_brief():
+    return build(collect(TINY, "policy", 3))
+
+
+@pytest.fixture(scope="module")
+def rich_policy(rich_dir):
+    return build(collect(rich_dir / "rich.yaml", "policy", 3))
+
+
+@pytest.fixture(scope="module")
+def rich_lab(rich_dir):
+    return build(collect(rich_dir / "rich.yaml", "lab", 3, options=[rich_dir / "rich_only.yaml"]))
+
+
+# ----------------------------------------------------------------------------------- content
+def test_markdown_has_every_section(tiny_brief):
+    md = tiny_brief.markdown()
+    for title in SECTION_TITLES.values():
+        assert f"\n## {title}\n" in md, title
+    assert "## Appendix: where each number comes from" in md
+    assert "Does the October 2022 rule slow lab-cn's job?" in md
+    answer = md.split("## The answer")[1].split("## Key figures")[0]
+    assert "With the rules in force, lab-cn's 1e23-FLOP training run finishes in" in answer
+    assert "exportsim brief" in md.split("## Reproduce")[1]
+
+
+@pytest.mark.parametrize("which", ["tiny_brief", "rich_policy", "rich_lab"])
+def test_every_number_in_the_markdown_is_a_fact(which, request):
+    b = request.getfixturevalue(which)
+    md = b.markdown()
+    assert untraced_numbers(md, b.facts) == []
+    assert check_facts_agree(b) > 20
+
+
+def test_the_number_check_catches_a_stray_number(tiny_brief):
+    md = tiny_brief.markdown().replace("## The question", "## The question\n\nAbout 42 chips.")
+    assert untraced_numbers(md, tiny_brief.facts) == ["42"]
+
+
+def test_a_changed_kpi_changes_the_text(rich_policy):
+    data = copy.deepcopy(rich_policy.data)
+    kpi = "job_finish_day[lab-cn/job1]"
+    for k in data.variants["scenario"].kpis:
+        k[kpi] += 92.0  # three months later in every replication
+    b = build(data)
+    before, after = rich_policy.markdown(), b.markdown()
+    assert before != after
+    old = rich_policy.facts["answer.level.median"]
+    new = b.facts["answer.level.median"]
+    assert new.value == pytest.approx(old.value + 92.0)
+    assert new.text != old.text
+    assert new.text in after.split("## Key figures")[0]
+    assert untraced_numbers(after, b.facts) == []
+    check_facts_agree(b)
+
+
+def test_policy_briefing_drops_the_biting_rule(rich_policy):
+    md = rich_policy.markdown()
+    assert "without us_2022_10" in md
+    assert "The rules deny" in md
+    assert "One input at a time" in md  # swings of the uncertain MFU / restart inputs
+    assert any(v.role == "swing" for v in rich_policy.data.variants.values())
+
+
+def test_lab_briefing_compares_the_options(rich_lab):
+    md = rich_lab.markdown()
+    options = md.split("## Options compared")[1].split("## Assumptions")[0]
+    assert "| rich_only |" in options
+    assert "| rich |" in options
+    assert "rented share" in options
+    assert "ASSUMPTION-ascend-mfu" in md  # sources of the swung inputs
+    ledger = json.loads(rich_lab.render("md")["briefing_files/facts.json"])
+    runs = [f for f in ledger["facts"] if f["kind"] == "run"]
+    assert runs
+    for f in runs:
+        v = ledger["variants"][f["provenance"]["variant"]]
+        assert len(v["run_ids"]) >= f["provenance"]["runs"]
+        assert v["seeds"][0] == f["provenance"]["seeds"][0]
+
+
+def test_deterministic(tiny_brief):
+    again = build(collect(TINY, "policy", 3))
+    assert again.markdown() == tiny_brief.markdown()
+
+
+# ----------------------------------------------------------------------------------- formats
+def test_html_is_self_contained_with_interactive_charts(tiny_brief):
+    html = tiny_brief.html()
+    assert html.count('class="plotly-graph-div') >= 2
+    assert not re.search(r"<script[^>]+src=|<link[^>]+href=|<img[^>]+src=\"http", html)  # opens offline
+    assert "Plotly.newPlot" in html
+    assert len(html) > 3_000_000
+    assert 'data-fact="answer.level.median"' in html
+    facts = json.loads(re.search(r'<script type="application/json" id="exportsim-facts">(.*?)</script>', html,
+                                 re.S).group(1))
+    assert {f["name"] for f in facts["facts"]} >= {"answer.level.median", "repro.hash"}
+    for t in SECTION_TITLES.values():
+        assert f"<h2>{t}</h2>" in html
+
+
+def test_pdf_is_a_pdf(tiny_brief):
+    pytest.importorskip("weasyprint")
+    pdf = tiny_brief.pdf()  # charts switched off here: a note instead, no crash
+    assert pdf.startswith(b"%PDF")
+
+
+def test_static_charts_in_markdown_and_pdf(rich_lab, monkeypatch):
+    pytest.importorskip("weasyprint")
+    monkeypatch.delenv("EXPORTSIM_NO_STATIC_CHARTS")
+    pngs, why = render_pngs(rich_lab.charts)
+    if why:
+        pytest.skip(why)
+    assert len(pngs) >= 2
+    assert all(p.startswith(b"\x89PNG") for p in pngs.values())
+    b = build(rich_lab.data)
+    b._png = pngs  # the batched render above, reused
+    files = b.render("md", "brief")
+    assert [n for n in files if n.endswith(".png")]
+    assert "![" in files["brief.md"].decode()
+    assert b.pdf().startswith(b"%PDF")
+
+
+def test_no_browser_means_no_charts_not_a_crash(rich_lab, monkeypatch):
+    b = build(rich_lab.data)
+    md = b.markdown()  # EXPORTSIM_NO_STATIC_CHARTS is set: the fallback path
+    assert "Charts are not included" in md
+    assert untraced_numbers(md, b.facts) == []
+
+
+# ----------------------------------------------------------------------------------- other targets
+def _app():
+    from sim.cli import app
+    from sim.cli_brief import register
+
+    if not any(c.name == "brief" for c in app.registered_commands):
+        register(app)
+    return app
+
+
+def test_compare_result_target(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(_app(), ["compare", str(TINY), "--without-rules", "--replications", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    path = tmp_path / "cmp.json"
+    path.write_text(res.stdout)
+    b = build(collect(path, "policy"))
+    md = b.markdown()
+    for title in SECTION_TITLES.values():
+        assert f"## {title}" in md
+    assert untraced_numbers(md, b.facts) == []
+    check_facts_agree(b)
+
+
+def test_sweep_store_target(tmp_path):
+    from sim.sweep import run_sweep
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(textwrap.dedent(f"""\
+        name: tiny_sweep
+        base: {TINY}
+        seed: 42
+        design: {{kind: lhs, n: 6}}
+        replications: 1
+        levers:
+          tpp: {{path: rules.us_2022_10.scope.items.0.tpp_min, levels: [2400, 4800]}}
+        uncertainties:
+          flop: {{path: labs.lab-cn.jobs.job1.flop, dist: loguniform, low: 3.0e+22, high: 3.0e+23}}
+          mfu: {{path: labs.lab-cn.jobs.job1.mfu.ascend910b, low: 0.2, high: 0.5}}
+        kpis: ["job_*[lab-cn/job1]", blocked_units]
+        """))
+    run_sweep(spec, tmp_path / "store", executor="serial")
+    b = build(collect(tmp_path / "store", "policy"))
+    md = b.markdown()
+    assert "## What drives the result" in md
+    assert "Spearman" in md
+    assert untraced_numbers(md, b.facts) == []
+    check_facts_agree(b)
+
+
+# ----------------------------------------------------------------------------------- the command
+@pytest.mark.parametrize(("args", "message"), [
+    (["nowhere.yaml"], "nowhere.yaml:1: -: no such file or directory"),
+    ([str(TINY), "--format", "docx"], "--format: must be html, pdf or md, got 'docx'"),
+    ([str(TINY), "--audience", "press"], "--audience: must be policy or lab, got 'press'"),
+    ([str(TESTS / "data")], "a directory but not a sweep store"),
+    ([str(TESTS / "malformed" / "bad_date_format.yaml")], "bad_date_format.yaml:"),
+])
+def test_bad_target_exits_2_with_one_line(args, message):
+    res = CliRunner().invoke(_app(), ["brief", *args])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) >= 1
+    assert message in lines[0]
+    assert "Traceback" not in res.output
+    if "malformed" not in args[0]:
+        assert len(lines) == 1
+
+
+def test_command_writes_markdown_with_its_ledger(tmp_path):
+    out = tmp_path / "b" / "tiny.md"
+    res = CliRunner().invoke(_app(), ["brief", str(TINY), "--replications", "2", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"wrote {out}" in res.stdout
+    assert out.read_text().startswith("# Briefing: tiny")
+    assert json.loads((tmp_path / "b" / "tiny_files" / "facts.json").read_text())
+
+
+def test_api_rejects_bad_replications():
+    with pytest.raises(BriefingError):
+        collect(TINY, "policy", 0)
