@@ -96,14 +96,22 @@ def load_upload(filename: str, content: bytes) -> Loaded:
         return Loaded(filename, None, (f"{filename}:1: -: file is {len(content):,} bytes; the limit is "
                                        f"{UPLOAD_LIMIT_BYTES:,}",))
     # Written beside the library so `include: [_catalog/...]` and `extends:` work as for a local file.
-    with tempfile.NamedTemporaryFile(dir=SCENARIO_DIR, prefix=".upload-", suffix=".yaml") as tmp:
+    try:
+        tmp = tempfile.NamedTemporaryFile(dir=SCENARIO_DIR, prefix=".upload-", suffix=".yaml")
+    except OSError as e:
+        return Loaded(filename, None, (f"{filename}:1: -: cannot be checked here: the scenario library "
+                                       f"is not writable ({e.strerror or e})",))
+    with tmp:
         tmp.write(content)
         tmp.flush()
         try:
             scenario = sim.load_scenario(tmp.name)
         except ScenarioError as e:
-            shown = Path(tmp.name).name
-            lines = tuple(str(p).replace(short_name(tmp.name), filename).replace(shown, filename) for p in e.problems)
+            temp_name = Path(tmp.name).name
+            lines = tuple(
+                str(dataclasses.replace(p, file=filename) if Path(p.file).name == temp_name else p)
+                for p in e.problems
+            )
             return Loaded(filename, None, lines)
     return Loaded(filename, _dump(scenario))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -97,18 +98,22 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
     """Parse one file into (data, {key path: (file, line)}); raise ScenarioError on any problem."""
     shown = _shown(path)
     try:
-        if path.is_dir():
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise ScenarioError([LoadProblem(shown, 1, "", "is a directory, not a scenario file")])
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError([LoadProblem(shown, 1, "", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")])
-        text = path.read_bytes().decode("utf-8")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO, a device (/dev/zero), a socket: never read
+            raise ScenarioError([LoadProblem(shown, 1, "", "not a regular file")])
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)  # the size on disk may lie (procfs): read no more than the cap
+        if len(raw) > MAX_FILE_BYTES:
+            raise ScenarioError([LoadProblem(shown, 1, "", f"file is over {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}")])
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError([LoadProblem(shown, 1, "", "file not found")]) from None
     except UnicodeDecodeError as e:
         raise ScenarioError([LoadProblem(shown, 1, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]) from None
-    except OSError as e:
-        raise ScenarioError([LoadProblem(shown, 1, "", f"cannot read: {e.strerror or e}")]) from None
+    except (OSError, ValueError) as e:  # permissions, a NUL in the name, a symlink loop
+        raise ScenarioError([LoadProblem(shown, 1, "", f"cannot read: {getattr(e, 'strerror', None) or e}")]) from None
     try:
         loader = _Loader(text)
         try:
@@ -223,7 +228,11 @@ def _as_paths(value: Any, key: str, shown: str, lines: dict) -> list[str]:
 def load_raw(path: str | os.PathLike, _stack: tuple[Path, ...] = ()) -> tuple[dict, dict[Path_, Where]]:
     """Read *path* with its ``extends`` and ``include`` resolved: (merged data, line map)."""
     p = Path(path)
-    resolved = p.resolve()
+    try:
+        resolved = p.resolve()
+    except (OSError, RuntimeError, ValueError) as e:  # a symlink loop, a NUL byte in the name
+        raise ScenarioError([LoadProblem(_shown(p) if "\x00" not in str(p) else repr(str(p)), 1, "",
+                                         f"cannot read: {e}")]) from None
     if resolved in _stack:
         cycle = " -> ".join(_shown(x) for x in (*_stack, resolved))
         raise _Cycle(cycle)
@@ -239,11 +248,17 @@ def load_raw(path: str | os.PathLike, _stack: tuple[Path, ...] = ()) -> tuple[di
     merged_lines: dict[Path_, Where] = {(): (shown, 1)}
     problems: list[LoadProblem] = []
     for parent, key, line in parents:
+        if "\x00" in parent:
+            problems.append(LoadProblem(shown, line, key, f"cannot read {parent!r}: embedded null byte"))
+            continue
         parent_path = (p.parent / parent) if not Path(parent).is_absolute() else Path(parent)
         try:
             pdata, plines = load_raw(parent_path, (*_stack, resolved))
         except _Cycle as c:
             problems.append(LoadProblem(shown, line, key, f"cyclic extends: {c.args[0]}"))
+            continue
+        except (ValueError, OSError, RuntimeError) as e:  # e.g. a NUL byte in the path
+            problems.append(LoadProblem(shown, line, key, f"cannot read '{parent!r}': {e}"))
             continue
         except ScenarioError as e:
             if any(x.message == "file not found" and x.file == _shown(parent_path) for x in e.problems):

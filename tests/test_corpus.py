@@ -386,11 +386,6 @@ def test_upload_over_the_cap_is_refused_before_parsing(tmp_path):
                                f"{services.UPLOAD_LIMIT_BYTES:,}",)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app/services.py load_upload reports problems under the temporary file's path with only its name "
-    "replaced, so an upload 'mine.yaml' is reported as 'scenarios/mine.yaml:LINE: ...' (relative to the "
-    "server's working directory), a file that does not exist; replace the whole shown path of the temporary "
-    "file (LoadProblem.file) with the upload's name"))
 def test_upload_problems_name_the_uploaded_file():
     services = _services()
     case = next(c for c in CASES if c.id == "files/python_apply_tag_through_run")
@@ -399,10 +394,6 @@ def test_upload_problems_name_the_uploaded_file():
     assert all(line.startswith("mine.yaml:") for line in loaded.problems), loaded.problems
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app/services.py load_upload catches only ScenarioError, and sim/loader.py load_raw raises ValueError "
-    "('embedded null byte') from Path.resolve() for an extends path holding a NUL: the upload raises instead "
-    "of showing a problem; fix it in the loader (see tests/corpus/files/extends_nul_byte.yaml)"))
 def test_upload_with_nul_in_extends_shows_a_problem():
     services = _services()
     case = next(c for c in CASES if c.id == "files/extends_nul_byte")
@@ -411,12 +402,6 @@ def test_upload_with_nul_in_extends_shows_a_problem():
     assert any("extends" in line for line in loaded.problems), loaded.problems
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app/services.py load_upload writes the upload to a temporary file inside scenarios/ (so include: paths "
-    "resolve) and catches only ScenarioError: where scenarios/ cannot be written (a read-only install, a "
-    "checkout owned by another user) NamedTemporaryFile raises OSError and the page shows an exception; catch "
-    "OSError and return a Loaded with one problem line (or write to a temporary directory and resolve "
-    "include/extends against scenarios/ explicitly)"))
 def test_upload_when_the_library_is_not_writable(tmp_path, monkeypatch):
     services = _services()
     blocked = tmp_path / "not_a_directory"
