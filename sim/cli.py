@@ -164,6 +164,8 @@ def run(
     if fmt not in ("parquet", "csv"):
         _fail([f"--format: must be parquet or csv, got '{fmt}'"])
     s = _load(file)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        _fail([f"{out_dir}: --out must be a folder, and this is a file"])
     with _progress_runner(f"running {s.name}") as bar:
         task = bar.add_task("run", total=s.horizon_days)
         result = Simulation(s, seed).run(progress=lambda day, total: bar.update(task, completed=day))
@@ -171,7 +173,7 @@ def run(
         try:
             result.save(out_dir, fmt)
         except OSError as e:
-            _fail([f"{out_dir}: cannot write: {e.strerror or e}"])
+            _fail([f"{out_dir}: cannot write: {e.strerror or e}"])  # nothing was left behind (staged writes)
     if as_json:
         sys.stdout.write(kpis_json(result.kpis) + "\n")
         return

@@ -512,42 +512,82 @@ def _execute(kind: str, workers: int, scheduler: str | None, base: dict, chunks:
         raise ValueError(f"unknown executor '{kind}' ({', '.join(EXECUTORS)})")
 
 
+MAX_CHUNK_ATTEMPTS = 2  # a chunk whose worker dies is retried once, then recorded failed
+
+
 def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max):
+    """A process pool.  A worker that dies (e.g. SIGKILL) breaks the pool and every chunk in flight with it:
+    each of those chunks is retried once, alone on a fresh pool, so the one whose worker dies again is known
+    and recorded failed while the others complete.  The sweep goes on either way."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(base,))
-    inflight: dict = {}
+
+    def new_pool():
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(base,))
+
+    pool = new_pool()
+    inflight: dict = {}  # future -> chunk
+    retry: list = []  # chunks to submit again first (the pool broke while submitting them)
+    solo: list = []  # chunks lost with a broken pool: each runs again alone
+    alone = False  # the chunk in flight runs alone
     try:
         exhausted = False
         while True:
-            while not exhausted and len(inflight) < inflight_max:
-                chunk = next(chunks, None)
-                if chunk is None:
-                    exhausted = True
-                    break
-                inflight[pool.submit(run_chunk, None, chunk, keep_tables, kpis)] = chunk
-            if not inflight:
-                return
-            finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
             broken = False
-            for fut in finished:
-                chunk = inflight.pop(fut)
+            while not alone and len(inflight) < inflight_max:
+                if solo:
+                    if inflight:
+                        break  # wait until the pool is empty, then run the suspect alone
+                    chunk, alone = solo.pop(0), True
+                elif retry:
+                    chunk = retry.pop(0)
+                else:
+                    chunk = None if exhausted else next(chunks, None)
+                    if chunk is None:
+                        exhausted = True
+                        break
                 try:
-                    yield chunk, fut.result()
-                except BrokenProcessPool as e:
+                    inflight[pool.submit(run_chunk, None, chunk, keep_tables, kpis)] = chunk
+                except BrokenProcessPool:  # the pool died while the driver was writing: this one goes again too
+                    (solo if alone else retry).insert(0, chunk)
+                    alone = False
                     broken = True
-                    yield chunk, RuntimeError(f"worker process died ({e})")
-                except Exception as e:  # noqa: BLE001 - e.g. unpicklable result
-                    yield chunk, e
-            if broken:  # every in-flight chunk is lost with the pool: record them, start a new pool
-                for chunk in list(inflight.values()):
-                    yield chunk, RuntimeError("worker process died (pool broken by another chunk)")
+                    break
+            if not inflight and not broken:
+                if retry or solo:
+                    continue
+                return
+            if not broken:
+                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    chunk = inflight.pop(fut)
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        inflight[fut] = chunk  # handled with the rest of the in-flight chunks below
+                        continue
+                    except Exception as e:  # noqa: BLE001 - e.g. unpicklable result
+                        yield chunk, e
+                        continue
+                    yield chunk, result
+                if not broken and not inflight:
+                    alone = False
+            if broken:
+                lost = list(inflight.values())
+                was_alone = alone
                 inflight.clear()
+                alone = False
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(base,))
+                pool = new_pool()
+                for chunk in lost:
+                    if was_alone:
+                        yield chunk, RuntimeError("worker process died twice running this chunk (the second time alone)")
+                    else:
+                        solo.append(chunk)
     finally:
         pool.shutdown(wait=not inflight, cancel_futures=True)
 
@@ -664,8 +704,11 @@ def run_sweep(
     root = Path(store) if store is not None else Path("sweeps") / ls.spec.name
     meta = _prepare_store(root, ls, extend)
     runs = expand(ls, meta.get("lhs_blocks"))
-    _write_design(root, ls, runs)
-    _write_meta(root, meta)
+    try:
+        _write_design(root, ls, runs)
+        _write_meta(root, meta)
+    except OSError as e:
+        raise SweepError([f"{root}: cannot write: {e.strerror or e}"]) from None
 
     done_ids, failed_ids = st.stored_run_ids(root)
     skip = done_ids | (set() if retry_failed else failed_ids)

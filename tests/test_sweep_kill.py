@@ -171,7 +171,7 @@ def test_worker_sigkill_never_duplicates_or_loses_a_run(killed_sweep, tmp_path):
     assert (res["status"] == "ok").all()
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY_MISSING + CRASH)
+
 @pytest.mark.timeout(120)
 def test_worker_sigkill_sweep_completes_and_retries(killed_sweep):
     """The worker was killed once: the sweep runs to its end, the second attempt succeeds, every run is ok."""
@@ -186,7 +186,7 @@ def test_worker_sigkill_sweep_completes_and_retries(killed_sweep):
     assert (res["status"] == "ok").all(), res.loc[res["status"] != "ok", "error"].tolist()
 
 
-@pytest.mark.xfail(strict=True, reason=CRASH)
+
 @pytest.mark.timeout(120)
 def test_worker_killed_while_a_chunk_is_written_does_not_crash_the_sweep(tmp_path, monkeypatch):
     """Deterministic form of the race: the worker dies while the driver is writing a finished chunk."""
@@ -229,7 +229,7 @@ def test_worker_killed_while_a_chunk_is_written_does_not_crash_the_sweep(tmp_pat
     assert (res["status"] == "ok").all(), res.loc[res["status"] != "ok", "error"].tolist()
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY_MISSING)
+
 @pytest.mark.timeout(120)
 def test_run_that_kills_its_worker_twice_is_recorded_failed(tmp_path, monkeypatch):
     """A run whose worker dies on every attempt: tried exactly twice, then failed; the other runs are ok."""

@@ -126,7 +126,8 @@ class Design(SimModel):
 class SweepSpec(SimModel):
     """A sweep: base scenario, parameters (levers and uncertainties), design, replications, what to keep."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+                      description="Also the default store folder sweeps/NAME: letters, digits, _ . -; not dots alone.")
     description: str = ""
     base: str = Field(description="Base scenario file, relative to the spec file.")
     seed: int = Field(default=0, ge=0, lt=2**63)

@@ -1,0 +1,55 @@
+"""The benchmark suite runs and writes its files (a smoke run: no speed is ever asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_run_all_quick_writes_table_json_and_plot(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run_all.py"), "--quick", "--only", "engine,scaling",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads((out / "bench.json").read_text())
+    meta = data["meta"]
+    for key in ("started", "commit", "quick", "python", "simpy", "cpus", "loadavg_start", "loadavg_end",
+                "duration_s", "sections"):
+        assert key in meta, key
+    assert meta["quick"] is True
+    assert meta["sections"] == ["engine", "scaling"]
+    engine = data["engine"]
+    for key in ("events_median", "engine_events_per_s", "total_events_per_s", "bare_events_per_s",
+                "ratio_engine_only", "ratio_with_results", "env_run_s_median", "build_result_s_median", "samples"):
+        assert key in engine, key
+    assert engine["events_median"] > 0
+    assert engine["ratio_engine_only"] > 0
+    families = data["scaling"]["families"]
+    assert set(families) == {"horizon", "labs", "nodes", "rules"}
+    for fam in families.values():
+        assert len(fam["sizes"]) == len(fam["run_s"]) == len(fam["events"]) >= 2
+        assert len(fam["ratio_per_doubling"]) == len(fam["sizes"]) - 1
+        assert "exponent_run_s" in fam
+    assert "sweeps" not in data
+    assert "memory" not in data
+    areas = {g["area"] for g in data["goals"]}
+    assert areas == {"engine", "scaling"}
+    for g in data["goals"]:
+        assert set(g) >= {"measure", "value", "goal", "met"}
+    md = (out / "bench.md").read_text()
+    assert "| area | measure | value | goal | met |" in md
+    assert (out / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_all_rejects_unknown_section(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run_all.py"), "--only", "nope",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert r.returncode == 2
+    assert "unknown section" in r.stderr
