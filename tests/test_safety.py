@@ -316,9 +316,6 @@ def test_run_save_refuses_a_format_that_is_a_path(tmp_path, tiny_scenario):
     assert new <= {str(tmp_path / "out")}, new  # at most the (empty) directory: see the xfail below
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sim/result.py RunResult.save creates DIR (mkdir parents=True) before it checks the format, so "
-    "save(DIR, 'xls') raises ValueError and leaves an empty DIR (and its parents) behind; check fmt first"))
 def test_run_save_with_bad_format_creates_nothing(tmp_path, tiny_scenario):
     from sim import Simulation
 
@@ -376,11 +373,6 @@ def test_parameter_names_cannot_hold_a_path(tmp_path, param):
         load_spec(spec)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sim/schema/sweep.py SweepSpec.name accepts '..' (pattern ^[A-Za-z0-9_.-]+$), and sim/sweep.py run_sweep's "
-    "default store Path('sweeps') / name is then sweeps/.. -- the working directory itself: the sweep writes "
-    "sweep.json, design.parquet, runs/ and catalogue.duckdb among the user's files. Forbid names made only of "
-    "dots (e.g. ^[A-Za-z0-9_][A-Za-z0-9_.-]*$) and assert the default store resolves inside sweeps/"))
 def test_default_store_stays_under_sweeps(tmp_path, monkeypatch):
     from sim.sweep import run_sweep
 
