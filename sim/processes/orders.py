@@ -40,7 +40,7 @@ from sim.records import ShipmentRow
 from sim.world import MAX_UNITS, MONTH_DAYS, Order, Simulation, ceil_units
 
 LOOKAHEAD_JOB_DAYS = 365.0  # jobs starting within this horizon drive procurement
-LOOKAHEAD_INFERENCE_DAYS = 90.0  # inference need is planned this far ahead
+LOOKAHEAD_INFERENCE_DAYS = 180.0  # serving capacity is planned two quarters ahead (lead times of 3-6 months)
 
 
 @dataclass
@@ -194,6 +194,24 @@ def review(w: Simulation, lid: str) -> None:
     cancel_stale_orders(w, lid)
     for reason, products, units in needs(w, lid):
         place(w, lid, reason, products, units)
+    lab = w.scenario.labs[lid]
+    if lab.strategy.spend_budget and w.budget_usd[lid] > 0:
+        spend_budget(w, lid)
+
+
+def spend_budget(w: Simulation, lid: str) -> None:
+    """Turn the period's unspent budget into growth orders (the capex figure is spent, not saved)."""
+    s = w.scenario
+    lab = s.labs[lid]
+    period = w.series(f"{lid}/budget", lab.budget_usd_per_year).at(w.env.now) * lab.strategy.review_interval_days / 365.25
+    money = min(w.budget_usd[lid], period)
+    products = [p for p in (lab.strategy.products or sorted(s.chips)) if s.day_of(s.chips[p].release) <= w.env.now]
+    prices = sorted(w.unit_price(p) for p in products if w.unit_price(p) > 0)
+    if not prices or money <= 0:
+        return
+    units = int(money // prices[len(prices) // 2])  # at the median price; place() caps each product by money left
+    if units > 0:
+        place(w, lid, "budget", products, units)
 
 
 def score(w: Simulation, lid: str, product: str, purpose: str = "training") -> float:
@@ -228,7 +246,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     candidates = [p for p in products if (p in legal or p in grey) and s.day_of(s.chips[p].release) <= now]
     if strat.products:
         candidates = [p for p in candidates if p in strat.products]
-    purpose = "inference" if reason == "inference" else "training"
+    purpose = "inference" if reason == "inference" else "training"  # growth and budget buy FLOP/s
     ranked = sorted(candidates, key=lambda p: (-score(w, lid, p, purpose), p))
     remaining = units
     denied_once = False

@@ -32,6 +32,13 @@ class Strategy(Sourced):
         default=0.0, description="Units per month wanted beyond jobs and inference (fleet growth)."
     )
     products: list[str] = Field(default_factory=list, description="Chip ids the lab will buy; empty = any it can reach.")
+    spend_budget: bool = Field(
+        default=False,
+        description=(
+            "After jobs, inference and extra demand, spend what is left of the period's budget on fleet growth "
+            "(for labs whose budget is a published capex figure for accelerators)."
+        ),
+    )
     max_grey_premium: float = Field(default=1.0, ge=0, description="Largest grey markup it will pay, as a fraction.")
 
 
