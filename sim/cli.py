@@ -93,6 +93,16 @@ def chips(
     out.print(t)
 
 
+def _pairs(title: str, headers: tuple[str, str], rows: list[tuple[str, str]]) -> Table:
+    """A two-column table: a name and a right-aligned value."""
+    t = Table(title=title)
+    t.add_column(headers[0])
+    t.add_column(headers[1], justify="right")
+    for name, value in rows:
+        t.add_row(name, value)
+    return t
+
+
 @app.command()
 def graph(
     file: Annotated[Path, typer.Argument(help="Scenario file.")],
@@ -107,24 +117,11 @@ def graph(
         sys.stdout.write(json.dumps(info, indent=2) + "\n")
         return
     out.print(f"[bold]{info['scenario']}[/]: {info['nodes']} nodes, {info['edges']} edges")
-    t = Table(title="Nodes by kind")
-    t.add_column("kind")
-    t.add_column("count", justify="right")
-    for k, v in info["nodes_by_kind"].items():
-        t.add_row(k, str(v))
-    out.print(t)
-    t = Table(title="Edges by flow/channel")
-    t.add_column("flow/channel")
-    t.add_column("count", justify="right")
-    for k, v in info["edges_by_flow_channel"].items():
-        t.add_row(k, str(v))
-    out.print(t)
-    t = Table(title="Most central nodes (betweenness)")
-    t.add_column("node")
-    t.add_column("betweenness", justify="right")
-    for k, v in list(info["betweenness"].items())[:8]:
-        t.add_row(k, f"{v:.3f}")
-    out.print(t)
+    out.print(_pairs("Nodes by kind", ("kind", "count"), [(k, str(v)) for k, v in info["nodes_by_kind"].items()]))
+    out.print(_pairs("Edges by flow/channel", ("flow/channel", "count"),
+                     [(k, str(v)) for k, v in info["edges_by_flow_channel"].items()]))
+    out.print(_pairs("Most central nodes (betweenness)", ("node", "betweenness"),
+                     [(k, f"{v:.3f}") for k, v in list(info["betweenness"].items())[:8]]))
     for lab, cut in info["chokepoints"].items():
         out.print(f"chokepoints for [bold]{lab}[/]: {', '.join(cut) if cut else 'none (no single node cuts it off)'}")
     for issue in info["issues"]:

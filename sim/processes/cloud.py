@@ -120,19 +120,28 @@ def rental_cost(w: Simulation, region: str, chip: str, gpus: int, t0: float, t1:
     return 0.0 if series is None else gpus * HOURS_PER_DAY * series.integrate(t0, t1)
 
 
-def remote_check(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: str, gpus: int):
-    """Process: apply remote-access rules; returns (allowed, rule)."""
+def _remote_rule(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: str, gpus: int):
+    """The remote-access treatment for renting *gpus* of *chip* in *region* now."""
     s = w.scenario
     lot = Lot(w.compliance.item(chip), gpus, s.clouds[region].country, tenant, tenant_hq, "remote", w.env.now)
-    d = w.compliance.decide(lot, w.env.now)
+    return w.compliance.decide(lot, w.env.now)
+
+
+def _licence_granted(w: Simulation, d) -> bool:
+    """One approval draw for a licence decision (the approval probability is drawn once per run)."""
+    p_ok = w.param(f"licence/approval/{d.rule}", d.spec.approval_probability)
+    return w.rng(f"licence/decision/{d.rule}").random() < p_ok
+
+
+def remote_check(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: str, gpus: int):
+    """Process: apply remote-access rules to a new rental; returns (allowed, rule)."""
+    d = _remote_rule(w, tenant, tenant_hq, region, chip, gpus)
     if d.kind == "deny":
         return False, d.rule
     if d.kind == "license":
         yield w.env.timeout(w.sample(f"licence/review/{d.rule}", d.spec.review_days))
-        p_ok = w.param(f"licence/approval/{d.rule}", d.spec.approval_probability)
-        if w.rng(f"licence/decision/{d.rule}").random() >= p_ok:
-            return False, d.rule
-    elif d.kind == "notify":
+        return _licence_granted(w, d), d.rule
+    if d.kind == "notify":
         yield w.env.timeout(w.sample(f"notify/{d.rule}", d.spec.delay_days))
     return True, d.rule
 
@@ -140,14 +149,11 @@ def remote_check(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: 
 def remote_decision(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: str, gpus: int):
     """(allowed, rule) for renewing a rental now: deny refuses; a licence is decided at once (the review ran
     while the contract was live); notify is allowed."""
-    s = w.scenario
-    lot = Lot(w.compliance.item(chip), gpus, s.clouds[region].country, tenant, tenant_hq, "remote", w.env.now)
-    d = w.compliance.decide(lot, w.env.now)
+    d = _remote_rule(w, tenant, tenant_hq, region, chip, gpus)
     if d.kind == "deny":
         return False, d.rule
     if d.kind == "license":
-        p_ok = w.param(f"licence/approval/{d.rule}", d.spec.approval_probability)
-        return w.rng(f"licence/decision/{d.rule}").random() < p_ok, d.rule
+        return _licence_granted(w, d), d.rule
     return True, d.rule
 
 
