@@ -278,6 +278,20 @@ def network(scenario_json: str, on: dt.date) -> dict:
             "rules_in_force": rules_in_force, "start": s.start, "end": s.end}
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def chokepoints(scenario_json: str, lab: str, replications: int, since: dt.date) -> dict:
+    """Simulated knock-outs of every node and channel for *lab* (sim.chokepoints), as plain data and a frame."""
+    from sim import chokepoints as sim_chokepoints
+
+    try:
+        report = sim_chokepoints.rank(_scenario(scenario_json), lab=lab, since=since, replications=replications,
+                                      executor="serial")
+    except ValueError as e:  # ChokepointError: a bad date, lab or KPI, as one line
+        return {"error": str(e)}
+    return {"frame": report.frame(), "kpi": report.kpi, "spearman": report.spearman,
+            "disagreements": list(report.disagreements), "notes": list(report.notes)}
+
+
 # --------------------------------------------------------------------------------------- briefing
 
 @dataclass(frozen=True)

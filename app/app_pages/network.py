@@ -40,3 +40,29 @@ with right:
     st.caption("Rules in force: " + (", ".join(net["rules_in_force"]) or "none"))
 if net["issues"]:
     st.warning("Structural issues:\n\n" + "\n".join(f"- {i}" for i in net["issues"]))
+
+st.subheader("Simulated chokepoints")
+st.caption("Each node (or channel) is knocked out from the chosen date, with common random numbers against "
+           "the base run; the bars show the impact on the lab's main training job (finish day; unfinished counts "
+           "as the horizon) with 95 % intervals, next to the graph's betweenness.")
+labs = meta.get("labs") or []
+if not labs:
+    st.write("The scenario has no lab to rank chokepoints for.")
+else:
+    c1, c2, c3 = st.columns([2, 1, 1])
+    lab = c1.selectbox("Lab", labs, key="net_choke_lab")
+    reps = c2.number_input("Replications", min_value=1, max_value=20, value=3, key="net_choke_reps")
+    go = c3.button("Rank chokepoints", key="net_choke_go")
+    since = on if on < meta["end"] else meta["start"]  # the knock-out starts at the date above
+    if go:
+        with st.spinner(f"Running one counterfactual per node and channel, from {since}..."):
+            ranked = services.chokepoints(current.scenario_json, lab, int(reps), since)
+        if "error" in ranked:
+            st.error(ranked["error"])
+            st.stop()
+        st.plotly_chart(services.plots.chokepoint_bars(ranked["frame"]), key="net_choke_chart")
+        rho = ranked["spearman"].get("rho")
+        st.caption(f"KPI: {ranked['kpi']}. Spearman rank correlation with betweenness: "
+                   + (f"{rho:+.2f}" if rho is not None else "undefined") + ".")
+        for sentence in ranked["disagreements"] + ranked["notes"]:
+            st.markdown(f"- {sentence}")

@@ -202,3 +202,14 @@ def test_briefing_page_offers_the_document(tiny_app, monkeypatch):
     assert any("With the rules in force, lab-cn's" in m.value for m in at.markdown)
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels[:2] == ["Markdown (zip with charts)", "HTML (interactive, offline)"]
+
+
+def test_network_page_ranks_simulated_chokepoints(tiny_app):
+    at = tiny_app.run()
+    at.switch_page("app_pages/network.py").run()
+    at.number_input(key="net_choke_reps").set_value(2).run()
+    at.button(key="net_choke_go").click().run()
+    assert not at.exception
+    charts = [c for c in at.get("plotly_chart") if c.proto.id and "net_choke_chart" in c.proto.id]
+    assert charts, "the chokepoint chart is shown"
+    assert any("Spearman" in c.value for c in at.caption)
