@@ -13,7 +13,7 @@ from hypothesis import given, settings
 
 from sim import Simulation, scenario_from_dict
 from sim.compliance import Compliance, Lot
-from tests.fuzz.strategies import scenarios
+from tests.fuzz.conftest import scenarios
 
 HELD = ["in_inventory", "in_transit", "installed", "seized", "retired", "failed"]
 

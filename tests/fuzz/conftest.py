@@ -1,4 +1,4 @@
-"""Hypothesis strategies for random but valid scenarios, extremes included.
+"""Hypothesis strategies for random but valid scenarios, extremes included (a conftest: shared by the fuzz tests).
 
 Worlds are small (a few chips, vendors, labs, clouds, rules) so hundreds run in a CI minute, but
 reach the corners: zero capacity, yield 0 and 1, rules effective on day 0 or the last day, a
