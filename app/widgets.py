@@ -94,3 +94,14 @@ def changes_table(original: dict, edited: dict) -> None:
         st.caption("No changes: the scenario is as in its file.")
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def open_scenario():
+    """The open scenario; when it does not validate, list its problems and stop the page here."""
+    from app import state
+
+    current = state.current()
+    if not current.ok:
+        problems_panel(current.problems)
+        st.stop()
+    return current

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from sim.compliance import Compliance
-from sim.distributions import ResolvedSeries, draw, mean
+from sim.distributions import ResolvedSeries, draw
 from sim.records import LedgerRow, Recorder
 from sim.rng import Streams
 from sim.schema import Scenario, peak_flops
@@ -104,6 +104,15 @@ class Simulation:
         self.params: dict[str, float] = {}
         self._series: dict[str, ResolvedSeries] = {}
         self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
+        # bookkeeping of the processes (orders, cloud, training), declared here so the world's state is in one place
+        self.routes: dict[str, tuple[dict, dict]] = {}  # buyer -> (legal routes, grey routes) by product
+        self.open_lots: dict[int, tuple] = {}  # lots shipped and not yet delivered
+        self.denied_open: dict[tuple, int] = {}  # (lab, reason, product) -> denied demand already counted
+        self.import_noted: set[tuple] = set()  # import bars already recorded
+        self.rental_seq = 0
+        self.open_rentals: dict[int, tuple] = {}  # id(request) -> (region, chip, request)
+        self.jobs_started: set[tuple[str, str]] = set()
+        self.job_states: dict[tuple[str, str], object] = {}
         self._ran = False
 
     # ------------------------------------------------------------------ helpers used by processes
@@ -180,7 +189,6 @@ class Simulation:
         if self._ran:
             raise RuntimeError("a Simulation runs once; make a new one for another run")
         self._ran = True
-        s = self.scenario
         env = self.env
         fleet.start(self)
         supply.start(self)
@@ -195,7 +203,6 @@ class Simulation:
         cloud.finish(self)
         orders.finish(self)
         self.record_ledger()
-        del s
         return build_result(self)
 
     @property
@@ -239,4 +246,4 @@ def ceil_units(x: float) -> int:
     return max(int(math.ceil(x - 1e-9)), 0)
 
 
-__all__ = ["HOURS_PER_DAY", "MONTH_DAYS", "SECONDS_PER_DAY", "FleetLine", "Order", "Simulation", "ceil_units", "mean"]
+__all__ = ["HOURS_PER_DAY", "MONTH_DAYS", "SECONDS_PER_DAY", "FleetLine", "Order", "Simulation", "ceil_units"]

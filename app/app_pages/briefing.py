@@ -5,10 +5,7 @@ import streamlit as st
 from app import services, state, widgets
 
 st.header("Briefing")
-current = state.current()
-if not current.ok:
-    widgets.problems_panel(current.problems)
-    st.stop()
+current = widgets.open_scenario()
 
 meta = services.scenario_meta(current.scenario_json)
 seed = int(st.session_state[state.SEED])

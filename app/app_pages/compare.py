@@ -5,10 +5,7 @@ import streamlit as st
 from app import services, state, widgets
 
 st.header("Compare")
-current = state.current()
-if not current.ok:
-    widgets.problems_panel(current.problems)
-    st.stop()
+current = widgets.open_scenario()
 
 meta = services.scenario_meta(current.scenario_json)
 st.caption(f"**{meta['name']}** against a counterfactual. Replication *r* of both uses seed "

@@ -4,13 +4,10 @@ import datetime as dt
 
 import streamlit as st
 
-from app import services, state, widgets
+from app import services, widgets
 
 st.header("Supplier network")
-current = state.current()
-if not current.ok:
-    widgets.problems_panel(current.problems)
-    st.stop()
+current = widgets.open_scenario()
 
 meta = services.scenario_meta(current.scenario_json)
 default_day = min(max(dt.date(2025, 1, 1), meta["start"]), meta["end"])

@@ -96,8 +96,6 @@ def start(w: Simulation) -> None:
         for chip in sorted(chips):
             w.pools[(cid, chip)] = RentalPool(cid, chip, cloud.queue_discipline)
         w.pools_by_owner[cid] = lambda chip, cid=cid: _grew(w, cid, chip)
-    w.rental_seq = 0
-    w.open_rentals = {}
     for sid in s.rental_streams:
         w.env.process(run_rental_stream(w, sid))
 

@@ -53,9 +53,6 @@ class Route:
 
 def start(w: Simulation) -> None:
     """Start every lab's procurement review and every cloud's purchases."""
-    w.open_lots = {}
-    w.denied_open = {}
-    w.import_noted = set()
     for lid in w.scenario.labs:
         w.env.process(run_procurement(w, lid))
     for cid, cloud in w.scenario.clouds.items():
@@ -66,9 +63,8 @@ def start(w: Simulation) -> None:
 # ----------------------------------------------------------------------------------------- routes
 def routes(w: Simulation, buyer: str) -> tuple[dict[str, Route], dict[str, Route]]:
     """(legal routes, grey routes) by product for *buyer*, from the edges of the network."""
-    cache = w.__dict__.setdefault("_routes", {})
-    if buyer in cache:
-        return cache[buyer]
+    if buyer in w.routes:
+        return w.routes[buyer]
     s = w.scenario
     legal: dict[str, Route] = {}
     grey: dict[str, Route] = {}
@@ -87,7 +83,7 @@ def routes(w: Simulation, buyer: str) -> tuple[dict[str, Route], dict[str, Route
                 grey.setdefault(pid, Route("grey", hid))
             elif out[1].channel in ("direct", "reexport") and pid not in legal:
                 legal[pid] = Route("reexport", hid)
-    cache[buyer] = (legal, grey)
+    w.routes[buyer] = (legal, grey)
     return legal, grey
 
 
@@ -133,9 +129,8 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
         held = (line.units - line.training) if line else 0
         pool[chip] = max(held, 0) + w.pipeline[lid][chip]
     out: list[tuple[str, list[str], int]] = []
-    started = w.__dict__.get("jobs_started", set())
     for jid, job in lab.jobs.items():
-        if job.sourcing == "rent" or (lid, jid) in started:
+        if job.sourcing == "rent" or (lid, jid) in w.jobs_started:
             continue
         if s.day_of(job.earliest_start) - now > LOOKAHEAD_JOB_DAYS:
             continue

@@ -66,8 +66,6 @@ class JobState:
 
 def start(w: Simulation) -> None:
     """One process per training job."""
-    w.jobs_started = set()
-    w.job_states = {}
     for lid, lab in w.scenario.labs.items():
         for jid in lab.jobs:
             st = w.job_states[(lid, jid)] = JobState(lid, jid)
