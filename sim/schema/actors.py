@@ -12,6 +12,7 @@ from sim.schema.dist import NonNegQuantity, Series, UnitQuantity
 
 RerouteOption = Literal["other_product", "domestic", "grey", "cloud"]
 Sourcing = Literal["own", "rent", "own_then_rent", "cheapest"]
+Objective = Literal["earliest_finish", "lowest_cost"]
 
 
 class Strategy(Sourced):
@@ -61,14 +62,34 @@ class TrainingJob(Sourced):
     flop: float | None = Field(default=None, gt=0, description="Compute target; or give params and tokens.")
     params: float | None = Field(default=None, gt=0, description="Active parameters N (C = 6 N D).")
     tokens: float | None = Field(default=None, gt=0, description="Training tokens D.")
-    chips: list[str] = Field(min_length=1, description="Allowed chip types, in preference order.")
+    chips: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Chip types the job may run on; empty = any chip with a training MFU (the job's or the catalogue's) "
+            "that the lab owns or can rent. The job picks among them by its objective, not by list order."
+        ),
+    )
+    objective: Objective = Field(
+        default="earliest_finish",
+        description="How the job chooses its chip and cluster: earliest expected finish, or lowest full cost.",
+    )
+    wait_for_better_chip: bool = Field(
+        default=True,
+        description="Wait for chips on order when finishing on them is expected earlier than starting now.",
+    )
+    multi_region: bool = Field(
+        default=False, description="May a rented cluster span several cloud regions (default: one region)."
+    )
     cluster_size: ClusterSize
     precision: str = "bf16"
     earliest_start: dt.date
     deadline: dt.date | None = None
     sourcing: Sourcing = "own_then_rent"
     clouds: list[str] = Field(default_factory=list, description="Cloud regions it may rent from; empty = any.")
-    mfu: dict[str, UnitQuantity] = Field(description="Model FLOP utilisation by chip at the reference cluster size.")
+    mfu: dict[str, UnitQuantity] = Field(
+        default_factory=dict,
+        description="Model FLOP utilisation by chip at the reference cluster size; absent = the chip's training_mfu.",
+    )
     mfu_reference_chips: int = Field(default=1024, ge=1)
     mfu_loss_per_doubling: float = Field(
         default=0.0, ge=0, lt=1, description="Relative MFU loss per doubling of cluster size above the reference."
@@ -86,9 +107,6 @@ class TrainingJob(Sourced):
             raise ValueError("give flop, or both params and tokens")
         if self.precision not in {"fp8", "int8", "fp16", "bf16", "tf32", "fp32", "fp4"}:
             raise ValueError(f"unknown precision '{self.precision}'")
-        missing = [c for c in self.chips if c not in self.mfu]
-        if missing:
-            raise ValueError(f"mfu is missing for chip(s): {', '.join(missing)}")
         return self
 
     def target_flop(self) -> float:
@@ -108,6 +126,18 @@ class InferenceDemand(Sourced):
     precision: str = "int8"
 
 
+class Workload(Sourced):
+    """Compute a lab keeps busy outside LLM training and serving (recommendation, ads, search, cloud customers).
+
+    Reserved monthly from the lab's own fleet (after serving, never pre-empting a running training job),
+    so a training job gets only the chips no workload holds; procurement buys to cover it.
+    """
+
+    compute_pflop_s: Series = Field(description="Dense PFLOP/s at *precision* held by this workload over time.")
+    chips: list[str] = Field(default_factory=list, description="Chip types it runs on, in order; empty = any owned.")
+    precision: str = "bf16"
+
+
 class Lab(Sourced):
     """A firm that buys chips, rents cloud, trains and serves models."""
 
@@ -120,6 +150,7 @@ class Lab(Sourced):
     strategy: Strategy = Field(default_factory=Strategy)
     jobs: dict[str, TrainingJob] = Field(default_factory=dict)
     inference: InferenceDemand | None = None
+    workloads: dict[str, Workload] = Field(default_factory=dict, description="Non-LLM compute that holds chips.")
 
     @property
     def hq(self) -> str:
@@ -141,6 +172,13 @@ class Cloud(Sourced):
     price_usd_per_gpu_hour: dict[str, Series] = Field(default_factory=dict, description="By chip id.")
     queue_discipline: Literal["fifo", "largest_first", "smallest_first"] = "fifo"
     install_delay_days: NonNegQuantity = Field(default=14.0)
+    tenant_share: dict[str, UnitQuantity] = Field(
+        default_factory=dict,
+        description=(
+            "Share of the region's capacity each named tenant (lab id) can rent; the rest serves other tenants. "
+            "A tenant not named can rent all of it."
+        ),
+    )
 
     @property
     def hq(self) -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from sim.schema._base import Sourced
-from sim.schema.dist import NonNegQuantity
+from sim.schema.dist import NonNegQuantity, UnitQuantity
 
 #: Operand bit length of each precision, used for TPP (ECCN 3A090: TPP = TOPS x bit length).
 BITS_PER_PRECISION: dict[str, int] = {"fp4": 4, "fp8": 8, "int8": 8, "fp16": 16, "bf16": 16, "tf32": 32, "fp32": 32}
@@ -42,6 +42,12 @@ class ChipSpec(Sourced):
     service_life_years: float = Field(default=5.0, gt=0)
     annual_failure_rate: float = Field(default=0.04, ge=0, le=1, description="Permanent failures per chip-year.")
     datacenter: bool = Field(default=True, description="False for gaming parts (rules treat them differently).")
+    training_mfu: UnitQuantity | None = Field(
+        default=None, description="Typical model FLOP utilisation of LLM training on this chip (a job may override)."
+    )
+    max_cluster_chips: int | None = Field(
+        default=None, ge=1, description="Largest training cluster of this chip known to work (interconnect limits)."
+    )
 
     @model_validator(mode="after")
     def _has_compute(self) -> ChipSpec:

@@ -81,7 +81,14 @@ class Vendor(Sourced):
         ),
     )
     priority: list[BuyerPriority] = Field(default_factory=list, description="Buyers served first, in order.")
-    allocation_interval_days: float = Field(default=7.0, gt=0)
+    allocation_policy: Literal["fcfs", "pro_rata"] = Field(
+        default="fcfs",
+        description=(
+            "After priority buyers: 'fcfs' serves orders as they arrive; 'pro_rata' allocates the stock each "
+            "allocation round in proportion to the open orders of each buyer."
+        ),
+    )
+    allocation_interval_days: float = Field(default=7.0, gt=0, description="Days between pro-rata rounds.")
 
 
 class GreyChannel(Sourced):

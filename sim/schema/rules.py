@@ -16,7 +16,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, model_validator
 
 from sim.schema._base import SimModel, Sourced
-from sim.schema.dist import NonNegQuantity, UnitQuantity
+from sim.schema.dist import NonNegQuantity, Series, UnitQuantity
 
 ItemKind = Literal["chip", "die", "hbm", "wafer"]
 RuleChannel = Literal["sale", "reexport", "grey", "remote"]
@@ -78,7 +78,14 @@ class License(SimModel):
     review_days: NonNegQuantity = Field(default=38.0)
     revenue_share: float = Field(default=0.0, ge=0, le=1, description="Share of sale price paid to the government.")
     volume_cap_ratio: float | None = Field(
-        default=None, gt=0, description="Licensed units per period at most this ratio of the reference market."
+        default=None, gt=0, description="Licensed units per year at most this ratio of the reference volume."
+    )
+    volume_cap_reference_units_per_month: Series | None = Field(
+        default=None,
+        description=(
+            "The cap's legal base in units per month (e.g. US shipments of the capped products for the Jan 2026 "
+            "H200 rule); absent = the vendor's recent supply of the product."
+        ),
     )
 
 

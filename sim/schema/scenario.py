@@ -11,7 +11,23 @@ from sim.schema._base import Sourced
 from sim.schema.actors import Cloud, Lab, RentalStream
 from sim.schema.chips import ChipSpec
 from sim.schema.network import EdgeSpec, NodeSpec
+from sim.schema.dist import NonNegQuantity, UnitQuantity
 from sim.schema.rules import Rule
+
+
+class Costs(Sourced):
+    """The full-cost basis of owning a chip (owned chips are compared with rentals per delivered FLOP).
+
+    Hourly cost of an owned chip = price x (1 + networking_capex_share) / service life
+    + price x annual_financing_rate / hours per year + TDP x PUE x electricity price.
+    """
+
+    electricity_usd_per_kwh: NonNegQuantity = Field(default=0.0)
+    pue: NonNegQuantity = Field(default=1.0, description="Power usage effectiveness of the data centre (>= 1).")
+    networking_capex_share: NonNegQuantity = Field(
+        default=0.0, description="Networking, servers and facility capex as a share of the accelerator price."
+    )
+    annual_financing_rate: UnitQuantity = Field(default=0.0, description="Cost of capital per year.")
 
 
 class Scenario(Sourced):
@@ -36,6 +52,7 @@ class Scenario(Sourced):
     labs: dict[str, Lab] = Field(default_factory=dict)
     clouds: dict[str, Cloud] = Field(default_factory=dict)
     rental_streams: dict[str, RentalStream] = Field(default_factory=dict)
+    costs: Costs = Field(default_factory=Costs, description="Full-cost basis of owned chips.")
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Scenario:
@@ -168,6 +185,12 @@ def cross_check(s: Scenario) -> list[Problem]:
             for k, chip_id in enumerate(job.chips):
                 if chip_id not in s.chips:
                     add(f"labs.{lid}.jobs.{jid}.chips.{k}", f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
+            missing = [c for c in job.chips if c in s.chips and c not in job.mfu and s.chips[c].training_mfu is None]
+            if missing:
+                add(f"labs.{lid}.jobs.{jid}", f"mfu is missing for chip(s): {', '.join(missing)}")
+            for chip_id in job.mfu:
+                if chip_id not in s.chips:
+                    add(f"labs.{lid}.jobs.{jid}.mfu.{chip_id}", f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
             for k, cloud in enumerate(job.clouds):
                 if cloud not in s.clouds:
                     add(f"labs.{lid}.jobs.{jid}.clouds.{k}", f"unknown cloud '{cloud}'" + _hint(cloud, set(s.clouds)))
@@ -179,7 +202,14 @@ def cross_check(s: Scenario) -> list[Problem]:
             for k, chip_id in enumerate(lab.inference.chips):
                 if chip_id not in s.chips:
                     add(f"labs.{lid}.inference.chips.{k}", f"unknown chip '{chip_id}'")
+        for wid, wl in lab.workloads.items():
+            for k, chip_id in enumerate(wl.chips):
+                if chip_id not in s.chips:
+                    add(f"labs.{lid}.workloads.{wid}.chips.{k}", f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
     for cid, cloud in s.clouds.items():
+        for tenant in cloud.tenant_share:
+            if tenant not in s.labs:
+                add(f"clouds.{cid}.tenant_share.{tenant}", f"unknown lab '{tenant}'" + _hint(tenant, set(s.labs)))
         for section in ("initial_fleet", "purchases_per_month", "price_usd_per_gpu_hour"):
             for chip_id in getattr(cloud, section):
                 if chip_id not in s.chips:
