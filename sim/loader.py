@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.schema import Scenario, cross_check
+from sim.schema.rules import TREATMENT_CLASSES
 
 Path_ = tuple[Any, ...]
 Where = tuple[str, int]  # (file, 1-based line)
@@ -359,7 +360,7 @@ def _is_tag(cur: Any, seg: str) -> bool:
 
 
 _TAGS = {"foundry", "memory", "packager", "vendor", "distributor", "constant", "uniform", "triangular",
-         "normal", "lognormal", "beta", "pert", "deny", "license", "notify", "fee", "cap"}
+         "normal", "lognormal", "beta", "pert", *TREATMENT_CLASSES}
 
 
 def _where(path: Path_, lines: dict, file: str) -> Where:

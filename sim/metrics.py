@@ -50,22 +50,38 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
     denied = chips[chips["status"].isin(["denied", "refused"])]
     for (buyer, origin), q in ok.groupby(["buyer", "origin"])["qty"].sum().items():
         k[f"delivered_units[{buyer}/{origin}]"] = float(q)
+    # denied demand: counted once while it stays open (a re-order of the same need is not new demand)
     hard = denied[denied["status"] == "denied"]
     for rule, q in hard.groupby(hard["rule"].fillna("no_route"))["qty"].sum().items():
         k[f"denied_units[{rule}]"] = float(q)
-    # licence refusals: a lot refused and ordered again counts again (each application is an export refused)
+    # licence refusals: one lot per application; the refused *demand* counts a buyer's need for a product once
+    # until a lot of it reaches that buyer (re-applying for the same need is not new demand)
     refused = denied[denied["status"] == "refused"]
     for rule, q in refused.groupby(refused["rule"].fillna("no_route"))["qty"].sum().items():
         k[f"refused_units[{rule}]"] = float(q)
+    for rule, q in refused_demand(chips).items():
+        k[f"refused_demand_units[{rule}]"] = q
+    # never ordered because futile: a licence that is never granted (approval probability 0)
+    futile = chips[chips["status"] == "futile"]
+    for rule, q in futile.groupby(futile["rule"].fillna("no_route"))["qty"].sum().items():
+        k[f"futile_units[{rule}]"] = float(q)
     k["blocked_units"] = float(denied["qty"].sum())
     k["grey_units"] = float(chips.loc[chips["status"] == "grey", "qty"].sum())
-    k["seized_units"] = float(chips.loc[chips["status"] == "seized", "qty"].sum())
+    seized = chips[chips["status"] == "seized"]
+    k["seized_units"] = float(seized["qty"].sum())
+    k["seized_loss_usd"] = float((seized["qty"] * seized["price_usd"]).sum())  # grey lots are paid up front: lost
+    k["refunded_usd"] = float(chips["refund_usd"].sum()) if "refund_usd" in chips else 0.0
     k["stockpiled_units"] = float(ok.loc[ok["stockpile"].astype(bool), "qty"].sum()) if len(ok) else 0.0
     ev = t["events"]
     piles = ev[ev["kind"] == "stockpile"]
     for rule, q in piles.groupby(piles["detail"].str.split(" ahead of ").str[-1])["value"].sum().items():
         k[f"stockpile_extra_units[{rule}]"] = float(q)
-    k["vendor_revenue_lost_usd"] = float((denied["qty"] * denied["price_usd"]).sum())
+    # vendor revenue lost, at list price: demand denied (once), demand refused (once) and futile demand (once).
+    # Export-side denials of an allocated lot return the units to stock for other buyers: not lost.
+    demand_denied = hard[hard["ship_day"].isna() & hard["treatment"].isin(["deny", "no_route"]) & (hard["refund_usd"] == 0)]
+    lost = float((demand_denied["qty"] * demand_denied["price_usd"]).sum()) + float((futile["qty"] * futile["price_usd"]).sum())
+    lost += refused_demand_value(chips)
+    k["vendor_revenue_lost_usd"] = lost
     k["fees_paid_usd"] = float(chips["fee_usd"].sum())
     k["dies_denied"] = float(ship.loc[(ship["item_kind"] == "die") & (ship["status"] == "denied"), "qty"].sum())
     k["hbm_denied"] = float(ship.loc[(ship["item_kind"] == "hbm") & (ship["status"] == "denied"), "qty"].sum())
@@ -116,6 +132,40 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
             need = float(mine["needed_pflops"].sum())
             k[f"inference_unmet_share[{lid}]"] = float(mine["unmet_pflops"].sum()) / need if need > 0 else 0.0
     return k
+
+
+def _refused_spells(chips: pd.DataFrame):
+    """(rule, units, price) per spell of refused demand: a buyer's largest refused lot of a product until a lot of it
+    reaches the buyer."""
+    rel = chips[chips["status"].isin(["refused", "delivered", "licensed", "grey"])]
+    if not len(rel) or not (rel["status"] == "refused").any():
+        return []
+    rel = rel.assign(_t=rel["ship_day"].fillna(rel["order_day"]))
+    out = []
+    for (_buyer, _product), g in rel.sort_values(["_t", "lot_id"]).groupby(["buyer", "product"], sort=True):
+        spell: dict = {}
+        for status, rule, qty, price in zip(g["status"], g["rule"], g["qty"], g["price_usd"], strict=True):
+            if status == "refused":
+                key = rule if isinstance(rule, str) else "no_route"
+                spell[key] = max(spell.get(key, (0.0, 0.0)), (float(qty), float(price)))
+            elif spell:
+                out += [(r, q, p) for r, (q, p) in spell.items()]
+                spell = {}
+        out += [(r, q, p) for r, (q, p) in spell.items()]
+    return out
+
+
+def refused_demand(chips: pd.DataFrame) -> dict[str, float]:
+    """Refused demand by rule, each buyer's need for a product counted once per spell (see kpis)."""
+    out: dict[str, float] = {}
+    for rule, q, _p in _refused_spells(chips):
+        out[rule] = out.get(rule, 0.0) + q
+    return out
+
+
+def refused_demand_value(chips: pd.DataFrame) -> float:
+    """List value of the refused demand."""
+    return float(sum(q * p for _r, q, p in _refused_spells(chips)))
 
 
 def build_result(w):

@@ -26,6 +26,7 @@ class ShipmentRow:
     fee_usd: float
     origin: str
     stockpile: bool
+    refund_usd: float = 0.0  # paid back to the buyer for a lot that did not ship
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,7 @@ class Simulation:
         self.open_lots: dict[int, tuple] = {}  # lots shipped and not yet delivered
         self.denied_open: dict[tuple, int] = {}  # (lab, reason, product) -> denied demand already counted
         self.import_noted: set[tuple] = set()  # import bars already recorded
+        self.import_reviews: dict[tuple, tuple[str, float]] = {}  # (buyer, product, rule, period) -> verdict
         self.rental_seq = 0
         self.open_rentals: dict[int, tuple] = {}  # id(request) -> (region, chip, request)
         self.jobs_started: set[tuple[str, str]] = set()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from sim.compliance import Lot
+from sim.processes.treatments import handler
 from sim.records import RentalRow
 from sim.world import HOURS_PER_DAY, Simulation
 
@@ -125,34 +126,26 @@ def _remote_rule(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: 
     return w.compliance.decide(lot, w.env.now)
 
 
-def _licence_granted(w: Simulation, d) -> bool:
-    """One approval draw for a licence decision (the approval probability is drawn once per run)."""
-    p_ok = w.param(f"licence/approval/{d.rule}", d.spec.approval_probability)
-    return w.rng(f"licence/decision/{d.rule}").random() < p_ok
-
-
 def remote_check(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: str, gpus: int):
     """Process: apply remote-access rules to a new rental; returns (allowed, rule)."""
     d = _remote_rule(w, tenant, tenant_hq, region, chip, gpus)
-    if d.kind == "deny":
-        return False, d.rule
-    if d.kind == "license":
-        yield w.env.timeout(w.sample(f"licence/review/{d.rule}", d.spec.review_days))
-        return _licence_granted(w, d), d.rule
-    if d.kind == "notify":
-        yield w.env.timeout(w.sample(f"notify/{d.rule}", d.spec.delay_days))
-    return True, d.rule
+    if d.kind == "allow":
+        return True, None
+    ok = yield from handler(d.kind).at_remote(w, d, True)
+    return ok, d.rule
 
 
 def remote_decision(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: str, gpus: int):
-    """(allowed, rule) for renewing a rental now: deny refuses; a licence is decided at once (the review ran
-    while the contract was live); notify is allowed."""
+    """(allowed, rule) for renewing a rental now (decided at once: any review ran while the contract was live)."""
     d = _remote_rule(w, tenant, tenant_hq, region, chip, gpus)
-    if d.kind == "deny":
-        return False, d.rule
-    if d.kind == "license":
-        return _licence_granted(w, d), d.rule
-    return True, d.rule
+    if d.kind == "allow":
+        return True, None
+    gen = handler(d.kind).at_remote(w, d, False)
+    try:
+        next(gen)
+    except StopIteration as stop:
+        return stop.value, d.rule
+    raise RuntimeError(f"the {d.kind} handler waits at a renewal")
 
 
 def request(w: Simulation, tenant: str, region: str, chip: str, gpus: int) -> Request:

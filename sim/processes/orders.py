@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 from sim.compliance import Lot
 from sim.processes import fleet as fleet_mod
+from sim.processes.plans import pro_rata
+from sim.processes.treatments import ExportLot, handler
 from sim.records import ShipmentRow
 from sim.world import MAX_UNITS, MONTH_DAYS, Order, Simulation, ceil_units
 
@@ -52,9 +54,12 @@ class Route:
 
 
 def start(w: Simulation) -> None:
-    """Start every lab's procurement review and every cloud's purchases."""
+    """Start every lab's procurement review, every cloud's purchases and the pro-rata vendors' rounds."""
     for lid in w.scenario.labs:
         w.env.process(run_procurement(w, lid))
+    for nid, node in w.scenario.nodes.items():
+        if node.kind == "vendor" and node.allocation_policy == "pro_rata":
+            w.env.process(run_allocation_rounds(w, nid))
     for cid, cloud in w.scenario.clouds.items():
         for chip, steps in cloud.purchases_per_month.items():
             w.env.process(run_cloud_purchases(w, cid, chip, steps))
@@ -93,16 +98,27 @@ def _lot(w: Simulation, product: str, qty: float, buyer: str, channel: str, orde
     return Lot(w.compliance.item(product), qty, s.country_of(buyer), buyer, hq, channel, order_day)
 
 
-def import_blocked(w: Simulation, buyer: str, product: str) -> bool:
-    """Whether an importing-country rule in force bars *buyer* from buying *product*."""
+def import_check(w: Simulation, buyer: str, product: str) -> tuple[str, float]:
+    """The importing country's treatment of *buyer* buying *product* now: ('ok' | 'barred' | 'refused', hold days).
+
+    A deny bars the purchase; a licence with approval probability 0 is futile and bars it too (the buyer
+    knows it will not pass); any other licence is a domestic review, decided once per buyer, product
+    and review period: refused -> not ordered this period, approved -> ordered, shipped after the review.
+    Every import treatment is one handler in :mod:`sim.processes.treatments`.
+    """
+    from sim.processes.treatments import handler
+
     d = w.compliance.decide(_lot(w, product, 0, buyer, "sale", w.env.now), w.env.now, applies_at="import")
-    if d.kind == "deny":
-        key = (buyer, product, d.rule)
+    if d.kind == "allow":
+        return "ok", 0.0
+    verdict, hold = handler(d.kind).at_import(w, d, buyer, product)
+    if verdict != "ok":
+        key = (buyer, product, d.rule, verdict)
         if key not in w.import_noted:
             w.import_noted.add(key)
-            w.rec.event(w.env.now, "import_barred", buyer, f"{product} by {d.rule}")
-        return True
-    return False
+            w.rec.event(w.env.now, "import_barred" if verdict == "barred" else "import_refused", buyer,
+                        f"{product} by {d.rule}")
+    return verdict, hold
 
 
 # ------------------------------------------------------------------------------------ procurement
@@ -246,24 +262,25 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     remaining = units
     denied_once = False
     domestic_only = False
-    orderable = [p for p in ranked if p in legal and w.compliance.decide(
-        _lot(w, p, units, lid, legal[p].channel, now), now).kind != "deny"]
+    orderable = [p for p in ranked if p in legal and not _closed(w, w.compliance.decide(
+        _lot(w, p, units, lid, legal[p].channel, now), now))]
     for p in ranked:
         if remaining <= 0:
             break
         chip = s.chips[p]
         if domestic_only and chip.designer_country != lab.hq:
             continue
-        if import_blocked(w, lid, p):
+        verdict, hold_days = import_check(w, lid, p)
+        if verdict != "ok":
             continue
         route = legal.get(p)
         decision = w.compliance.decide(_lot(w, p, remaining, lid, route.channel if route else "sale", now), now)
-        if route is None or decision.kind == "deny":
+        if route is None or _closed(w, decision):
             key = (lid, reason, p)
             if not denied_once:
                 new = remaining - w.denied_open.get(key, 0)
                 if new > 0:
-                    _record_denied_demand(w, lid, p, new, decision.rule)
+                    _record_denied_demand(w, lid, p, new, decision.rule, futile=decision.kind != "deny" and route is not None)
                 w.denied_open[key] = remaining
                 denied_once = True
                 if "grey" in strat.reroute and p in grey:
@@ -292,8 +309,15 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
                     w.rec.event(now, "stockpile", lid, f"{p} ahead of {rid}", extra)
         total = qty + max(extra, 0)
         w.budget_usd[lid] -= total * price
-        submit(w, Order(w.next_id(), lid, p, total, now, stockpile, route.channel, route.hub, price))
+        submit(w, Order(w.next_id(), lid, p, total, now, stockpile, route.channel, route.hub, price), hold_days)
         remaining -= qty
+
+
+def _closed(w: Simulation, d) -> bool:
+    """Whether a buyer treats a product as closed to it: denied, or a licence it cannot get (probability 0)."""
+    if d.kind == "deny":
+        return True
+    return d.kind == "license" and w.param(f"licence/approval/{d.rule}", d.spec.approval_probability) <= 0
 
 
 def affordable(budget_usd: float, price_usd: float) -> int:
@@ -304,11 +328,16 @@ def affordable(budget_usd: float, price_usd: float) -> int:
     return MAX_UNITS if not units < MAX_UNITS else max(int(units), 0)
 
 
-def _record_denied_demand(w: Simulation, lid: str, product: str, qty: int, rule: str | None) -> None:
+def _record_denied_demand(w: Simulation, lid: str, product: str, qty: int, rule: str | None, futile: bool = False) -> None:
+    """Demand the rules turned away before any order (counted once while it stays open).
+
+    ``futile``: the product needs a licence that is never granted, so the buyer does not apply.
+    """
     chip = w.scenario.chips[product]
+    status, treatment = ("futile", "license") if futile else ("denied", "deny" if rule else "no_route")
     w.rec.shipments.append(ShipmentRow(
-        w.next_id(), product, "chip", float(qty), chip.vendor, lid, "sale", "denied", rule,
-        "deny" if rule else "no_route", w.env.now, None, None, w.unit_price(product), 0.0, chip.designer_country, False,
+        w.next_id(), product, "chip", float(qty), chip.vendor, lid, "sale", status, rule,
+        treatment, w.env.now, None, None, w.unit_price(product), 0.0, chip.designer_country, False,
     ))
 
 
@@ -342,29 +371,55 @@ def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
         carry -= qty
         if qty > 0:
             d = w.compliance.decide(_lot(w, chip, qty, cid, "sale", w.env.now), w.env.now)
-            if d.kind == "deny":
-                _record_denied_demand(w, cid, chip, qty, d.rule)
+            if _closed(w, d):
+                _record_denied_demand(w, cid, chip, qty, d.rule, futile=d.kind != "deny")
             else:
                 submit(w, Order(w.next_id(), cid, chip, qty, w.env.now, False, "sale", None, w.unit_price(chip)))
         yield w.env.timeout(MONTH_DAYS)
 
 
 # ------------------------------------------------------------------------------------ allocation
-def submit(w: Simulation, order: Order) -> None:
-    """Hand an order to the vendor; it is served from stock at once if possible."""
+def submit(w: Simulation, order: Order, hold_days: float = 0.0) -> None:
+    """Hand an order to the vendor (after *hold_days*, e.g. a domestic import review); fcfs vendors serve at once."""
+    w.pipeline[order.buyer][order.product] += order.qty
+    if hold_days > 0:
+        w.env.process(_submit_later(w, order, hold_days))
+        return
+    _queue(w, order)
+
+
+def _submit_later(w: Simulation, order: Order, hold_days: float):
+    yield w.env.timeout(hold_days)
+    _queue(w, order)
+
+
+def _queue(w: Simulation, order: Order) -> None:
     vendor = w.scenario.chips[order.product].vendor
     w.backorders[vendor].append(order)
-    w.pipeline[order.buyer][order.product] += order.qty
-    allocate(w, vendor, order.product)
+    if w.scenario.nodes[vendor].allocation_policy == "fcfs":
+        allocate(w, vendor, order.product)
 
 
-def allocate(w: Simulation, vendor: str, product: str) -> None:
-    """Serve waiting orders for *product* from inventory: priority buyers first, then first come first served."""
+def run_allocation_rounds(w: Simulation, vendor: str):
+    """A pro-rata vendor allocates its stock of every product each ``allocation_interval_days``."""
+    interval = w.scenario.nodes[vendor].allocation_interval_days
+    while True:
+        for product in sorted({o.product for o in w.backorders[vendor] if o.qty > 0}):
+            allocate(w, vendor, product, round_=True)
+        yield w.env.timeout(interval)
+
+
+def allocate(w: Simulation, vendor: str, product: str, round_: bool = False) -> None:
+    """Serve waiting orders for *product* from inventory: priority buyers first (each up to its share of
+    the stock), then by the vendor's policy: first come first served (``fcfs``, at once) or in proportion
+    to each buyer's open orders (``pro_rata``, at allocation rounds only)."""
+    node = w.scenario.nodes[vendor]
+    if node.allocation_policy == "pro_rata" and not round_:
+        return
     stock = w.inventory[vendor][product]
     orders = [o for o in w.backorders[vendor] if o.product == product and o.qty > 0]
     if stock <= 0 or not orders:
         return
-    node = w.scenario.nodes[vendor]
     round_total = stock
     for pr in node.priority:
         quota = int(w.param(f"priority/{vendor}/{pr.buyer}", pr.share) * round_total)
@@ -375,11 +430,23 @@ def allocate(w: Simulation, vendor: str, product: str) -> None:
                 k = min(o.qty, quota, w.inventory[vendor][product])
                 quota -= k
                 _fill(w, vendor, o, k)
-    for o in orders:
-        if w.inventory[vendor][product] <= 0:
-            break
-        if o.qty > 0:
-            _fill(w, vendor, o, min(o.qty, w.inventory[vendor][product]))
+    if node.allocation_policy == "pro_rata":
+        wants: dict[str, int] = {}
+        for o in orders:
+            if o.qty > 0:
+                wants[o.buyer] = wants.get(o.buyer, 0) + o.qty
+        shares = pro_rata(w.inventory[vendor][product], wants)
+        for o in orders:  # each buyer's share fills its oldest orders first
+            k = min(o.qty, shares.get(o.buyer, 0))
+            if k > 0:
+                shares[o.buyer] -= k
+                _fill(w, vendor, o, k)
+    else:
+        for o in orders:
+            if w.inventory[vendor][product] <= 0:
+                break
+            if o.qty > 0:
+                _fill(w, vendor, o, min(o.qty, w.inventory[vendor][product]))
     w.backorders[vendor] = [o for o in w.backorders[vendor] if o.qty > 0]
 
 
@@ -391,10 +458,15 @@ def _fill(w: Simulation, vendor: str, order: Order, qty: int) -> None:
     w.env.process(ship(w, vendor, order, qty))
 
 
-def _return_to_stock(w: Simulation, vendor: str, order: Order, qty: int) -> None:
+def _return_to_stock(w: Simulation, vendor: str, order: Order, qty: int) -> float:
+    """A lot that may not ship goes back to the vendor's stock and the buyer is refunded (it pays on
+    shipment, stated assumption); returns the refund."""
     w.pipeline[order.buyer][order.product] -= qty
     w.inventory[vendor][order.product] += qty
+    refund = qty * order.unit_price_usd
+    w.budget_usd[order.buyer] += refund
     allocate(w, vendor, order.product)
+    return refund
 
 
 # ---------------------------------------------------------------------------------------- shipping
@@ -415,55 +487,43 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
         hub_lot = Lot(w.compliance.item(p), qty, s.country_of(hub), hub, s.country_of(hub), "reexport", order_day)
         d = w.compliance.decide(hub_lot, env.now)
         if d.kind == "deny":
-            _row(w, vendor, order, qty, "denied", d.rule, d.kind, None, None, 0.0, order_day)
-            _return_to_stock(w, vendor, order, qty)
+            refund = _return_to_stock(w, vendor, order, qty)
+            _row(w, vendor, order, qty, "denied", d.rule, d.kind, None, None, 0.0, order_day, refund=refund)
             return
         status = "grey"
     else:
         lot = _lot(w, p, qty, buyer, order.route, order_day)
         d = w.compliance.decide(lot, env.now)
-        notified: set[str] = set()
-        while d.kind == "notify" and d.rule not in notified:  # wait, then check again at the real export
-            yield env.timeout(w.sample(f"notify/{d.rule}", d.spec.delay_days))
-            notified.add(d.rule)
-            d = w.compliance.decide(lot, env.now)
-        rule, treatment = d.rule, d.kind
-        if d.kind == "deny":
-            _row(w, vendor, order, qty, "denied", rule, treatment, None, None, 0.0, order_day)
-            _return_to_stock(w, vendor, order, qty)
-            return
-        if d.kind == "fee":
-            fee = d.spec.revenue_share * value
-        elif d.kind == "cap":
-            room = _cap_room(w, rule, d.spec.units_per_period, d.spec.period_days, s.country_of(buyer))
-            if room < qty:
-                excess = qty - int(max(room, 0))
-                qty -= excess
-                value = order.unit_price_usd * qty
-                if d.spec.excess == "deny":
-                    _row(w, vendor, order, excess, "denied", rule, treatment, None, None, 0.0, order_day)
-                    _return_to_stock(w, vendor, order, excess)
-                else:  # held in the vendor's warehouse for the next period
-                    env.process(_requeue(w, vendor, order, excess, rule, d.spec.period_days, order_day))
-                if qty <= 0:
-                    return
-            _use_cap(w, rule, d.spec.period_days, s.country_of(buyer), qty)
-        elif d.kind == "license":
-            yield env.timeout(w.sample(f"licence/review/{rule}", d.spec.review_days))
-            p_ok = w.param(f"licence/approval/{rule}", d.spec.approval_probability)
-            approved = w.rng(f"licence/decision/{rule}").random() < p_ok
-            if approved and d.spec.volume_cap_ratio is not None:
-                limit = d.spec.volume_cap_ratio * w.supply_rate[vendor][p] * 12
-                room = _cap_room(w, rule, limit, 365.25, s.country_of(buyer))
-                approved = room >= qty
-            if not approved:
-                _row(w, vendor, order, qty, "refused", rule, treatment, None, None, 0.0, order_day)
-                _return_to_stock(w, vendor, order, qty)
+        rechecked: set[str] = set()
+        while True:
+            rule, treatment = d.rule, d.kind
+            if d.kind == "allow":
+                break
+            out = yield from handler(d.kind).at_export(
+                w, d, ExportLot(vendor, buyer, p, qty, value, s.country_of(buyer)))
+            if out.status == "recheck":  # waited (notification): check again at the real export
+                rechecked.add(d.rule)
+                d = w.compliance.decide(lot, env.now)
+                if d.kind == "notify" and d.rule in rechecked:
+                    break
+                continue
+            if out.status in ("denied", "refused"):
+                refund = _return_to_stock(w, vendor, order, qty)
+                _row(w, vendor, order, qty, out.status, rule, treatment, None, None, 0.0, order_day, refund=refund)
                 return
-            if d.spec.volume_cap_ratio is not None:
-                _use_cap(w, rule, 365.25, s.country_of(buyer), qty)
-            fee = d.spec.revenue_share * value
-            status = "licensed"
+            if out.excess:
+                if out.excess_action == "deny":
+                    refund = _return_to_stock(w, vendor, order, out.excess)
+                    _row(w, vendor, order, out.excess, "denied", rule, treatment, None, None, 0.0, order_day, refund=refund)
+                else:  # held in the vendor's warehouse for the next period
+                    env.process(_requeue(w, vendor, order, out.excess, rule, d.spec.period_days, order_day))
+            qty = out.qty
+            value = order.unit_price_usd * qty
+            if qty <= 0:
+                return
+            fee = out.fee_usd
+            status = out.shipped_as
+            break
     ship_day = env.now
     w.ledger.in_inventory -= qty
     w.ledger.in_transit += qty
@@ -519,11 +579,12 @@ def _use_cap(w: Simulation, rule: str, period_days: float, country: str, qty: in
     w.cap_used[(rule, country, _period(w, rule, period_days))] += qty
 
 
-def _row(w, vendor, order, qty, status, rule, treatment, ship_day, deliver_day, fee, order_day, lot_id=None):
+def _row(w, vendor, order, qty, status, rule, treatment, ship_day, deliver_day, fee, order_day, lot_id=None,
+         refund=0.0):
     origin = w.scenario.chips[order.product].designer_country
     w.rec.shipments.append(ShipmentRow(
         lot_id or w.next_id(), order.product, "chip", float(qty), vendor, order.buyer, order.route, status, rule,
-        treatment, order_day, ship_day, deliver_day, order.unit_price_usd, fee, origin, order.stockpile,
+        treatment, order_day, ship_day, deliver_day, order.unit_price_usd, fee, origin, order.stockpile, refund,
     ))
 
 

@@ -15,7 +15,8 @@ Huawei foreign-direct-product rule); denied lots are lost to the buyer (recorded
 starting stock at the packager.
 
 Assumptions: gross dies per wafer from the standard formula without edge exclusion when not given;
-capacity is split among designs in proportion to what could be built; no inventory holding cost.
+packaging capacity and HBM go to the chip lines that make the most compute per stack (then per package),
+so more of any input never makes less total compute (``plans.packaging_plan``); no inventory holding cost.
 
 Records: ``production`` (dies, stacks, packages per step), ``shipments`` (die/HBM lots that crossed a
 border), ``events`` (denied die/HBM lots).
@@ -26,6 +27,8 @@ from __future__ import annotations
 import math
 
 from sim.compliance import Lot
+from sim.processes.plans import Line, packaging_plan
+from sim.processes.treatments import handler
 from sim.records import ProductionRow, ShipmentRow
 from sim.world import MONTH_DAYS, Simulation
 
@@ -82,8 +85,7 @@ def _cross_border_ok(w: Simulation, src: str, dst: str, product: str, item_kind:
     dst_country = s.country_of(dst)
     lot = Lot(item, qty, dst_country, dst, _hq_of(w, dst), "sale", w.env.now)
     d = w.compliance.decide(lot, w.env.now)
-    if d.kind in ("deny", "license", "cap"):
-        # component lots to a listed end user are treated as denied (licences for these are not granted)
+    if d.kind != "allow" and not handler(d.kind).at_component(w, d):
         w.rec.shipments.append(ShipmentRow(
             w.next_id(), product, item_kind, float(qty), src, dst, "sale", "denied", d.rule, d.kind,
             w.env.now, None, None, 0.0, 0.0, origin, False,
@@ -153,7 +155,7 @@ def _deliver_hbm(w: Simulation, mid: str, packager: str, stacks: int):
 
 
 def run_packager(w: Simulation, pid: str):
-    """Monthly assembly up to capacity, limited by dies and HBM stacks on hand."""
+    """Monthly assembly: the compute-maximising plan over dies, HBM stacks and capacity on hand (see plans)."""
     env = w.env
     s = w.scenario
     node = s.nodes[pid]
@@ -161,35 +163,25 @@ def run_packager(w: Simulation, pid: str):
     while True:
         capacity = int(cap_series.at(env.now))
         dies = w.dies[pid]
-        possible: dict[str, int] = {}
-        for chip, n in dies.items():
-            spec = s.chips[chip]
-            if s.day_of(spec.release) > env.now:
-                continue  # not assembled before the product's release
-            k = n // spec.dies_per_package
-            if spec.hbm_stacks:
-                k = min(k, w.hbm[pid] // spec.hbm_stacks)
-            if k > 0:
-                possible[chip] = k
-        total = sum(possible.values())
-        if total > 0 and capacity > 0:
-            scale = min(1.0, capacity / total)
-            hbm_left = w.hbm[pid]
-            for chip in sorted(possible):
-                spec = s.chips[chip]
-                k = int(possible[chip] * scale)
-                if spec.hbm_stacks:
-                    k = min(k, hbm_left // spec.hbm_stacks)
+        lines = [
+            Line(chip, s.chips[chip].dies_per_package, s.chips[chip].hbm_stacks, w.peak(chip), n)
+            for chip, n in sorted(dies.items())
+            if n > 0 and s.day_of(s.chips[chip].release) <= env.now  # not assembled before the product's release
+        ]
+        if lines and capacity > 0:
+            plan = packaging_plan(lines, capacity, w.hbm[pid])
+            for chip in sorted(plan):
+                k = plan[chip]
                 if k <= 0:
                     continue
+                spec = s.chips[chip]
                 dies[chip] -= k * spec.dies_per_package
-                hbm_left -= k * spec.hbm_stacks
+                w.hbm[pid] -= k * spec.hbm_stacks
                 y = w.sample(f"packaging_yield/{pid}", node.packaging_yield)
                 good = int(k * y)
                 w.rec.production.append(ProductionRow(env.now, pid, "chip", chip, float(good), f"assembled={k}"))
                 if good > 0:
                     env.process(_deliver_chips(w, pid, spec.vendor, chip, good))
-            w.hbm[pid] = hbm_left
         yield env.timeout(MONTH_DAYS)
 
 

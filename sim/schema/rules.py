@@ -11,7 +11,7 @@ review replacing the presumption of denial for H200-class chips).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union, get_args
 
 from pydantic import Field, model_validator
 
@@ -67,12 +67,14 @@ class Scope(SimModel):
 class Deny(SimModel):
     """Export not allowed (presumption of denial)."""
 
+    restrictiveness: ClassVar[int] = 6
     kind: Literal["deny"]
 
 
 class License(SimModel):
     """A licence review: approved lots ship after the review, refused lots are denied."""
 
+    restrictiveness: ClassVar[int] = 4
     kind: Literal["license"]
     approval_probability: UnitQuantity
     review_days: NonNegQuantity = Field(default=38.0)
@@ -92,13 +94,25 @@ class License(SimModel):
 class Notify(SimModel):
     """Advance notification: the lot waits, then ships."""
 
+    restrictiveness: ClassVar[int] = 2
     kind: Literal["notify"]
     delay_days: NonNegQuantity = Field(default=25.0)
+
+
+class Certify(SimModel):
+    """End-use certification: the buyer certifies the end use (and screens its own customers); lots wait for the
+    certification, and those that fail it are denied."""
+
+    restrictiveness: ClassVar[int] = 3
+    kind: Literal["certify"]
+    pass_probability: UnitQuantity = Field(description="Share of certifications accepted (drawn once per run).")
+    certification_days: NonNegQuantity = Field(default=14.0, description="Time to certify before the lot ships.")
 
 
 class Fee(SimModel):
     """A revenue share to the exporting government; the lot ships."""
 
+    restrictiveness: ClassVar[int] = 1
     kind: Literal["fee"]
     revenue_share: float = Field(ge=0, le=1)
 
@@ -106,16 +120,20 @@ class Fee(SimModel):
 class Cap(SimModel):
     """At most *units_per_period* units per destination country per period; the excess is queued or denied."""
 
+    restrictiveness: ClassVar[int] = 5
     kind: Literal["cap"]
     units_per_period: float = Field(ge=0)
     period_days: float = Field(default=365.0, gt=0)
     excess: Literal["queue", "deny"] = "deny"
 
 
-Treatment = Annotated[Union[Deny, License, Notify, Fee, Cap], Field(discriminator="kind")]  # noqa: UP007
+TREATMENTS = (Deny, License, Notify, Certify, Fee, Cap)  # a new kind: one class here, one handler in the engine
+Treatment = Annotated[Union[TREATMENTS], Field(discriminator="kind")]  # noqa: UP007
 
+#: Treatment kind -> its class.
+TREATMENT_CLASSES: dict[str, type[SimModel]] = {get_args(c.model_fields["kind"].annotation)[0]: c for c in TREATMENTS}
 #: Order of restrictiveness: higher wins.
-RESTRICTIVENESS: dict[str, int] = {"fee": 1, "notify": 2, "license": 3, "cap": 4, "deny": 5}
+RESTRICTIVENESS: dict[str, int] = {k: c.restrictiveness for k, c in TREATMENT_CLASSES.items()}
 
 
 class Exemptions(SimModel):

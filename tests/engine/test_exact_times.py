@@ -54,14 +54,29 @@ def test_installation_delay_and_notify_delay_add_up():
     assert r.tables["jobs"].iloc[0].start_day == 62.0
 
 
-def test_refused_licence_returns_units_and_job_never_starts():
+def test_licence_never_granted_is_futile_counted_once_and_job_never_starts():
+    # approval probability 0: the buyer knows it cannot pass, does not apply, and the need is counted once
     d = micro_world(rules={"lic": {**LICENCE, "treatment": {"kind": "license", "approval_probability": 0.0}}})
     r = run(d)
     ship = r.tables["shipments"]
-    assert set(ship["status"]) == {"refused"}
+    assert set(ship["status"]) == {"futile"}
+    assert ship["qty"].sum() == 100
+    assert r.kpis["futile_units[lic]"] == 100
     job = r.tables["jobs"].iloc[0]
     assert not job.finished and math.isnan(job.start_day)
     assert r.kpis["vendor_revenue_lost_usd"] == 100 * 10_000
+
+
+def test_refused_lot_is_refunded_and_returns_to_stock():
+    # approval probability 0.5 with a fixed draw sequence: some applications are refused; every refused lot's
+    # money goes back to the buyer, and the refused units go back to the vendor's stock
+    d = micro_world(rules={"lic": {**LICENCE, "treatment": {"kind": "license", "approval_probability": 0.5}}})
+    d["labs"]["lab"]["budget_usd_per_year"] = 1.0e7
+    r = run(d)
+    ship = r.tables["shipments"]
+    refused = ship[ship["status"] == "refused"]
+    assert (refused["refund_usd"] == refused["qty"] * refused["price_usd"]).all()
+    assert r.kpis["refunded_usd"] == float((refused["qty"] * refused["price_usd"]).sum())
 
 
 def test_deny_rule_blocks_and_counts_denied_demand_once():
