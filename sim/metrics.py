@@ -128,9 +128,14 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
     inf = t["inference"]
     for lid in scenario.labs:
         mine = inf[inf["lab"] == lid] if len(inf) else inf
-        if len(mine):
-            need = float(mine["needed_pflops"].sum())
-            k[f"inference_unmet_share[{lid}]"] = float(mine["unmet_pflops"].sum()) / need if need > 0 else 0.0
+        serving = mine[mine["workload"] == "serving"] if len(mine) else mine
+        if len(serving):
+            need = float(serving["needed_pflops"].sum())
+            k[f"inference_unmet_share[{lid}]"] = float(serving["unmet_pflops"].sum()) / need if need > 0 else 0.0
+        other = mine[mine["workload"] != "serving"] if len(mine) else mine
+        if len(other):
+            need = float(other["needed_pflops"].sum())
+            k[f"workload_unmet_share[{lid}]"] = float(other["unmet_pflops"].sum()) / need if need > 0 else 0.0
     return k
 
 

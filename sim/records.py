@@ -42,6 +42,7 @@ class FleetRow:
     peak_pflops: float
     reserved_inference: float
     reserved_training: float
+    reserved_workloads: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,7 @@ class InferenceRow:
     served_pflops: float
     unmet_pflops: float
     reserved_units: float
+    workload: str = "serving"
 
 
 @dataclass

@@ -62,11 +62,12 @@ class FleetLine:
     grey_units: int = 0
     training: int = 0
     inference: int = 0
+    workloads: int = 0  # held by non-LLM workloads (recommendation, ads, cloud customers)
 
     @property
     def free(self) -> int:
-        """Units neither training nor serving."""
-        return max(self.units - self.training - self.inference, 0)
+        """Units neither training, serving nor held by a workload."""
+        return max(self.units - self.training - self.inference - self.workloads, 0)
 
 
 class Simulation:

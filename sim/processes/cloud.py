@@ -51,11 +51,24 @@ class RentalPool:
     discipline: str
     in_use: int = 0
     queue: list[Request] = field(default_factory=list)
+    by_tenant: dict[str, int] = field(default_factory=dict)  # GPUs in use per tenant
 
     def capacity(self, w: Simulation) -> int:
         """Units installed in the region now."""
         line = w.fleet[self.region].get(self.chip)
         return line.units if line else 0
+
+    def tenant_cap(self, w: Simulation, tenant: str) -> int:
+        """GPUs *tenant* may hold at once: its share of the region (``tenant_share``), else the whole region."""
+        share = w.scenario.clouds[self.region].tenant_share.get(tenant)
+        if share is None:
+            return self.capacity(w)
+        return int(w.param(f"tenant_share/{self.region}/{tenant}", share) * self.capacity(w))
+
+    def available_to(self, w: Simulation, tenant: str) -> int:
+        """GPUs *tenant* could be granted now: free capacity within its share."""
+        free = self.capacity(w) - self.in_use
+        return max(min(free, self.tenant_cap(w, tenant) - self.by_tenant.get(tenant, 0)), 0)
 
     def serve(self, w: Simulation) -> None:
         """Grant waiting requests that fit, in the region's queue order."""
@@ -69,9 +82,10 @@ class RentalPool:
         free = self.capacity(w) - self.in_use
         granted = []
         for r in order:
-            if r.gpus <= free:
+            if r.gpus <= free and self.by_tenant.get(r.tenant, 0) + r.gpus <= self.tenant_cap(w, r.tenant):
                 free -= r.gpus
                 self.in_use += r.gpus
+                self.by_tenant[r.tenant] = self.by_tenant.get(r.tenant, 0) + r.gpus
                 r.start_day = w.env.now
                 granted.append(r)
                 r.granted.succeed(r)
@@ -83,9 +97,10 @@ class RentalPool:
         if line is not None:
             line.training = min(self.in_use, line.units)  # rented GPUs count as busy in snapshots
 
-    def release(self, w: Simulation, gpus: int) -> None:
+    def release(self, w: Simulation, gpus: int, tenant: str) -> None:
         """Return GPUs to the pool and serve the queue."""
         self.in_use -= gpus
+        self.by_tenant[tenant] = self.by_tenant.get(tenant, 0) - gpus
         self.serve(w)
 
 
@@ -168,7 +183,7 @@ def end(w: Simulation, region: str, chip: str, r: Request, record: bool = True) 
     """Release a granted request's GPUs; records the rental and returns its cost."""
     now = w.env.now
     cost = rental_cost(w, region, chip, r.gpus, r.start_day, now)
-    w.pools[(region, chip)].release(w, r.gpus)
+    w.pools[(region, chip)].release(w, r.gpus, r.tenant)
     if record:
         w.rec.rentals.append(RentalRow(
             r.tenant, region, chip, r.gpus, r.request_day, r.start_day, now, r.start_day - r.request_day,
@@ -202,10 +217,10 @@ def _background_tenant(w: Simulation, sid: str):
         return
     r = request(w, tenant, st.cloud, st.chip, st.gpus)
     r.rule = rule
-    w.open_rentals[id(r)] = (st.cloud, st.chip, r)
+    w.open_rentals[r.seq] = (st.cloud, st.chip, r)
     yield r.granted
     yield w.env.timeout(duration)
-    del w.open_rentals[id(r)]
+    del w.open_rentals[r.seq]
     end(w, st.cloud, st.chip, r)
 
 

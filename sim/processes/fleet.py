@@ -106,8 +106,9 @@ def upkeep(w: Simulation):
                     failed = min(failed, idle)  # failures inside busy clusters are covered by spares
                     if failed:
                         w.ledger.failed += remove(w, owner, chip, failed)
-                if line.training + line.inference > line.units:  # retirements hit reserved chips
-                    line.inference = max(line.units - line.training, 0)
+                if line.training + line.inference + line.workloads > line.units:  # retirements hit reserved chips
+                    line.inference = min(line.inference, max(line.units - line.training, 0))
+                    line.workloads = max(line.units - line.training - line.inference, 0)
                 if retired or (line.units and now > 0):
                     w.signal_fleet(owner)
         snapshot(w)
@@ -130,4 +131,5 @@ def snapshot(w: Simulation) -> None:
                 now, owner, kind, chip, s.chips[chip].designer_country, float(line.units),
                 line.units * w.peak(chip) / 1e15, float(min(line.inference, line.units)),
                 float(min(line.training, line.units - min(line.inference, line.units))),
+                float(min(line.workloads, max(line.units - line.training - line.inference, 0))),
             ))

@@ -15,14 +15,15 @@ Records: ``inference`` (per lab and month: demand, served, unmet PFLOP/s, reserv
 from __future__ import annotations
 
 
+from sim.processes import workloads
 from sim.records import InferenceRow
 from sim.world import MONTH_DAYS, SECONDS_PER_DAY, Simulation, ceil_units
 
 
 def start(w: Simulation) -> None:
-    """One serving process per lab with inference demand."""
+    """One monthly reservation process per lab with serving demand or workloads (serving first)."""
     for lid, lab in w.scenario.labs.items():
-        if lab.inference is not None:
+        if lab.inference is not None or lab.workloads:
             w.env.process(run_inference(w, lid))
 
 
@@ -36,9 +37,15 @@ def needed_flops(w: Simulation, lid: str, day: float) -> float:
 
 
 def run_inference(w: Simulation, lid: str):
-    """Monthly: re-reserve chips for serving and record served and unmet demand."""
+    """Monthly: re-reserve chips for serving, then for the lab's workloads; record served and unmet demand."""
+    lab = w.scenario.labs[lid]
     while True:
-        reserve(w, lid)
+        for line in w.fleet[lid].values():  # serving comes first: workloads re-reserve after it
+            line.workloads = 0
+        if lab.inference is not None:
+            reserve(w, lid)
+        if lab.workloads:
+            workloads.reserve(w, lid)
         yield w.env.timeout(MONTH_DAYS)
 
 

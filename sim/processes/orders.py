@@ -145,35 +145,37 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
         held = (line.units - line.training) if line else 0
         pool[chip] = max(held, 0) + w.pipeline[lid][chip]
     out: list[tuple[str, list[str], int]] = []
+    inf = lab.inference
+    if inf is not None:  # serving first, then the workloads, then training gets what is left (as at run time)
+        from sim.processes.inference import needed_flops
+
+        need = needed_flops(w, lid, now + LOOKAHEAD_INFERENCE_DAYS)
+        need = _cover(w, pool, inf.chips, inf.precision, need)
+        usable = [c for c in inf.chips if w.peak(c, inf.precision) > 0]
+        if need > 0 and usable:
+            units = ceil_units(need / w.peak(usable[0], inf.precision))
+            out.append(("inference", usable, units))
+    for wid in sorted(lab.workloads):
+        from sim.processes import workloads
+
+        wl = lab.workloads[wid]
+        order = workloads.chip_order(w, lid, wid)
+        need = _cover(w, pool, order, wl.precision, workloads.needed_flops(w, lid, wid, now + LOOKAHEAD_INFERENCE_DAYS))
+        products = [p for p in (wl.chips or lab.strategy.products or sorted(s.chips)) if w.peak(p, wl.precision) > 0]
+        if need > 0 and products:
+            best = max(products, key=lambda p: (score(w, lid, p), p))  # units counted at the best value's peak
+            out.append((f"workload:{wid}", products, ceil_units(need / w.peak(best, wl.precision))))
     for jid, job in lab.jobs.items():
         if job.sourcing == "rent" or (lid, jid) in w.jobs_started:
             continue
         if s.day_of(job.earliest_start) - now > LOOKAHEAD_JOB_DAYS:
             continue
-        want = job.cluster_size.max
-        for chip in job.chips:
-            take = min(pool[chip], want)
-            pool[chip] -= take
-            want -= take
-        if want > 0:
-            out.append((f"job:{jid}", list(job.chips), want))
-    inf = lab.inference
-    if inf is not None:
-        from sim.processes.inference import needed_flops
+        from sim.processes import training
 
-        need = needed_flops(w, lid, now + LOOKAHEAD_INFERENCE_DAYS)
-        for chip in inf.chips:
-            peak = w.peak(chip, inf.precision)
-            if peak <= 0:
-                continue
-            have = pool[chip] * peak
-            used = min(have, need)
-            pool[chip] -= ceil_units(used / peak)
-            need -= used
-        usable = [c for c in inf.chips if w.peak(c, inf.precision) > 0]
-        if need > 0 and usable:
-            units = ceil_units(need / w.peak(usable[0], inf.precision))
-            out.append(("inference", usable, units))
+        plan = training.procurement_plan(w, lid, jid, pool, lambda p: _orderable_now(w, lid, p))
+        if plan is not None:
+            products, units = plan
+            out.append((f"job:{jid}", products, units))
     extra = w.series(f"{lid}/extra_demand", lab.strategy.extra_demand_units_per_month).at(now)
     if extra > 0:
         units = int(round(extra * lab.strategy.review_interval_days / MONTH_DAYS))
@@ -181,6 +183,33 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
             products = lab.strategy.products or sorted(s.chips)
             out.append(("growth", products, units))
     return out
+
+
+def _cover(w: Simulation, pool: dict[str, int], chips: list[str], precision: str, need: float) -> float:
+    """Take chips from *pool* (in *chips* order) to cover *need* FLOP/s; returns the need left."""
+    for chip in chips:
+        peak = w.peak(chip, precision)
+        if peak <= 0 or need <= 0 or chip not in pool:
+            continue
+        used = min(pool[chip] * peak, need)
+        pool[chip] -= ceil_units(used / peak)
+        need -= used
+    return need
+
+
+def _orderable_now(w: Simulation, lid: str, product: str) -> bool:
+    """Whether *lid* can order *product* now: a legal route, released, not closed by a rule (export or import)."""
+    s = w.scenario
+    legal, _grey = routes(w, lid)
+    if product not in legal or s.day_of(s.chips[product].release) > w.env.now:
+        return False
+    strat = s.labs[lid].strategy
+    if strat.products and product not in strat.products:
+        return False
+    now = w.env.now
+    if _closed(w, w.compliance.decide(_lot(w, product, 1, lid, legal[product].channel, now), now)):
+        return False
+    return not _closed(w, w.compliance.decide(_lot(w, product, 0, lid, "sale", now), now, applies_at="import"))
 
 
 STALE_ORDER_REVIEWS = 3  # an order unfilled for this many reviews (and 90 days at least) is cancelled
@@ -258,7 +287,10 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     if strat.products:
         candidates = [p for p in candidates if p in strat.products]
     purpose = "inference" if reason == "inference" else "training"  # growth and budget buy FLOP/s
-    ranked = sorted(candidates, key=lambda p: (-score(w, lid, p, purpose), p))
+    if reason.startswith("job:"):  # a job's products come ranked by its expected finish (training.procurement_plan)
+        ranked = candidates
+    else:
+        ranked = sorted(candidates, key=lambda p: (-score(w, lid, p, purpose), p))
     remaining = units
     denied_once = False
     domestic_only = False

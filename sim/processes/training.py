@@ -28,7 +28,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from sim.distributions import mean as dist_mean
 from sim.processes import cloud as cloud_mod
+from sim.processes.plans import expected_run_days
+from sim.processes.plans import owned_hourly_usd as plans_owned_hourly_usd
 from sim.records import JobRow
 from sim.world import HOURS_PER_DAY, MONTH_DAYS, SECONDS_PER_DAY, Simulation
 
@@ -62,6 +65,7 @@ class JobState:
     owned_cost_usd: float = 0.0
     held_since: float | None = None
     regions: set = field(default_factory=set)
+    last_note: str = ""
 
 
 def start(w: Simulation) -> None:
@@ -72,9 +76,151 @@ def start(w: Simulation) -> None:
             w.env.process(run_job(w, lid, jid, st))
 
 
-def _own_hourly_usd(w: Simulation, chip: str) -> float:
+# ------------------------------------------------------------------------------------ chip choice
+@dataclass(frozen=True)
+class Option:
+    """One way to run the job: a chip type, own and rented units, and what it is expected to give."""
+
+    chip: str
+    own: int
+    region: str | None
+    rented: int
+    start_in_days: float  # 0, or the expected wait for chips on order
+    run_days: float
+    cost_usd: float
+
+    @property
+    def n(self) -> int:
+        return self.own + self.rented
+
+    @property
+    def waiting(self) -> bool:
+        return self.start_in_days > 0
+
+    def describe(self) -> str:
+        where = f" + {self.rented} rented in {self.region}" if self.rented else ""
+        wait = f" after ~{self.start_in_days:.0f} d wait" if self.waiting else ""
+        return f"{self.chip} x{self.own}{where}{wait}: ~{self.start_in_days + self.run_days:.0f} d, ${self.cost_usd / 1e6:.1f}M"
+
+
+def mfu_dist(w: Simulation, lid: str, jid: str, chip: str):
+    """The job's MFU distribution on *chip*: the job's own, else the catalogue's training_mfu (None: cannot run)."""
+    job = w.scenario.labs[lid].jobs[jid]
+    return job.mfu.get(chip) or w.scenario.chips[chip].training_mfu
+
+
+def candidate_chips(w: Simulation, lid: str, jid: str) -> list[str]:
+    """Chips the job may run on: its list, or every released chip with a known training MFU."""
+    s = w.scenario
+    job = s.labs[lid].jobs[jid]
+    chips = job.chips or sorted(c for c in s.chips if mfu_dist(w, lid, jid, c) is not None)
+    return [c for c in chips if s.day_of(s.chips[c].release) <= w.env.now and w.peak(c, job.precision) > 0]
+
+
+def cluster_cap(w: Simulation, lid: str, jid: str, chip: str) -> int:
+    """Largest cluster the job would build of *chip*: its own maximum, within the chip's feasible size."""
+    job = w.scenario.labs[lid].jobs[jid]
+    limit = w.scenario.chips[chip].max_cluster_chips
+    return min(job.cluster_size.max, limit) if limit else job.cluster_size.max
+
+
+def expected_days(w: Simulation, lid: str, jid: str, chip: str, n: int) -> float:
+    """Expected wall days of the whole job on *n* chips of *chip* (mean MFU, MTBF and restart: what the lab knows)."""
+    job = w.scenario.labs[lid].jobs[jid]
+    d = mfu_dist(w, lid, jid, chip)
+    if d is None or n <= 0:
+        return math.inf
+    mfu = dist_mean(d) * (1 - job.mfu_loss_per_doubling) ** max(0.0, math.log2(n / job.mfu_reference_chips))
+    mtbf = job.mtbf_hours_per_chip.get(chip)
+    return expected_run_days(
+        job.target_flop(), n, w.peak(chip, job.precision), mfu, mtbf_hours=dist_mean(mtbf) if mtbf is not None else None,
+        checkpoint_hours=job.checkpoint_interval_hours, restart_hours=dist_mean(job.restart_hours),
+    )
+
+
+def owned_hourly_usd(w: Simulation, chip: str) -> float:
+    """Full hourly cost of an owned chip (capex over life, networking, financing, power: ``scenario.costs``)."""
     spec = w.scenario.chips[chip]
-    return w.unit_price(chip) / (spec.service_life_years * 365.25 * HOURS_PER_DAY)
+    c = w.scenario.costs
+    return plans_owned_hourly_usd(
+        w.unit_price(chip), spec.service_life_years, spec.tdp_w,
+        networking_capex_share=w.param("costs/networking_capex_share", c.networking_capex_share),
+        annual_financing_rate=w.param("costs/annual_financing_rate", c.annual_financing_rate),
+        pue=w.param("costs/pue", c.pue), electricity_usd_per_kwh=w.param("costs/electricity", c.electricity_usd_per_kwh),
+    )
+
+
+def _arrival_days(w: Simulation, lid: str, chip: str) -> float:
+    """Expected days until chips on order arrive and are installed (mean lead time + installation delay)."""
+    s = w.scenario
+    vendor = s.chips[chip].vendor
+    found = w.edge(vendor, lid)
+    lead = dist_mean(found[1].lead_time_days) if found else 0.0
+    return max(lead + dist_mean(s.labs[lid].install_delay_days), 1.0)
+
+
+def options(w: Simulation, lid: str, jid: str) -> list[Option]:
+    """Every way the job could run now (or soon, on chips on order), sorted by the job's objective."""
+    s = w.scenario
+    lab = s.labs[lid]
+    job = lab.jobs[jid]
+    lo = job.cluster_size.min
+    sourcing = job.sourcing
+    out: list[Option] = []
+    for chip in candidate_chips(w, lid, jid):
+        cap = cluster_cap(w, lid, jid, chip)
+        if cap < lo:
+            continue
+        line = w.fleet[lid].get(chip)
+        free = line.free if line else 0
+        own = 0 if sourcing == "rent" else min(free, cap)
+        hourly_own = owned_hourly_usd(w, chip)
+
+        def add(own_n: int, region: str | None, rented: int, wait: float) -> None:
+            n = own_n + rented
+            days = expected_days(w, lid, jid, chip, n)
+            if not math.isfinite(days):
+                return
+            rent_price = cloud_mod.price_per_gpu_hour(w, region, chip).at(w.env.now) if region else 0.0
+            cost = (own_n * hourly_own + rented * rent_price) * days * HOURS_PER_DAY
+            out.append(Option(chip, own_n, region, rented, wait, days, cost))
+
+        if own >= lo:
+            add(own, None, 0, 0.0)
+        if sourcing != "own":
+            for region in _regions(w, lid, chip, job.clouds):
+                avail = w.pools[(region, chip)].available_to(w, lid)
+                gpus = min(cap - own, avail)
+                if gpus > 0 and own + gpus >= lo:
+                    add(own, region, gpus, 0.0)
+        if job.wait_for_better_chip and sourcing != "rent":
+            coming = w.pipeline[lid][chip]
+            n_later = min(free + coming, cap)
+            if coming > 0 and n_later >= lo and n_later > own:
+                add(n_later, None, 0, _arrival_days(w, lid, chip))
+    if job.objective == "lowest_cost" or sourcing == "cheapest":
+        return sorted(out, key=lambda o: (o.cost_usd, o.start_in_days + o.run_days, o.chip, o.region or ""))
+    return sorted(out, key=lambda o: (o.start_in_days + o.run_days, o.cost_usd, o.chip, o.region or ""))
+
+
+def procurement_plan(w: Simulation, lid: str, jid: str, pool: dict[str, int], orderable) -> tuple[list[str], int] | None:
+    """What the lab orders for a job that has not started: (products, units), or None when it holds enough.
+
+    The lab ranks the job's chips by expected days on a full-size cluster; it is covered when it holds (or
+    has on order) a full-size cluster of any of them.  Otherwise it orders the best chip it may buy, for the
+    shortfall; chips ranked above it (denied by a rule) are listed first so that denied demand is recorded.
+    """
+    chips = candidate_chips(w, lid, jid)
+    if not chips:
+        return None
+    ranked = sorted(chips, key=lambda c: (expected_days(w, lid, jid, c, cluster_cap(w, lid, jid, c)), c))
+    if any(pool.get(c, 0) >= cluster_cap(w, lid, jid, c) for c in ranked):
+        return None
+    for k, c in enumerate(ranked):
+        if orderable(c):
+            return ranked[: k + 1], max(cluster_cap(w, lid, jid, c) - pool.get(c, 0), 0)
+    first = ranked[0]
+    return [first], max(cluster_cap(w, lid, jid, first) - pool.get(first, 0), 0)
 
 
 def _regions(w: Simulation, lid: str, chip: str, allowed: list[str]) -> list[str]:
@@ -94,51 +240,50 @@ def _regions(w: Simulation, lid: str, chip: str, allowed: list[str]) -> list[str
 
 
 def assemble(w: Simulation, lid: str, jid: str, st: JobState):
-    """Process: try to gather a cluster; on success fill *st* and return True."""
+    """Process: take the best option the job can get now; True when a cluster is held, False to wait."""
     s = w.scenario
     lab = s.labs[lid]
     job = lab.jobs[jid]
-    lo, hi = job.cluster_size.min, job.cluster_size.max
-    for chip in job.chips:
-        line = w.fleet[lid].get(chip)
-        own_free = line.free if line else 0
-        sourcing = job.sourcing
-        if sourcing == "cheapest":
-            regions = _regions(w, lid, chip, job.clouds)
-            rent_price = min((cloud_mod.price_per_gpu_hour(w, r, chip).at(w.env.now) for r in regions), default=math.inf)
-            sourcing = "rent" if rent_price < _own_hourly_usd(w, chip) else "own_then_rent"
-        own = 0 if sourcing == "rent" else min(own_free, hi)
-        if own >= lo:
-            _take_own(w, lid, chip, own, st)
+    lo = job.cluster_size.min
+    opts = options(w, lid, jid)
+    for k, opt in enumerate(opts):
+        if opt.waiting:
+            note = f"{jid}: waits for {opt.describe()}"
+            if st.last_note != note:
+                st.last_note = note
+                w.rec.event(w.env.now, "job_wait", lid, note, opt.start_in_days)
+            return False
+        if opt.region is None:
+            _take_own(w, lid, opt.chip, opt.own, st)
+            _record_choice(w, lid, jid, opt, opts[k + 1:])
             return True
-        if sourcing == "own":
+        ok, rule = yield from cloud_mod.remote_check(w, lid, lab.hq, opt.region, opt.chip, opt.rented)
+        if not ok:
+            cloud_mod.refused(w, lid, opt.region, opt.chip, opt.rented, rule)
             continue
-        for region in _regions(w, lid, chip, job.clouds):
-            pool = w.pools[(region, chip)]
-            cap = pool.capacity(w)
-            gpus = min(hi - own, cap)
-            if own + gpus < lo:
-                continue
-            ok, rule = yield from cloud_mod.remote_check(w, lid, lab.hq, region, chip, gpus)
-            if not ok:
-                cloud_mod.refused(w, lid, region, chip, gpus, rule)
-                continue
-            r = cloud_mod.request(w, lid, region, chip, gpus)
-            r.rule = rule
-            yield r.granted | w.env.timeout(RENT_WAIT_DAYS)
-            if not r.granted.triggered:
-                cloud_mod.cancel(w, region, chip, r)
-                continue
-            line = w.fleet[lid].get(chip)
-            own_now = 0 if sourcing == "rent" else min(line.free if line else 0, hi - gpus)
-            if own_now + gpus < lo:
-                cloud_mod.end(w, region, chip, r)
-                continue
-            w.open_rentals[id(r)] = (region, chip, r)
-            st.rentals.append((region, r))
-            _take_own(w, lid, chip, own_now, st)
-            return True
+        r = cloud_mod.request(w, lid, opt.region, opt.chip, opt.rented)
+        r.rule = rule
+        yield r.granted | w.env.timeout(RENT_WAIT_DAYS)
+        if not r.granted.triggered:
+            cloud_mod.cancel(w, opt.region, opt.chip, r)
+            continue
+        line = w.fleet[lid].get(opt.chip)
+        own_now = min(line.free if line else 0, opt.own)
+        if own_now + opt.rented < lo:
+            cloud_mod.end(w, opt.region, opt.chip, r)
+            continue
+        w.open_rentals[r.seq] = (opt.region, opt.chip, r)
+        st.rentals.append((opt.region, r))
+        _take_own(w, lid, opt.chip, own_now, st)
+        _record_choice(w, lid, jid, opt, opts[k + 1:])
+        return True
     return False
+
+
+def _record_choice(w: Simulation, lid: str, jid: str, chosen: Option, others: list[Option]) -> None:
+    alts = "; ".join(o.describe() for o in others[:3])
+    w.rec.event(w.env.now, "job_choice", lid, f"{jid}: {chosen.describe()}" + (f" | next: {alts}" if alts else ""),
+                chosen.run_days)
 
 
 def _take_own(w: Simulation, lid: str, chip: str, own: int, st: JobState) -> None:
@@ -182,7 +327,7 @@ def run_job(w: Simulation, lid: str, jid: str, st: JobState):
 def _configure(w: Simulation, st: JobState, job) -> int:
     """Rate of the assembled cluster: n x peak x MFU (MFU drawn once per job and chip)."""
     n = st.own + sum(r.gpus for _, r in st.rentals)
-    mfu0 = w.param(f"mfu/{st.lab}/{st.job}/{st.chip}", job.mfu[st.chip])
+    mfu0 = w.param(f"mfu/{st.lab}/{st.job}/{st.chip}", mfu_dist(w, st.lab, st.job, st.chip))
     doublings = max(0.0, math.log2(n / job.mfu_reference_chips))
     st.mfu = mfu0 * (1 - job.mfu_loss_per_doubling) ** doublings
     st.rate_flop_s = n * w.peak(st.chip, job.precision) * st.mfu
@@ -278,7 +423,7 @@ def _renew(w: Simulation, st: JobState) -> int:
         if ok:
             kept.append((region, r))
             continue
-        w.open_rentals.pop(id(r), None)
+        w.open_rentals.pop(r.seq, None)
         st.rental_cost_usd += cloud_mod.end(w, region, st.chip, r)
         st.regions.add(region)
         cloud_mod.refused(w, st.lab, region, st.chip, r.gpus, rule)
@@ -290,7 +435,7 @@ def _renew(w: Simulation, st: JobState) -> int:
 def _release(w: Simulation, st: JobState) -> None:
     """Give back every chip the job holds (own and rented) and keep the rental costs."""
     for region, r in st.rentals:
-        w.open_rentals.pop(id(r), None)
+        w.open_rentals.pop(r.seq, None)
         st.rental_cost_usd += cloud_mod.end(w, region, st.chip, r)
         st.regions.add(region)
     st.rentals = []
@@ -303,9 +448,9 @@ def _release(w: Simulation, st: JobState) -> None:
 
 
 def _owned_cost(w: Simulation, st: JobState) -> float:
-    spec = w.scenario.chips[st.chip]
+    """Owned chips cost their full hourly cost (``owned_hourly_usd``) while the job holds them."""
     held = w.env.now - (st.held_since if st.held_since is not None else w.env.now)
-    return st.own * w.unit_price(st.chip) / (spec.service_life_years * 365.25) * held
+    return st.own * owned_hourly_usd(w, st.chip) * held * HOURS_PER_DAY
 
 
 def _record(w: Simulation, st: JobState, release: bool) -> None:
@@ -319,7 +464,7 @@ def _record(w: Simulation, st: JobState, release: bool) -> None:
         _release(w, st)
     else:  # the horizon: cost what is held so far; the rental rows are written here
         for region, r in st.rentals:
-            w.open_rentals.pop(id(r), None)
+            w.open_rentals.pop(r.seq, None)
             cost = cloud_mod.rental_cost(w, region, st.chip, r.gpus, r.start_day, now)
             st.rental_cost_usd += cost
             st.regions.add(region)
@@ -329,7 +474,7 @@ def _record(w: Simulation, st: JobState, release: bool) -> None:
             st.owned_cost_usd += _owned_cost(w, st)
     duration = (now - st.start_day) if st.start_day is not None else 0.0
     eff = st.done_flop / (duration * SECONDS_PER_DAY) / 1e15 if duration > 0 else 0.0
-    chip = st.chip or job.chips[0]
+    chip = st.chip or (job.chips[0] if job.chips else (candidate_chips(w, st.lab, st.job) or sorted(s.chips))[0])
     n = st.chips_max
     w.rec.jobs.append(JobRow(
         st.lab, st.job, chip, n, st.own_max, st.rented_max, s.chips[chip].designer_country,
