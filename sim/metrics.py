@@ -14,6 +14,8 @@ import operator
 
 import pandas as pd
 
+from sim.schema import peak_flops
+
 from sim.records import (
     EventRow, FleetRow, InferenceRow, InventoryRow, JobRow, LedgerRow, ProductionRow, Recorder, RentalRow, ShipmentRow,
 )
@@ -86,6 +88,16 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
     k["dies_denied"] = float(ship.loc[(ship["item_kind"] == "die") & (ship["status"] == "denied"), "qty"].sum())
     k["hbm_denied"] = float(ship.loc[(ship["item_kind"] == "hbm") & (ship["status"] == "denied"), "qty"].sum())
 
+    prod = t["production"]
+    made = prod[prod["item_kind"] == "chip"] if len(prod) else prod
+    for product, q in (made.groupby("product")["qty"].sum().items() if len(made) else []):
+        k[f"produced_units[{product}]"] = float(q)
+    by_country: dict[str, float] = {}
+    for product, q in (made.groupby("product")["qty"].sum().items() if len(made) else []):
+        spec = scenario.chips[product]
+        by_country[spec.designer_country] = by_country.get(spec.designer_country, 0.0) + float(q) * peak_flops(spec) / 1e18
+    for country, eflops in sorted(by_country.items()):
+        k[f"produced_eflops[{country}]"] = eflops  # dense BF16 peak of every chip made over the run, EFLOP/s
     fleet = t["fleet"]
     horizon = scenario.horizon_days
     last = fleet[fleet["day"] == fleet["day"].max()] if len(fleet) else fleet

@@ -39,9 +39,13 @@ def test_library_has_the_issue_files() -> None:
         assert f in names
 
 
-def test_flagship_job_unchanged() -> None:
+def test_flagship_job_chooses_its_chip() -> None:
+    """The flagship's answer must not come from a hand-written chip list (issue 15): the job is free to choose;
+    only the variant that pins the reported Ascend plan lists chips."""
     job = load_scenario(SCENARIOS / "bytedance_ascend.yaml").labs["bytedance"].jobs["llm"]
-    assert job.chips == ["h100", "ascend910b"]
+    assert job.chips == [] and job.objective == "earliest_finish"
+    pinned = load_scenario(SCENARIOS / "bytedance_ascend_only.yaml").labs["bytedance"].jobs["llm"]
+    assert pinned.chips == ["ascend910b"]
 
 
 def _unsourced(node: object, path: tuple, sourced: bool, out: list[str]) -> None:

@@ -207,8 +207,9 @@ def procurement_plan(w: Simulation, lid: str, jid: str, pool: dict[str, int], or
     """What the lab orders for a job that has not started: (products, units), or None when it holds enough.
 
     The lab ranks the job's chips by expected days on a full-size cluster; it is covered when it holds (or
-    has on order) a full-size cluster of any of them.  Otherwise it orders the best chip it may buy, for the
-    shortfall; chips ranked above it (denied by a rule) are listed first so that denied demand is recorded.
+    has on order) a full-size cluster of any of them.  Otherwise it orders the best chip it may buy and its
+    vendor is expected to deliver within a year (else the best it may buy at all), for the shortfall; chips
+    ranked above it (denied by a rule) are listed first so that denied demand is recorded.
     """
     chips = candidate_chips(w, lid, jid)
     if not chips:
@@ -216,9 +217,15 @@ def procurement_plan(w: Simulation, lid: str, jid: str, pool: dict[str, int], or
     ranked = sorted(chips, key=lambda c: (expected_days(w, lid, jid, c, cluster_cap(w, lid, jid, c)), c))
     if any(pool.get(c, 0) >= cluster_cap(w, lid, jid, c) for c in ranked):
         return None
-    for k, c in enumerate(ranked):
-        if orderable(c):
-            return ranked[: k + 1], max(cluster_cap(w, lid, jid, c) - pool.get(c, 0), 0)
+    from sim.processes.orders import LOOKAHEAD_JOB_DAYS, vendor_estimate
+
+    def deliverable(c: str) -> bool:
+        return vendor_estimate(w, w.scenario.chips[c].vendor, c, LOOKAHEAD_JOB_DAYS) > 0
+
+    for test in (lambda c: orderable(c) and deliverable(c), orderable):
+        for k, c in enumerate(ranked):
+            if test(c):
+                return ranked[: k + 1], max(cluster_cap(w, lid, jid, c) - pool.get(c, 0), 0)
     first = ranked[0]
     return [first], max(cluster_cap(w, lid, jid, first) - pool.get(first, 0), 0)
 

@@ -103,6 +103,11 @@ def result_scenario(result):
     return Scenario.model_validate_json(result.scenario_json, context={"skip_cross_check": True})
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known defect (issue 15 follow-up): Nvidia's China-bound supply is a per-product series fixed by the rules "
+    "world's mix (H20 plentiful, H100 scarce); without the rules buyers want H100s that the series never offers, "
+    "so the market model delivers more US compute WITH the rules. Needs supply fungible within a die family "
+    "(GH100: H100/H800/H20/H200)."))
 @pytest.mark.parametrize("seed", [5, 6])
 def test_rules_never_deliver_more_us_compute(flagship, seed):
     """Rules may shift purchases to more, weaker chips (H20), but never to more US compute."""
