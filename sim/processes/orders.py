@@ -270,9 +270,15 @@ def score(w: Simulation, lid: str, product: str, purpose: str = "training") -> f
 
 
 def vendor_estimate(w: Simulation, vendor: str, product: str, days: float) -> int:
-    """Units a buyer can expect from a vendor soon: stock + smoothed supply - backorders."""
-    backlog = sum(o.qty for o in w.backorders[vendor] if o.product == product)
-    expected = w.inventory[vendor][product] + w.supply_rate[vendor][product] * days / MONTH_DAYS
+    """Units a buyer can expect from a vendor soon: stock + smoothed supply - backorders.
+
+    For a product in a ``fungible_supply`` group (one die, several products) the whole group's supply and
+    backlog count: the vendor can make any of them from the same wafers.
+    """
+    node = w.scenario.nodes[vendor]
+    group = next((g for g in getattr(node, "fungible_supply", []) if product in g), [product])
+    backlog = sum(o.qty for o in w.backorders[vendor] if o.product in group)
+    expected = sum(w.inventory[vendor][p] + w.supply_rate[vendor][p] * days / MONTH_DAYS for p in group)
     return int(expected - backlog)
 
 

@@ -204,6 +204,40 @@ def run_external_supply(w: Simulation, vid: str, chip: str, steps):
         carry -= units
         if units > 0:
             w.ledger.produced += units
-            w.rec.production.append(ProductionRow(env.now, vid, "chip", chip, float(units), "external"))
-            add_inventory(w, vid, chip, units)
+            for product, k in direct_supply(w, vid, chip, units).items():
+                detail = "external" if product == chip else f"external (made in place of {chip})"
+                w.rec.production.append(ProductionRow(env.now, vid, "chip", product, float(k), detail))
+                add_inventory(w, vid, product, k)
         yield env.timeout(MONTH_DAYS)
+
+
+def direct_supply(w: Simulation, vendor: str, chip: str, units: int) -> dict[str, int]:
+    """Which products *units* of external supply of *chip* are made as (``fungible_supply`` groups).
+
+    The chip's own open orders (backorders not covered by stock) take the units first; what they leave is
+    made as the group's other released products that buyers have ordered, the largest shortfall first.  So
+    the China-specific H20 is made as H100 when nobody may be refused an H100 (a world without the rules),
+    and stays H20 when H20 demand absorbs it.  Without a group the units are the chip itself.
+    """
+    node = w.scenario.nodes[vendor]
+    group = next((g for g in node.fungible_supply if chip in g), None)
+    if group is None:
+        return {chip: units}
+
+    def shortfall(p: str) -> int:
+        backlog = sum(o.qty for o in w.backorders[vendor] if o.product == p and o.qty > 0)
+        return max(backlog - w.inventory[vendor][p], 0)
+
+    out = {chip: min(units, shortfall(chip))}
+    left = units - out[chip]
+    others = [p for p in group if p != chip and w.scenario.day_of(w.scenario.chips[p].release) <= w.env.now]
+    for p in sorted(others, key=lambda p: (-shortfall(p), p)):
+        if left <= 0:
+            break
+        k = min(left, shortfall(p))
+        if k > 0:
+            out[p] = out.get(p, 0) + k
+            left -= k
+    if left > 0:
+        out[chip] += left
+    return {p: k for p, k in out.items() if k > 0}

