@@ -93,6 +93,7 @@ class Simulation:
         self.inventory: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.dies: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.hbm: dict[str, int] = defaultdict(int)
+        self.dies_coming: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # dies on their way
         self.fleet: dict[str, dict[str, FleetLine]] = defaultdict(lambda: defaultdict(FleetLine))
         self.backorders: dict[str, list[Order]] = defaultdict(list)
         self.pipeline: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -25,6 +25,7 @@ class Line:
     hbm_stacks: int
     value: float  # dense FLOP/s of one package: what the plan maximises
     dies: int  # good dies on hand for this line
+    dies_coming: int = 0  # good dies on their way to the packager (from wafers already started)
 
 
 def packaging_plan(lines: list[Line], capacity: int, hbm: int) -> dict[str, int]:
@@ -36,7 +37,10 @@ def packaging_plan(lines: list[Line], capacity: int, hbm: int) -> dict[str, int]
     When the line order also ranks value per package (true of the catalogue's Ascend 910C over 910B:
     100 vs 80 TFLOP/s per stack, 800 vs 320 per package), more of any input never yields less total
     value: extra dies, stacks or slots either raise the first line or fall through to the next one, and a
-    slot or stack moved up the order is worth at least as much there.
+    slot or stack moved up the order is worth at least as much there.  Stacks a line cannot use this month
+    because it is short of stacks are kept for it (not spent on a line worth less per stack), so an extra die of
+    a lesser line never takes the stacks a better line would have completed next month; the stacks its dies
+    already on the way will need are kept for it too.
     """
 
     def order(ln: Line):
@@ -49,12 +53,19 @@ def packaging_plan(lines: list[Line], capacity: int, hbm: int) -> dict[str, int]
     for ln in sorted(lines, key=order):
         k = ln.dies // ln.dies_per_package if ln.dies_per_package > 0 else 0
         k = min(k, slots)
+        hbm_bound = False
         if ln.hbm_stacks:
+            hbm_bound = stacks // ln.hbm_stacks < k
             k = min(k, stacks // ln.hbm_stacks)
         k = max(k, 0)
         out[ln.chip] = k
         slots -= k
         stacks -= k * ln.hbm_stacks
+        if hbm_bound:
+            stacks = 0  # the stacks left are kept for this line next month, not spent on a line worth less per stack
+        elif ln.hbm_stacks and ln.dies_coming:
+            # keep what this line's dies on the way will need, so a lesser line does not spend it first
+            stacks -= min(stacks, ln.dies_coming // ln.dies_per_package * ln.hbm_stacks)
     return out
 
 

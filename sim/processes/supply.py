@@ -115,19 +115,25 @@ def run_foundry(w: Simulation, fid: str):
             spec = w.scenario.chips[chip]
             gross = alloc.gross_dies_per_wafer or gross_dies_per_wafer(spec.die_area_mm2 / spec.dies_per_package)
             y = w.sample(f"yield/{fid}/{chip}", alloc.die_yield)
+            # cycle and lead times drawn every month, used or not (common random numbers across input levels)
+            cycle = w.sample(f"cycle/{fid}/{chip}", node.cycle_time_days)
+            lead = w.lead_time(fid, alloc.packager)
             good = int(wafers * alloc.share * gross * y)
             if good > 0:
                 w.rec.production.append(ProductionRow(env.now, fid, "die", chip, float(good), f"yield={y:.3f}"))
-                cycle = w.sample(f"cycle/{fid}", node.cycle_time_days)
-                env.process(_deliver_dies(w, fid, alloc.packager, chip, good, cycle))
+                env.process(_deliver_dies(w, fid, alloc.packager, chip, good, cycle, lead))
         yield env.timeout(MONTH_DAYS)
 
 
-def _deliver_dies(w: Simulation, fid: str, packager: str, chip: str, dies: int, cycle_days: float):
+def _deliver_dies(w: Simulation, fid: str, packager: str, chip: str, dies: int, cycle_days: float, lead_days: float):
+    coming = w.dies_coming[packager]
+    coming[chip] += dies
     yield w.env.timeout(cycle_days)
     if not _cross_border_ok(w, fid, packager, chip, "die", dies, w.scenario.nodes[fid].country):
+        coming[chip] -= dies
         return
-    yield w.env.timeout(w.lead_time(fid, packager))
+    yield w.env.timeout(lead_days)
+    coming[chip] -= dies
     w.dies[packager][chip] += dies
 
 
@@ -140,17 +146,18 @@ def run_memory(w: Simulation, mid: str):
     targets = [e.to for e in s.edges.values() if e.from_ == mid and e.flow == "hbm"]
     while True:
         stacks = int(series.at(env.now))
+        leads = {t: w.lead_time(mid, t) for t in targets}  # drawn every month (common random numbers)
         if stacks > 0 and targets:
             w.rec.production.append(ProductionRow(env.now, mid, "hbm", "hbm", float(stacks), ""))
             share = stacks // len(targets)
             for t in targets:
                 if _cross_border_ok(w, mid, t, "hbm", "hbm", share, node.country):
-                    env.process(_deliver_hbm(w, mid, t, share))
+                    env.process(_deliver_hbm(w, t, share, leads[t]))
         yield env.timeout(MONTH_DAYS)
 
 
-def _deliver_hbm(w: Simulation, mid: str, packager: str, stacks: int):
-    yield w.env.timeout(w.lead_time(mid, packager))
+def _deliver_hbm(w: Simulation, packager: str, stacks: int, lead_days: float):
+    yield w.env.timeout(lead_days)
     w.hbm[packager] += stacks
 
 
@@ -160,13 +167,18 @@ def run_packager(w: Simulation, pid: str):
     s = w.scenario
     node = s.nodes[pid]
     cap_series = w.series(f"{pid}/capacity", node.chips_per_month)
+    lines_of = {pid: sorted(set(node.initial_dies) | {
+        chip for f in s.nodes.values() if f.kind == "foundry" for chip, a in f.allocation.items() if a.packager == pid})}
+    carry: dict[str, float] = {}
     while True:
         capacity = int(cap_series.at(env.now))
         dies = w.dies[pid]
+        # one yield draw per chip line and month, used or not: more of an input never shifts another month's draws
+        yields = {chip: w.sample(f"packaging_yield/{pid}/{chip}", node.packaging_yield) for chip in lines_of[pid]}
         lines = [
-            Line(chip, s.chips[chip].dies_per_package, s.chips[chip].hbm_stacks, w.peak(chip), n)
+            Line(chip, s.chips[chip].dies_per_package, s.chips[chip].hbm_stacks, w.peak(chip), n, w.dies_coming[pid][chip])
             for chip, n in sorted(dies.items())
-            if n > 0 and s.day_of(s.chips[chip].release) <= env.now  # not assembled before the product's release
+            if (n > 0 or w.dies_coming[pid][chip] > 0) and chip in yields and s.day_of(s.chips[chip].release) <= env.now  # not before its release
         ]
         if lines and capacity > 0:
             plan = packaging_plan(lines, capacity, w.hbm[pid])
@@ -177,8 +189,11 @@ def run_packager(w: Simulation, pid: str):
                 spec = s.chips[chip]
                 dies[chip] -= k * spec.dies_per_package
                 w.hbm[pid] -= k * spec.hbm_stacks
-                y = w.sample(f"packaging_yield/{pid}", node.packaging_yield)
-                good = int(k * y)
+                # working packages, with the fraction carried to the next month (flooring would lose every
+                # package of a one-package month)
+                exact = carry.get(chip, 0.0) + k * yields[chip]
+                good = int(exact)
+                carry[chip] = exact - good
                 w.rec.production.append(ProductionRow(env.now, pid, "chip", chip, float(good), f"assembled={k}"))
                 if good > 0:
                     env.process(_deliver_chips(w, pid, spec.vendor, chip, good))

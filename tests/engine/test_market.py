@@ -57,6 +57,8 @@ def test_packaging_plan_respects_every_input():
     plan = packaging_plan(ascend_lines(100, 50), capacity=60, hbm=400)
     assert plan == {"910c": 25, "910b": 35}  # 910C first (100 TF/stack): 25 x 8 = 200 stacks; 910B gets 35 slots
     assert 25 * 8 + 35 * 4 <= 400
+    # 910C short of stacks: the 4 left over are kept for it, not spent on a 910B
+    assert packaging_plan(ascend_lines(100, 50), capacity=60, hbm=12) == {"910c": 1, "910b": 0}
 
 
 def test_expected_run_days_closed_form_and_failure_overhead():
