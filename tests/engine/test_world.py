@@ -120,7 +120,7 @@ def test_rules_shift_bytedance_to_weaker_us_chips(flagship, seed):
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_chip_rule_delivers_none_of_its_controlled_chips_while_in_force(flagship, seed):
-    """Mechanism that must bite: with the Oct 2023 rule, no A800/H800 ordered while it is in force (and before the
+    """Mechanism that must bite: with the Oct 2023 rule (and its Oct 23 immediate part), no A800/H800 ordered while in force (and before the
     Jan 2026 H200 review) reaches a Chinese buyer legally; remove the rule and they do."""
     lo, hi = flagship.day_of(flagship.rules["us_2023_10"].effective), flagship.day_of(flagship.rules["us_2026_01_h200"].effective)
 
@@ -131,7 +131,7 @@ def test_a_chip_rule_delivers_none_of_its_controlled_chips_while_in_force(flagsh
         return ok[(ok.order_day >= lo) & (ok.order_day < hi)]["qty"].sum()
 
     base = Simulation(flagship, seed).run()
-    relaxed = Simulation(without_rules(flagship, ["us_2023_10"]), seed).run()
+    relaxed = Simulation(without_rules(flagship, ["us_2023_10", "us_2023_10_named"]), seed).run()
     assert controlled(base) == 0
     assert controlled(relaxed) > 0
     assert base.kpis["blocked_units"] > 0
