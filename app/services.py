@@ -26,6 +26,7 @@ import yaml
 
 import sim
 from sim import compare as sim_compare
+from sim import compliance as sim_compliance
 from sim import network as sim_network
 from sim import plots  # noqa: F401  (re-exported: pages draw with services.plots.*)
 from sim.loader import ScenarioError
@@ -260,7 +261,7 @@ def network(scenario_json: str, on: dt.date) -> dict:
     s = _scenario(scenario_json)
     g = sim_network.build_graph(s)
     summary = sim_network.summary(s)
-    blocked = set(sim_network.blocked_edges(s, on))
+    blocked = set(sim_compliance.blocked_edges(s, on))
     nodes = pd.DataFrame([{"id": n, "kind": d["kind"], "country": d["country"], "name": d["name"]}
                           for n, d in g.nodes(data=True)])
     edges = pd.DataFrame([{"id": eid, "from": e.from_, "to": e.to, "flow": e.flow, "channel": e.channel,

@@ -43,12 +43,13 @@ import pandas as pd
 from sim import __version__
 from sim.loader import ScenarioError, load_scenario
 from sim.schema import Scenario
+from sim.units import MONTH_DAYS
 
 AUDIENCES = ("policy", "lab")
 FORMATS = ("html", "pdf", "md")
 INTERVAL = (10.0, 90.0)  # percentiles of the interval across replications
 INTERVAL_PCT = 80
-DAYS_PER_MONTH = 365.25 / 12
+DAYS_PER_MONTH = MONTH_DAYS  # kept for the sections module
 MAX_SWINGS = 8  # one-at-a-time inputs swung (two variants each)
 MAX_SWING_REPS = 5  # replications per swing variant (the first seeds of the scenario's)
 MAX_RULE_VARIANTS = 4  # policy audience: rules dropped one at a time (largest deniers first)

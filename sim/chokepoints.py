@@ -68,6 +68,7 @@ from sim.compare import paired_interval
 from sim.distributions import ResolvedSeries
 from sim.distributions import mean as dist_mean
 from sim.schema import Scenario
+from sim.units import MONTH_DAYS
 
 #: Kinds of target a run can be restricted to (``--kind``).
 KINDS = ("foundry", "memory", "packager", "vendor", "distributor", "cloud", "edge")
@@ -79,7 +80,6 @@ DIRECTION = {
     "domestic_share": 0,
 }
 SECONDARY = ("compute_eflops_end", "domestic_share")
-MONTH_DAYS = 365.25 / 12
 Progress = Callable[[int, int], None]
 
 

@@ -10,6 +10,7 @@ treatment (cap counters, licence draws) belong to the engine, not here.
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 from dataclasses import dataclass
 
 from sim.schema import RESTRICTIVENESS, Rule, Scenario, memory_bandwidth_gb_s, performance_density, tpp
@@ -198,3 +199,40 @@ def _clause(c: ItemClause, f: ItemFacts) -> bool:
         if not is_min and value >= bound:
             return False
     return True
+
+
+def blocked_edges(s: Scenario, date: dt.date) -> list[str]:
+    """Edge ids closed on *date*: every item that can flow on the edge is denied by a rule in force.
+
+    Items on an edge: for chips, the products its source sells (a vendor's own designs; any chip through
+    a hub or from a cloud); for dies, wafers and HBM, the source's output.  Grey edges are never
+    "blocked" (they exist to evade), remote edges are checked as rentals.  A structural reading for the
+    network view; the engine decides lot by lot.
+    """
+    comp = Compliance(s)
+    day = s.day_of(date)
+    channel_of = {"direct": "sale", "reexport": "reexport", "remote": "remote"}
+    out = []
+    for eid, e in s.edges.items():
+        if e.channel == "grey":
+            continue
+        src = s.nodes.get(e.from_)
+        if e.flow in ("chips", "rental"):
+            kinds = ("chip",)
+            products = [c for c, spec in s.chips.items() if spec.vendor == e.from_] if src is not None and \
+                src.kind == "vendor" else list(s.chips)
+        elif e.flow == "hbm":
+            kinds, products = ("hbm",), ["hbm"]
+        else:
+            kinds = ("die",)
+            products = list(src.allocation) if src is not None and src.kind == "foundry" else list(s.chips)
+        if not products:
+            continue
+        buyer = e.to
+        actor = s.labs.get(buyer) or s.clouds.get(buyer)
+        hq = actor.hq if actor is not None else s.country_of(buyer)
+        lots = [Lot(comp.item(p, kinds[0], s.country_of(e.from_)), 1, s.country_of(buyer), buyer, hq,
+                    channel_of[e.channel], day) for p in products]
+        if all(comp.decide(lot, day).kind == "deny" for lot in lots):
+            out.append(eid)
+    return out

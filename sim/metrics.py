@@ -7,7 +7,6 @@ KPI names follow ``name[key]`` (e.g. ``job_finish_day[bytedance/llm]``,
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import math
 import operator
@@ -15,7 +14,16 @@ import operator
 import pandas as pd
 
 from sim.records import (
-    EventRow, FleetRow, InferenceRow, InventoryRow, JobRow, LedgerRow, ProductionRow, Recorder, RentalRow, ShipmentRow,
+    EventRow,
+    FleetRow,
+    InferenceRow,
+    InventoryRow,
+    JobRow,
+    LedgerRow,
+    ProductionRow,
+    Recorder,
+    RentalRow,
+    ShipmentRow,
 )
 
 ROW_TYPES = {
@@ -184,13 +192,6 @@ def build_result(w):
         tables=tabs, kpis=kpis(tabs, w.scenario), events_processed=w.events_processed,
         streams=w.rng.names,
     )
-
-
-def day_to_date(start: dt.date, day: float) -> dt.date | None:
-    """Calendar date of a simulation day (None for NaN)."""
-    if day is None or (isinstance(day, float) and math.isnan(day)):
-        return None
-    return start + dt.timedelta(days=float(day))
 
 
 def kpis_json(k: dict) -> str:

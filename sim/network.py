@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import networkx as nx
@@ -135,42 +134,3 @@ def summary(s: Scenario) -> dict:
         "chokepoints": chokepoints(s, g),
         "issues": [f"{i.path}: {i.message}" for i in check_graph(s, g)],
     }
-
-
-def blocked_edges(s: Scenario, date: dt.date) -> list[str]:
-    """Edge ids closed on *date*: every item that can flow on the edge is denied by a rule in force.
-
-    Items on an edge: for chips, the products its source sells (a vendor's own designs; any chip through
-    a hub or from a cloud); for dies, wafers and HBM, the source's output.  Grey edges are never
-    "blocked" (they exist to evade), remote edges are checked as rentals.  A structural reading for the
-    network view; the engine decides lot by lot.
-    """
-    from sim.compliance import Compliance, Lot
-
-    comp = Compliance(s)
-    day = s.day_of(date)
-    channel_of = {"direct": "sale", "reexport": "reexport", "remote": "remote"}
-    out = []
-    for eid, e in s.edges.items():
-        if e.channel == "grey":
-            continue
-        src = s.nodes.get(e.from_)
-        if e.flow in ("chips", "rental"):
-            kinds = ("chip",)
-            products = [c for c, spec in s.chips.items() if spec.vendor == e.from_] if src is not None and \
-                src.kind == "vendor" else list(s.chips)
-        elif e.flow == "hbm":
-            kinds, products = ("hbm",), ["hbm"]
-        else:
-            kinds = ("die",)
-            products = list(src.allocation) if src is not None and src.kind == "foundry" else list(s.chips)
-        if not products:
-            continue
-        buyer = e.to
-        actor = s.labs.get(buyer) or s.clouds.get(buyer)
-        hq = actor.hq if actor is not None else s.country_of(buyer)
-        lots = [Lot(comp.item(p, kinds[0], s.country_of(e.from_)), 1, s.country_of(buyer), buyer, hq,
-                    channel_of[e.channel], day) for p in products]
-        if all(comp.decide(lot, day).kind == "deny" for lot in lots):
-            out.append(eid)
-    return out

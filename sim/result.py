@@ -38,7 +38,7 @@ class RunResult:
 
     def date_of(self, day: float) -> dt.date | None:
         """Calendar date of a simulation day."""
-        from sim.metrics import day_to_date
+        from sim.units import day_to_date
 
         return day_to_date(self.start, day)
 

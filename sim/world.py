@@ -20,10 +20,6 @@ from sim.records import LedgerRow, Recorder
 from sim.rng import Streams
 from sim.schema import Scenario, peak_flops
 
-MONTH_DAYS = 365.25 / 12  # days in an average month
-HOURS_PER_DAY = 24.0
-SECONDS_PER_DAY = 86_400.0
-
 
 @dataclass
 class Order:
@@ -248,4 +244,4 @@ def ceil_units(x: float) -> int:
     return max(int(math.ceil(x - 1e-9)), 0)
 
 
-__all__ = ["HOURS_PER_DAY", "MONTH_DAYS", "SECONDS_PER_DAY", "FleetLine", "Order", "Simulation", "ceil_units"]
+__all__ = ["FleetLine", "Order", "Simulation", "ceil_units"]

@@ -25,7 +25,8 @@ import simpy
 from sim.compliance import Lot
 from sim.processes.treatments import handler
 from sim.records import RentalRow
-from sim.world import HOURS_PER_DAY, Simulation
+from sim.units import HOURS_PER_DAY
+from sim.world import Simulation
 
 
 @dataclass

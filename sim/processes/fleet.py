@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 
 from sim.records import FleetRow, InventoryRow
-from sim.world import MONTH_DAYS, Simulation
+from sim.units import MONTH_DAYS
+from sim.world import Simulation
 
 
 def start(w: Simulation) -> None:

@@ -39,7 +39,8 @@ from sim.processes import fleet as fleet_mod
 from sim.processes.plans import pro_rata
 from sim.processes.treatments import ExportLot, handler
 from sim.records import ShipmentRow
-from sim.world import MAX_UNITS, MONTH_DAYS, Order, Simulation, ceil_units
+from sim.units import MONTH_DAYS
+from sim.world import MAX_UNITS, Order, Simulation, ceil_units
 
 LOOKAHEAD_JOB_DAYS = 365.0  # jobs starting within this horizon drive procurement
 LOOKAHEAD_INFERENCE_DAYS = 180.0  # serving capacity is planned two quarters ahead (lead times of 3-6 months)

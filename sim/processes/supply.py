@@ -30,7 +30,8 @@ from sim.compliance import Lot
 from sim.processes.plans import Line, packaging_plan
 from sim.processes.treatments import handler
 from sim.records import ProductionRow, ShipmentRow
-from sim.world import MONTH_DAYS, Simulation
+from sim.units import MONTH_DAYS
+from sim.world import Simulation
 
 WAFER_DIAMETER_MM = 300.0
 

@@ -33,7 +33,8 @@ from sim.processes import cloud as cloud_mod
 from sim.processes.plans import expected_run_days
 from sim.processes.plans import owned_hourly_usd as plans_owned_hourly_usd
 from sim.records import JobRow
-from sim.world import HOURS_PER_DAY, MONTH_DAYS, SECONDS_PER_DAY, Simulation
+from sim.units import HOURS_PER_DAY, MONTH_DAYS, SECONDS_PER_DAY
+from sim.world import Simulation
 
 RENT_WAIT_DAYS = MONTH_DAYS  # how long a job waits in a rental queue before it re-plans
 
