@@ -1,6 +1,6 @@
 """``exportsim brief``: a decision document from a scenario, a comparison or a sweep store.
 
-Registered on the main app by ``register(app)`` (sim/cli.py stays the lead's); helpers from sim.cli_common.
+Registered on the main app by ``register(app)`` (sim/cli.py stays the lead's); helpers from sim.cli.common.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli_common import _fail, err, out
+from sim.cli.common import _fail, err, out
 
 
 def brief(
@@ -33,8 +33,8 @@ def brief(
     assumptions with sources, caveats, how to reproduce; every number traceable to the runs."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from sim.briefing import FORMATS, BriefingError, _default_command, build, collect
-    from sim.loader import ScenarioError
+    from sim.reports.briefing import FORMATS, BriefingError, _default_command, build, collect
+    from sim.scenario.loader import ScenarioError
 
     if fmt is None:
         suffix = out_file.suffix.lstrip(".").lower() if out_file is not None else ""
@@ -61,7 +61,7 @@ def brief(
         _fail(e.problems)
     except BriefingError as e:
         _fail(e.problems)
-    from sim.briefing import write
+    from sim.reports.briefing import write
 
     try:
         written = write(files, out_file, fmt)

@@ -1,4 +1,4 @@
-"""``exportsim chokepoints``: simulated knock-outs of each node against graph centrality (sim.chokepoints).
+"""``exportsim chokepoints``: simulated knock-outs of each node against graph centrality (sim.experiments.chokepoints).
 
 Registered on the main app by ``register(app)`` (sim/cli.py stays the lead's).
 """
@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sim import cli_common as _cli
+from sim.cli import common as _cli
 
 
 def _n(v, digits: int = 1) -> str:
@@ -57,7 +57,7 @@ def chokepoints(
     """Rank chokepoints: knock out each node (or channel edge) and measure the lab's KPI against the graph's view."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from sim.chokepoints import ChokepointError, rank
+    from sim.experiments.chokepoints import ChokepointError, rank
 
     if not 0 <= severity <= 1 or not math.isfinite(severity):
         _cli._fail([f"--severity: must be between 0 and 1, got {severity:g}"])

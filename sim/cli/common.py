@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from sim.loader import ScenarioError, load_scenario
+from sim.scenario.loader import ScenarioError, load_scenario
 
 out = Console() if sys.stdout.isatty() else Console(width=160)  # pipes and files get full-width tables
 err = Console(stderr=True)

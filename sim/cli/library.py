@@ -49,8 +49,8 @@ def _short(v: Any, width: int = 60) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add ``backtest`` and ``diff`` to *app*."""
-    from sim.backtest import DEFAULT_OBSERVED
-    from sim.cli import _fail, _load, _progress_runner, out
+    from sim.cli.main import _fail, _load, _progress_runner, out
+    from sim.experiments.backtest import DEFAULT_OBSERVED
 
     @app.command()
     def backtest(
@@ -60,9 +60,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:
         """Run the 2022-2026 history (and reference training runs) and compare with published figures."""
-        from sim.backtest import backtest as run_backtest
-        from sim.backtest import load_observed
-        from sim.loader import ScenarioError
+        from sim.experiments.backtest import backtest as run_backtest
+        from sim.experiments.backtest import load_observed
+        from sim.scenario.loader import ScenarioError
 
         try:
             obs = load_observed(observed)
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:
         """The assumptions that differ between two scenarios (after extends): path, A, B, sources."""
-        from sim.diff import diff_scenarios
+        from sim.scenario.diff import diff_scenarios
 
         sa = _load(a)
         sb = _load(b)

@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sim.cli_common import EXIT_BAD_INPUT, _fail, _load, err, out  # noqa: F401 - re-exported for command modules
-from sim.loader import ScenarioError, load_raw, load_scenario
+from sim.cli.common import EXIT_BAD_INPUT, _fail, _load, err, out  # noqa: F401 - re-exported for command modules
+from sim.scenario.loader import ScenarioError, load_raw, load_scenario
 
 app = typer.Typer(
     name="exportsim",
@@ -36,7 +36,7 @@ def validate(
     for f in files:
         try:
             if _is_observables(f):
-                from sim.backtest import load_observed
+                from sim.experiments.backtest import load_observed
 
                 load_observed(f)
             else:
@@ -74,7 +74,7 @@ def chips(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the chip catalogue with the figures export rules use: TPP and performance density."""
-    from sim.catalog import chip_table, read_chips
+    from sim.scenario.catalog import chip_table, read_chips
 
     try:
         catalogue = read_chips(file, load_raw)
@@ -109,7 +109,7 @@ def graph(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Summarise the supplier network: nodes and edges by kind, central nodes, chokepoints per lab."""
-    from sim.network import summary
+    from sim.scenario.network import summary
 
     s = _load(file)
     info = summary(s)
@@ -156,7 +156,7 @@ def run(
 ) -> None:
     """Run a scenario once: KPIs (deliveries by origin, denials by rule, job finish days, ...) and tables."""
     from sim import Simulation
-    from sim.metrics import kpis_json
+    from sim.results.metrics import kpis_json
 
     if fmt not in ("parquet", "csv"):
         _fail([f"--format: must be parquet or csv, got '{fmt}'"])
@@ -200,8 +200,8 @@ def compare(
     """Compare a scenario with its counterfactual, common random numbers, paired 95 % intervals."""
     import math
 
-    from sim.compare import compare as run_compare
-    from sim.compare import without_rules as drop_rules
+    from sim.experiments.compare import compare as run_compare
+    from sim.experiments.compare import without_rules as drop_rules
 
     chosen = sum([against is not None, without_rules, bool(without)])
     if chosen != 1:
@@ -246,7 +246,7 @@ def dashboard(
     """Open the Streamlit dashboard (edit, run, compare, network view) on http://127.0.0.1:PORT."""
     import subprocess
 
-    entry = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
+    entry = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
     if not entry.exists():
         _fail([f"{entry}: the dashboard is not in this installation (it ships with the source tree)"])
     cmd = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.headless", "true",
@@ -258,12 +258,12 @@ def dashboard(
 
 def _register_extensions() -> None:
     """Commands that live in their own modules (scenario library, sweeps)."""
-    from sim.cli_library import register as library_commands
+    from sim.cli.library import register as library_commands
 
     library_commands(app)
-    from sim.cli_brief import register as brief_commands
-    from sim.cli_chokepoints import register as chokepoint_commands
-    from sim.cli_sweep import register as sweep_commands
+    from sim.cli.brief import register as brief_commands
+    from sim.cli.chokepoints import register as chokepoint_commands
+    from sim.cli.sweep import register as sweep_commands
 
     sweep_commands(app)
     chokepoint_commands(app)

@@ -1,4 +1,4 @@
-"""``exportsim sweep`` and ``exportsim analyze``: thin Typer commands over sim.sweep and sim.analysis.
+"""``exportsim sweep`` and ``exportsim analyze``: thin Typer commands over sim.experiments.sweep and sim.experiments.analysis.
 
 Registered on the main app by ``register(app)`` (sim/cli.py stays the lead's).
 """
@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sim.cli import _fail, err, out
+from sim.cli.main import _fail, err, out
 
 
 def _clean(obj):
@@ -62,8 +62,8 @@ def sweep(
         TimeRemainingColumn,
     )
 
-    from sim.loader import ScenarioError
-    from sim.sweep import EXECUTORS, SweepError, load_spec, run_sweep
+    from sim.experiments.sweep import EXECUTORS, SweepError, load_spec, run_sweep
+    from sim.scenario.loader import ScenarioError
 
     if scheduler and executor == "local":
         executor = "dask"
@@ -127,8 +127,8 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Analyse a sweep: KPI distribution (by lever), Sobol/Morris indices or rank correlations, PRIM boxes."""
-    from sim.analysis import AnalysisError, analyze_store
-    from sim.store import Store, StoreError
+    from sim.experiments.analysis import AnalysisError, analyze_store
+    from sim.experiments.store import Store, StoreError
 
     try:
         s = Store(store)

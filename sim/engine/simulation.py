@@ -2,8 +2,8 @@
 
 The world holds counts, not objects per chip: vendor inventories, packagers' die and HBM stocks,
 installed fleets as cohorts ``[install_day, units]`` per owner and product, and a ledger of where every
-chip is.  Processes (``sim.processes.*``) act on it and append rows to the :class:`Recorder`;
-:mod:`sim.metrics` turns rows into tables and KPIs once, at the end.
+chip is.  Processes (``sim.engine.mechanisms.*``) act on it and append rows to the :class:`Recorder`;
+:mod:`sim.results.metrics` turns rows into tables and KPIs once, at the end.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from sim.compliance import Compliance
-from sim.distributions import ResolvedSeries, draw
-from sim.records import LedgerRow, Recorder
-from sim.rng import Streams
+from sim.engine.compliance import Compliance
+from sim.engine.records import LedgerRow, Recorder
+from sim.engine.rng import Streams
+from sim.scenario.quantities import ResolvedSeries, draw
 from sim.schema import Scenario, peak_flops
 
 
@@ -70,7 +70,7 @@ class Simulation:
     """One run of one scenario with one seed.
 
     *scenario* is a validated :class:`Scenario`; *seed* defaults to the scenario's own.
-    ``run()`` returns a :class:`~sim.result.RunResult`.
+    ``run()`` returns a :class:`~sim.results.result.RunResult`.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, *, run_id: str | None = None):
@@ -181,8 +181,8 @@ class Simulation:
     # ------------------------------------------------------------------ the run
     def run(self, progress=None):
         """Run to the horizon and return a RunResult.  *progress*, if given, is called with (day, horizon)."""
-        from sim.metrics import build_result
-        from sim.processes import cloud, fleet, inference, orders, supply, training
+        from sim.engine.mechanisms import cloud, fleet, inference, orders, supply, training
+        from sim.results.metrics import build_result
 
         if self._ran:
             raise RuntimeError("a Simulation runs once; make a new one for another run")

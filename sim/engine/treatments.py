@@ -4,7 +4,7 @@ A rule's treatment meets the engine in four places, and every handler answers al
 (no kind is ever allowed by default):
 
 - ``at_export``: a chip lot leaving its vendor (a SimPy sub-process: it may wait, e.g. a licence review);
-  returns an :class:`ExportOutcome` that :func:`sim.processes.orders.ship` books.
+  returns an :class:`ExportOutcome` that :func:`sim.engine.mechanisms.orders.ship` books.
 - ``at_remote``: a tenant renting GPUs abroad, for a new rental (may wait) or a renewal (decided at once).
 - ``at_component``: a die or HBM lot crossing a border to a packager (allowed or not).
 - ``at_import``: the importing country's treatment of a purchase: ``(verdict, hold_days)``.
@@ -119,7 +119,7 @@ class LicenseHandler(Handler):
     kind = "license"
 
     def at_export(self, w, d, lot):
-        from sim.processes import orders
+        from sim.engine.mechanisms import orders
 
         yield w.env.timeout(w.sample(f"licence/review/{d.rule}", d.spec.review_days))
         approved = _granted(w, d)
@@ -239,7 +239,7 @@ class CapHandler(Handler):
     kind = "cap"
 
     def at_export(self, w, d, lot):
-        from sim.processes import orders
+        from sim.engine.mechanisms import orders
 
         room = orders._cap_room(w, d.rule, d.spec.units_per_period, d.spec.period_days, lot.buyer_country)
         qty = lot.qty

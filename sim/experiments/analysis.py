@@ -1,6 +1,6 @@
 """Sweep analysis: (inputs, outputs) frames -> sensitivity indices and scenario discovery.
 
-Everything here takes tidy frames (:meth:`sim.store.Store.frames`, :meth:`~sim.store.Store.design`) or
+Everything here takes tidy frames (:meth:`sim.experiments.store.Store.frames`, :meth:`~sim.experiments.store.Store.design`) or
 plain arrays and knows nothing about SimPy.
 
 * :func:`sobol_from_design` / :func:`morris_from_design`: SALib's analyzers over a Saltelli or Morris
@@ -486,7 +486,7 @@ def analyze_store(store: Any, kpi: str | None = None, method: str = "auto", thre
     *method*: ``sobol`` / ``morris`` (need that design), ``prim`` (needs *threshold*), ``auto`` (the
     design's own indices, or rank correlations and main effects for grid/LHS; PRIM too if *threshold*).
     """
-    from sim.store import Store
+    from sim.experiments.store import Store
 
     s = store if isinstance(store, Store) else Store(store)
     inputs, outputs = s.frames()

@@ -10,9 +10,8 @@ median and 10-90 % band next to the published range.  Nothing here is tuned: a m
 from __future__ import annotations
 
 import ast
-import operator
-
 import math
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ import pandas as pd
 from pydantic import ValidationError
 
 from sim import Simulation, load_scenario
-from sim.loader import LoadProblem, ScenarioError
-from sim.result import RunResult
+from sim.results.result import RunResult
+from sim.scenario.loader import LoadProblem, ScenarioError
 from sim.schema.observed import Measure, Observable, ObservedFile
 
 DEFAULT_OBSERVED = Path("scenarios/observed.yaml")
@@ -53,7 +52,7 @@ class BacktestRow:
 
 def load_observed(path: str | Path = DEFAULT_OBSERVED) -> ObservedFile:
     """Read and validate an observables file; raise :class:`ScenarioError` with one line per problem."""
-    from sim.loader import _read_yaml
+    from sim.scenario.loader import _read_yaml
 
     p = Path(path)
     data, where = _read_yaml(p)  # the scenario loader's guards: safe YAML, size cap, alias bound, file:line errors
@@ -102,7 +101,7 @@ def _columns(table: str) -> set[str]:
     """Columns of a run table (from its row type)."""
     import dataclasses
 
-    from sim.metrics import ROW_TYPES
+    from sim.results.metrics import ROW_TYPES
 
     row = ROW_TYPES.get(table)
     return {"run_id"} | ({f.name for f in dataclasses.fields(row)} if row else set())

@@ -37,14 +37,14 @@ Targets whose transformations coincide (a hub and its grey edge; a vendor and it
 the vendor has no supply of its own; rental edges in one country) are run once and shown as one row.
 
 **Impact.**  Each counterfactual runs ``replications`` times with the seeds of the base runs (common
-random numbers, as :mod:`sim.compare`); the impact on the lab's KPI is the paired mean difference with a
-Student-t interval (:func:`sim.compare.paired_interval`), signed so that positive means *hurt*: later
+random numbers, as :mod:`sim.experiments.compare`); the impact on the lab's KPI is the paired mean difference with a
+Student-t interval (:func:`sim.experiments.compare.paired_interval`), signed so that positive means *hurt*: later
 finish (an unfinished job counts as finishing at the horizon, i.e. right-censored), less compute.  A KPI
 without a direction (``domestic_share``) is ranked by the size of the change.  Runs go through the sweep
-executors (:func:`sim.sweep.run_chunk` on serial / local processes / Dask).
+executors (:func:`sim.experiments.sweep.run_chunk` on serial / local processes / Dask).
 
 **Structure.**  Next to each row: normalised betweenness (edge betweenness for a rental edge), whether
-the node is on every supply path to the lab (:func:`sim.network.chokepoints`), the share of its kind's
+the node is on every supply path to the lab (:func:`sim.scenario.network.chokepoints`), the share of its kind's
 capacity it carries over the window, and whether any of its output is a chip the job can use.  The two
 rankings are compared by Spearman's rho over node rows, and the nodes whose ranks differ most are
 described in sentences built from these numbers only.
@@ -64,9 +64,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.compare import paired_interval
-from sim.distributions import ResolvedSeries
-from sim.distributions import mean as dist_mean
+from sim.experiments.compare import paired_interval
+from sim.scenario.quantities import ResolvedSeries
+from sim.scenario.quantities import mean as dist_mean
 from sim.schema import Scenario
 from sim.units import MONTH_DAYS
 
@@ -316,7 +316,7 @@ def knock_out(data: dict, s: Scenario, target: Target, severity: float, since: d
 
 def counterfactual(s: Scenario, target: Target | str, severity: float = 1.0, since: dt.date | None = None) -> Scenario:
     """The validated scenario in which *target* (a Target or an id) loses *severity* from *since* (default: start)."""
-    from sim.loader import scenario_from_dict
+    from sim.scenario.loader import scenario_from_dict
 
     t = _find_target(s, target) if isinstance(target, str) else target
     data = knock_out(s.model_dump(by_alias=True), s, t, severity, since or s.start)
@@ -331,7 +331,7 @@ def _find_target(s: Scenario, tid: str) -> Target:
 
 
 def assignments(base: dict, modified: dict) -> list[tuple[str, Any]]:
-    """(dotted path, value) pairs that turn *base* into *modified* (for :func:`sim.sweep.apply_point`).
+    """(dotted path, value) pairs that turn *base* into *modified* (for :func:`sim.experiments.sweep.apply_point`).
 
     Paths go as deep as both sides are mappings with the same keys (ids without dots); below that, or where
     keys were added or removed, the whole sub-mapping is assigned.  Sorted, so equal changes compare equal.
@@ -428,7 +428,7 @@ def structure(s: Scenario, lab: str, since: dt.date, tlist: list[Target] | None 
     """Structural measures of each target: betweenness, on every supply path to *lab*, capacity share."""
     import networkx as nx
 
-    from sim.network import betweenness, build_graph, chokepoints
+    from sim.scenario.network import betweenness, build_graph, chokepoints
 
     g = build_graph(s)
     bc = betweenness(g)
@@ -512,7 +512,7 @@ class ChokepointReport:
     notes: list[str] = field(default_factory=list)
 
     def frame(self):
-        """The rows as a DataFrame, ranked (what :func:`sim.plots.chokepoint_bars` takes)."""
+        """The rows as a DataFrame, ranked (what :func:`sim.reports.plots.chokepoint_bars` takes)."""
         import pandas as pd
 
         return pd.DataFrame(self.rows)
@@ -572,7 +572,7 @@ def rank(
 
     *progress* is called as ``progress(runs done, runs in all)``.
     """
-    from sim.sweep import EXECUTORS, _execute, run_chunk
+    from sim.experiments.sweep import EXECUTORS, _execute, run_chunk
 
     if lab is None:
         with_jobs = [lid for lid, lb in s.labs.items() if lb.jobs]

@@ -1,7 +1,7 @@
 """Counterfactual comparison with common random numbers: paired KPI differences with intervals.
 
 Replication r of the base and of the counterfactual use the same seed, hence the same named random
-streams (``sim.rng``): differences reflect the change, not sampling noise.  Intervals are Student-t
+streams (``sim.engine.rng``): differences reflect the change, not sampling noise.  Intervals are Student-t
 intervals of the paired differences.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from sim.engine.simulation import Simulation
 from sim.schema import Scenario
-from sim.world import Simulation
 
 
 def without_rules(s: Scenario, rule_ids: list[str] | None = None) -> Scenario:

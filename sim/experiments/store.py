@@ -1,6 +1,6 @@
 """The sweep run store: layout, and read-only access for analysis (EMA's (experiments, outcomes), tidy).
 
-A store is a directory written by one driver (:func:`sim.sweep.run_sweep`)::
+A store is a directory written by one driver (:func:`sim.experiments.sweep.run_sweep`)::
 
     sweep.json                    the spec, sweep_id, base-scenario hash, code version, parameter kinds
     design.parquet                every planned run: run_id, point_id, policy_index, sample_index,

@@ -10,7 +10,7 @@ every point: common random numbers; ``common_random_numbers: false`` spawns per 
 No global RNG is ever touched.
 
 **Applying a point.**  ``scenario.model_dump(by_alias=True)`` of the base, deep-copied, each dotted
-path set, then re-validated with :func:`sim.loader.scenario_from_dict` (so a sampled value the schema
+path set, then re-validated with :func:`sim.scenario.loader.scenario_from_dict` (so a sampled value the schema
 rejects fails that run with the loader's message).  Every path is checked against the base, and every
 parameter's extreme values validated, when the spec is loaded: bad paths are ``FILE:LINE: path:
 message`` lines before any run starts.
@@ -22,7 +22,7 @@ validated scenario).  Executors: ``serial``, ``local`` (a ``ProcessPoolExecutor`
 interruption loses only those chunks.  A run that raises is recorded as ``failed`` with a one-line
 error; a worker process that dies fails its chunk, and the pool is rebuilt.
 
-**Store** (a directory; layout in :mod:`sim.store`): only this driver writes.  Each completed chunk is
+**Store** (a directory; layout in :mod:`sim.experiments.store`): only this driver writes.  Each completed chunk is
 one Parquet file written to a temporary name and renamed, so no reader ever sees half a file; the
 DuckDB catalogue is rebuilt from the Parquet files when a sweep stops (to a temporary file, renamed),
 so it never holds a lock a reader could meet.
@@ -49,7 +49,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from sim import __version__
-from sim.loader import (
+from sim.scenario.loader import (
     LoadProblem,
     ScenarioError,
     _data_path,
@@ -454,7 +454,7 @@ def run_chunk(base: dict | None, tasks: list[tuple[str, int, list[Assignment]]],
     """
     import pandas as pd
 
-    from sim.world import Simulation
+    from sim.engine.simulation import Simulation
 
     base = base if base is not None else _WORKER_BASE
     match = kpi_matcher(kpi_patterns)
@@ -692,7 +692,7 @@ def run_sweep(
     *progress* is called as ``progress(finished, to_do, failed)`` after every chunk.  *limit* stops after
     that many new runs (the store is left resumable, as after Ctrl-C).
     """
-    from sim import store as st
+    from sim.experiments import store as st
 
     t0 = time.perf_counter()
     ls = spec if isinstance(spec, LoadedSpec) else load_spec(spec)
@@ -770,7 +770,7 @@ def run_sweep(
 
 
 def _prepare_store(root: Path, ls: LoadedSpec, extend: bool) -> dict:
-    from sim import store as st
+    from sim.experiments import store as st
 
     old = st.read_meta(root)
     spec = ls.spec
@@ -816,7 +816,7 @@ def _atomic_parquet(df, path: Path) -> None:
 
 
 def _write_meta(root: Path, meta: dict) -> None:
-    from sim import store as st
+    from sim.experiments import store as st
 
     root.mkdir(parents=True, exist_ok=True)
     (root / "runs").mkdir(exist_ok=True)
@@ -829,7 +829,7 @@ def _write_meta(root: Path, meta: dict) -> None:
 def _write_design(root: Path, ls: LoadedSpec, runs: list[Run]) -> None:
     import pandas as pd
 
-    from sim import store as st
+    from sim.experiments import store as st
 
     ids = ("run_id", "point_id", "policy_index", "sample_index", "replication", "seed")
     cols: dict[str, list] = {k: [] for k in ids}
@@ -856,7 +856,7 @@ def _write_design(root: Path, ls: LoadedSpec, runs: list[Run]) -> None:
 def _write_chunk(root: Path, seq: int, ls: LoadedSpec, res: ChunkResult) -> None:
     import pandas as pd
 
-    from sim import store as st
+    from sim.experiments import store as st
 
     tag = f"part-{seq:06d}-{uuid.uuid4().hex[:8]}"
     if res.tables:  # tables first: a runs file is the commit marker that makes them visible

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.loader import ScenarioError, load_scenario
+from sim.scenario.loader import ScenarioError, load_scenario
 from sim.schema import Scenario
 from sim.units import MONTH_DAYS
 
@@ -54,7 +54,7 @@ MAX_SWINGS = 8  # one-at-a-time inputs swung (two variants each)
 MAX_SWING_REPS = 5  # replications per swing variant (the first seeds of the scenario's)
 MAX_RULE_VARIANTS = 4  # policy audience: rules dropped one at a time (largest deniers first)
 LAB_OPTION_SUFFIXES = ("_only", "_rent", "_mix", "_no_remote")
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 Progress = Callable[[int, int, str], None]
 
 
@@ -469,7 +469,7 @@ def _job_key_for(s: Scenario, lab: str | None, job: str | None) -> str | None:
 
 
 def _run_variant(v: Variant, seeds: list[int], keep_fleet: bool, tick: Callable[[], None]) -> None:
-    from sim.world import Simulation
+    from sim.engine.simulation import Simulation
 
     for i, seed in enumerate(seeds):
         r = Simulation(v.scenario, seed).run()
@@ -526,7 +526,7 @@ def _swing_candidates(s: Scenario, lab: str | None, job: str | None, chip: str |
     ranked = sorted(groups, key=lambda k: -score(k))  # stable: file order within a score
     chosen = [k for k in ranked if score(k) > 0][:MAX_SWINGS] or ranked[:MAX_SWINGS]
     out = []
-    from sim.diff import nearest_source
+    from sim.scenario.diff import nearest_source
 
     for key in chosen:
         members = groups[key]
@@ -542,8 +542,8 @@ def _swing_candidates(s: Scenario, lab: str | None, job: str | None, chip: str |
 
 
 def _set_quantile(s: Scenario, swing: Swing, q: float) -> Scenario:
-    from sim.loader import scenario_from_dict
-    from sim.sweep import get_path, set_path
+    from sim.experiments.sweep import get_path, set_path
+    from sim.scenario.loader import scenario_from_dict
 
     data = s.model_dump(by_alias=True, mode="json")
     for path in swing.members:
@@ -594,7 +594,7 @@ def collect(
 def _collect_scenario(s: Scenario, file: str | None, audience: str, replications: int, seed: int | None,
                       options: Sequence[str | Path] | None, progress: Progress | None, backtest: bool,
                       shown: str) -> BriefingData:
-    from sim.compare import without_rules
+    from sim.experiments.compare import without_rules
 
     first = s.seed if seed is None else int(seed)
     seeds = list(range(first, first + replications))
@@ -662,7 +662,7 @@ def _collect_backtest(data: BriefingData, scenario_file: Path, reps: int) -> Non
     if not observed.is_file():
         data.backtest_note = "no observed.yaml beside the scenario"
         return
-    from sim.backtest import backtest
+    from sim.experiments.backtest import backtest
 
     try:
         data.backtest = backtest(observed, replications=reps)
@@ -710,8 +710,8 @@ def _collect_compare(p: Path, audience: str) -> BriefingData:
 
 
 def _collect_sweep(p: Path, audience: str) -> BriefingData:
-    from sim.analysis import AnalysisError, analyze_store, default_kpi
-    from sim.store import Store, StoreError
+    from sim.experiments.analysis import AnalysisError, analyze_store, default_kpi
+    from sim.experiments.store import Store, StoreError
 
     try:
         store = Store(p)
@@ -972,7 +972,7 @@ def scenario_hash(s: Scenario) -> str:
 
 def build(data: BriefingData, command: str | None = None) -> Briefing:
     """Facts, template context and charts for *data*."""
-    from sim.briefing_sections import build_compare, build_scenario, build_sweep
+    from sim.reports.briefing_sections import build_compare, build_scenario, build_sweep
 
     s = data.scenario
     ctx = {"start": s.start if s else dt.date(2000, 1, 1), "horizon_days": s.horizon_days if s else math.inf}

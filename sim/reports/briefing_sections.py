@@ -1,11 +1,11 @@
 """What a briefing says: its sections as blocks of text parts and facts, for each kind of target.
 
-Each ``build_*`` function takes :class:`sim.briefing.BriefingData` and a :class:`sim.briefing.Ledger`
+Each ``build_*`` function takes :class:`sim.reports.briefing.BriefingData` and a :class:`sim.reports.briefing.Ledger`
 and returns ``(context, charts)``.  The context holds ``title``, ``subtitle`` and ``sections``: a list of
 ``{"id", "title", "blocks"}``; a block is a dict with ``type`` ``para`` (``parts``), ``list``
 (``items``: lists of parts), ``table`` (``header``, ``rows`` of cells, each a list of parts, ``note``),
 ``chart`` (``name``) or ``code`` (``fact``).  A part is a plain string (template text: it never holds a
-digit) or a :class:`sim.briefing.Fact` (every number and every text taken from a scenario or source
+digit) or a :class:`sim.reports.briefing.Fact` (every number and every text taken from a scenario or source
 list).  The templates only lay these out, so Markdown, HTML and PDF say the same thing.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.briefing import (
+from sim.reports.briefing import (
     DAYS_PER_MONTH,
     INTERVAL_PCT,
     BriefingData,
@@ -207,7 +207,7 @@ def _direction(x: float, later: str, earlier: str, same: str, tol: float) -> str
 
 # ===================================================================================== scenario target
 def build_scenario(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
-    from sim import plots
+    from sim.reports import plots
 
     s = data.scenario
     base, cf = data.variants["scenario"], data.variants["counterfactual"]
@@ -527,7 +527,7 @@ def _options_blocks(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
 
 
 def _assumption_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], sources_used: list[str]) -> list[dict]:
-    from sim.diff import diff_scenarios
+    from sim.scenario.diff import diff_scenarios
 
     s = data.scenario
     _base, cf = data.variants["scenario"], data.variants["counterfactual"]
@@ -579,7 +579,7 @@ def _assumption_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], so
 
 
 def _file(p: str) -> str:
-    from sim.briefing import _shown
+    from sim.reports.briefing import _shown
 
     return _shown(p)
 
@@ -649,7 +649,7 @@ def _caveat_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], prim: 
 
 def _scenario_charts(data: BriefingData, L: Ledger, prim: dict, swing_rows: list[dict], delta_kpis: list[str],
                      plots) -> list[Chart]:
-    from sim.compare import summarise
+    from sim.experiments.compare import summarise
 
     s = data.scenario
     H = s.horizon_days
@@ -695,7 +695,7 @@ def _scenario_charts(data: BriefingData, L: Ledger, prim: dict, swing_rows: list
 
 # ===================================================================================== compare result
 def build_compare(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
-    from sim import plots
+    from sim.reports import plots
 
     p = data.compare_payload
     s = data.scenario
@@ -779,7 +779,7 @@ def build_compare(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
 
 def _ci(L: Ledger) -> Fact:
     if "setting.confidence" not in L.facts:
-        L.add("setting.confidence", 95, "int", "setting", what="confidence level of sim.compare intervals, %")
+        L.add("setting.confidence", 95, "int", "setting", what="confidence level of sim.experiments.compare intervals, %")
     return L.facts["setting.confidence"]
 
 
@@ -802,7 +802,7 @@ def _compare_assumptions(data: BriefingData, L: Ledger) -> list[dict]:
 
 # ===================================================================================== sweep store
 def build_sweep(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
-    from sim import plots
+    from sim.reports import plots
 
     sw = data.sweep
     store, inputs, outputs, kpi, report = sw["store"], sw["inputs"], sw["outputs"], sw["kpi"], sw["report"]

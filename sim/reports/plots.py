@@ -1,7 +1,7 @@
 """Tidy frame in -> plotly Figure out: the charts the dashboard and the briefings share.
 
-Every function takes tables as :class:`~sim.result.RunResult` gives them (or frames built from
-:mod:`sim.network`) and returns a :class:`plotly.graph_objects.Figure`.  Nothing here shows, saves or
+Every function takes tables as :class:`~sim.results.result.RunResult` gives them (or frames built from
+:mod:`sim.scenario.network`) and returns a :class:`plotly.graph_objects.Figure`.  Nothing here shows, saves or
 imports Streamlit; an empty table gives a figure that says so instead of raising.
 Days are converted to calendar dates with the scenario's *start* date so axes read as dates.
 """
@@ -173,7 +173,7 @@ def fleet_overlay(fleets: dict[str, pd.DataFrame], start: dt.date, owner: str) -
 
 def kpi_differences(comparison: pd.DataFrame, title: str = "Paired difference, scenario − counterfactual",
                     relative: bool = True) -> go.Figure:
-    """Mean paired difference of each KPI with its interval (columns of :class:`sim.compare.KpiComparison`).
+    """Mean paired difference of each KPI with its interval (columns of :class:`sim.experiments.compare.KpiComparison`).
 
     *relative* shows differences as % of the counterfactual's mean so KPIs of any unit share one axis
     (KPIs whose counterfactual mean is 0 are left out of the chart); the hover gives absolute values.
@@ -250,7 +250,7 @@ def network_figure(nodes: pd.DataFrame, edges: pd.DataFrame, title: str = "Suppl
 def chokepoint_bars(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Impact of knocking out each node or channel edge, with its interval, coloured by kind.
 
-    *frame*: the rows of :meth:`sim.chokepoints.ChokepointReport.frame` (columns ``target``, ``kind``,
+    *frame*: the rows of :meth:`sim.experiments.chokepoints.ChokepointReport.frame` (columns ``target``, ``kind``,
     ``impact``, ``impact_ci_low``, ``impact_ci_high``; optionally ``kpi``, ``betweenness``, ``harm``, the
     sort key).  Positive impact hurts the lab (a later finish, less compute); the largest is on top.
     """
@@ -355,7 +355,7 @@ def index_bars(df: pd.DataFrame, title: str) -> go.Figure:
 
 # --------------------------------------------------------------------------------- sweep explorer
 # Tidy frames from a sweep store (one row per run: parameters, a policy label, KPIs; or the tables of
-# sim.analysis) in, figures out.  Column names are passed in, so any KPI or parameter can be drawn.
+# sim.experiments.analysis) in, figures out.  Column names are passed in, so any KPI or parameter can be drawn.
 
 #: Colours of runs by whether the scenario-discovery condition holds (first: holds, second: otherwise).
 OUTCOME_COLOURS = ("#d62728", "#9ecae1")

@@ -13,7 +13,7 @@ import operator
 
 import pandas as pd
 
-from sim.records import (
+from sim.engine.records import (
     EventRow,
     FleetRow,
     InferenceRow,
@@ -183,7 +183,7 @@ def refused_demand_value(chips: pd.DataFrame) -> float:
 
 def build_result(w):
     """Turn a finished Simulation into a RunResult."""
-    from sim.result import RunResult
+    from sim.results.result import RunResult
 
     tabs = tables(w.rec, w.run_id)
     return RunResult(

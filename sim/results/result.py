@@ -44,7 +44,7 @@ class RunResult:
 
     def save(self, out_dir: str | Path, fmt: str = "parquet") -> list[Path]:
         """Write every table (and kpis.json, meta.json) into *out_dir*; returns the paths written."""
-        from sim.metrics import kpis_json
+        from sim.results.metrics import kpis_json
 
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"unknown format '{fmt}' (parquet or csv)")

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sim.schema import ChipSpec, performance_density, peak_flops, tpp
+from sim.schema import ChipSpec, peak_flops, performance_density, tpp
 from sim.schema.dist import Constant, support
 
 
 def read_chips(path: Path, load_raw: Callable) -> dict[str, ChipSpec]:
     """Validate just the ``chips`` section of *path* (so a catalogue fragment works as well as a scenario)."""
-    from sim.loader import LoadProblem, ScenarioError, _problems_from
+    from sim.scenario.loader import LoadProblem, ScenarioError, _problems_from
 
     data, lines = load_raw(path)
     raw = data.get("chips")

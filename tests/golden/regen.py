@@ -48,8 +48,8 @@ def run_case(scenario: str, seed: int):
 
 def sweep_table(store: Path | None = None) -> pd.DataFrame:
     """The golden sweep's KPI table: design + KPIs of every run, in design order (serial executor)."""
-    from sim.sweep import run_sweep
-    from sim.store import Store
+    from sim.experiments.store import Store
+    from sim.experiments.sweep import run_sweep
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(store) if store is not None else Path(tmp) / "golden16"

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from sim.compliance import Lot
-from sim.processes.treatments import handler
-from sim.records import RentalRow
+from sim.engine.compliance import Lot
+from sim.engine.records import RentalRow
+from sim.engine.simulation import Simulation
+from sim.engine.treatments import handler
 from sim.units import HOURS_PER_DAY
-from sim.world import Simulation
 
 
 @dataclass

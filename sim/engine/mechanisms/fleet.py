@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 
-from sim.records import FleetRow, InventoryRow
+from sim.engine.records import FleetRow, InventoryRow
+from sim.engine.simulation import Simulation
 from sim.units import MONTH_DAYS
-from sim.world import Simulation
 
 
 def start(w: Simulation) -> None:

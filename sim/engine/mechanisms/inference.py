@@ -14,10 +14,10 @@ Records: ``inference`` (per lab and month: demand, served, unmet PFLOP/s, reserv
 
 from __future__ import annotations
 
-from sim.processes import workloads
-from sim.records import InferenceRow
+from sim.engine.mechanisms import workloads
+from sim.engine.records import InferenceRow
+from sim.engine.simulation import Simulation, ceil_units
 from sim.units import MONTH_DAYS, SECONDS_PER_DAY
-from sim.world import Simulation, ceil_units
 
 
 def start(w: Simulation) -> None:

@@ -16,7 +16,7 @@ supply (smoothed recent supply), except for the last candidate, which takes the 
 
 Vendors allocate inventory as it arrives: buyers named in ``priority`` first, each up to its share of
 the round, then first come, first served; partial fills leave backorders.  Each allocated lot is
-checked at export against the rules in force (``sim.compliance``): deny -> back to inventory, denied;
+checked at export against the rules in force (``sim.engine.compliance``): deny -> back to inventory, denied;
 licence -> review time, then approved (ships, with any revenue share) or refused (back to inventory);
 notify -> delay; fee -> revenue share; cap -> units per period per destination country, the excess
 denied or queued to the next period.  Shipping takes the edge lead times; a delivered lot is installed
@@ -34,13 +34,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.compliance import Lot
-from sim.processes import fleet as fleet_mod
-from sim.processes.plans import pro_rata
-from sim.processes.treatments import ExportLot, handler
-from sim.records import ShipmentRow
+from sim.engine.compliance import Lot
+from sim.engine.mechanisms import fleet as fleet_mod
+from sim.engine.plans import pro_rata
+from sim.engine.records import ShipmentRow
+from sim.engine.simulation import MAX_UNITS, Order, Simulation, ceil_units
+from sim.engine.treatments import ExportLot, handler
 from sim.units import MONTH_DAYS
-from sim.world import MAX_UNITS, Order, Simulation, ceil_units
 
 LOOKAHEAD_JOB_DAYS = 365.0  # jobs starting within this horizon drive procurement
 LOOKAHEAD_INFERENCE_DAYS = 180.0  # serving capacity is planned two quarters ahead (lead times of 3-6 months)
@@ -105,9 +105,9 @@ def import_check(w: Simulation, buyer: str, product: str) -> tuple[str, float]:
     A deny bars the purchase; a licence with approval probability 0 is futile and bars it too (the buyer
     knows it will not pass); any other licence is a domestic review, decided once per buyer, product
     and review period: refused -> not ordered this period, approved -> ordered, shipped after the review.
-    Every import treatment is one handler in :mod:`sim.processes.treatments`.
+    Every import treatment is one handler in :mod:`sim.engine.treatments`.
     """
-    from sim.processes.treatments import handler
+    from sim.engine.treatments import handler
 
     d = w.compliance.decide(_lot(w, product, 0, buyer, "sale", w.env.now), w.env.now, applies_at="import")
     if d.kind == "allow":
@@ -148,7 +148,7 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
     out: list[tuple[str, list[str], int]] = []
     inf = lab.inference
     if inf is not None:  # serving first, then the workloads, then training gets what is left (as at run time)
-        from sim.processes.inference import needed_flops
+        from sim.engine.mechanisms.inference import needed_flops
 
         need = needed_flops(w, lid, now + LOOKAHEAD_INFERENCE_DAYS)
         need = _cover(w, pool, inf.chips, inf.precision, need)
@@ -157,7 +157,7 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
             units = ceil_units(need / w.peak(usable[0], inf.precision))
             out.append(("inference", usable, units))
     for wid in sorted(lab.workloads):
-        from sim.processes import workloads
+        from sim.engine.mechanisms import workloads
 
         wl = lab.workloads[wid]
         order = workloads.chip_order(w, lid, wid)
@@ -171,7 +171,7 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
             continue
         if s.day_of(job.earliest_start) - now > LOOKAHEAD_JOB_DAYS:
             continue
-        from sim.processes import training
+        from sim.engine.mechanisms import training
 
         plan = training.procurement_plan(w, lid, jid, pool, lambda p: _orderable_now(w, lid, p))
         if plan is not None:

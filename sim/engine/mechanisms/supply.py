@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import math
 
-from sim.compliance import Lot
-from sim.processes.plans import Line, packaging_plan
-from sim.processes.treatments import handler
-from sim.records import ProductionRow, ShipmentRow
+from sim.engine.compliance import Lot
+from sim.engine.plans import Line, packaging_plan
+from sim.engine.records import ProductionRow, ShipmentRow
+from sim.engine.simulation import Simulation
+from sim.engine.treatments import handler
 from sim.units import MONTH_DAYS
-from sim.world import Simulation
 
 WAFER_DIAMETER_MM = 300.0
 
@@ -66,7 +66,7 @@ def start(w: Simulation) -> None:
 
 def add_inventory(w: Simulation, vendor: str, chip: str, units: int) -> None:
     """New units reach a vendor's inventory; waiting orders are served."""
-    from sim.processes.orders import allocate
+    from sim.engine.mechanisms.orders import allocate
 
     if units <= 0:
         return

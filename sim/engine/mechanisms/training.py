@@ -28,13 +28,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sim.distributions import mean as dist_mean
-from sim.processes import cloud as cloud_mod
-from sim.processes.plans import expected_run_days
-from sim.processes.plans import owned_hourly_usd as plans_owned_hourly_usd
-from sim.records import JobRow
+from sim.engine.mechanisms import cloud as cloud_mod
+from sim.engine.plans import expected_run_days
+from sim.engine.plans import owned_hourly_usd as plans_owned_hourly_usd
+from sim.engine.records import JobRow
+from sim.engine.simulation import Simulation
+from sim.scenario.quantities import mean as dist_mean
 from sim.units import HOURS_PER_DAY, MONTH_DAYS, SECONDS_PER_DAY
-from sim.world import Simulation
 
 RENT_WAIT_DAYS = MONTH_DAYS  # how long a job waits in a rental queue before it re-plans
 

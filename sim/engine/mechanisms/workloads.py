@@ -14,8 +14,8 @@ Records: ``inference`` rows with ``workload`` = the workload id (needed, served,
 
 from __future__ import annotations
 
-from sim.records import InferenceRow
-from sim.world import Simulation, ceil_units
+from sim.engine.records import InferenceRow
+from sim.engine.simulation import Simulation, ceil_units
 
 
 def chip_order(w: Simulation, lid: str, wid: str) -> list[str]:
