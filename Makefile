@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run dashboard test fuzz install bench clean
+.PHONY: run dashboard test golden fuzz install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ dashboard: $(STAMP)
 ## test: the test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## golden: rewrite tests/golden/ from the current model (refuses changed outputs unless MODEL_VERSION was bumped)
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden.regen
 
 ## fuzz: the long property-test profile (thousands of generated scenarios)
 fuzz: $(STAMP)

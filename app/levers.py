@@ -134,8 +134,7 @@ def discover(d: dict) -> list[Lever]:
                 levers.append(Lever(f"rule_tpp:{rid}:{i}", "Thresholds", f"{rid} TPP ≥ (item {i + 1})", "number",
                                     (("rules", rid, "scope", "items", i, "tpp_min"),), float(item["tpp_min"]),
                                     low=0.0, high=50_000.0, step=100.0, help=name))
-    if not any("remote" in (r.get("scope", {}).get("channels") or []) and (r.get("treatment") or {}).get("kind") == "deny"
-               for r in rules.values()):  # offered unless a remote-access ban is already there
+    if REMOTE_BAN_ID not in rules and "us_2026_remote_access" not in rules:  # unless a general ban is already there
         levers.append(Lever("remote_ban", "Rules", "Ban remote (cloud) access to controlled chips for China-HQ buyers",
                             "add_rule", (("rules", REMOTE_BAN_ID),), None,
                             help="Adds a deny rule on the remote channel (as in bytedance_ascend_no_remote.yaml)."))

@@ -25,10 +25,11 @@ import streamlit as st
 import yaml
 
 import sim
-from sim import compare as sim_compare
-from sim import network as sim_network
-from sim import plots  # noqa: F401  (re-exported: pages draw with services.plots.*)
-from sim.loader import ScenarioError
+from sim.engine import compliance as sim_compliance
+from sim.experiments import compare as sim_compare
+from sim.reports import plots  # noqa: F401  (re-exported: pages draw with services.plots.*)
+from sim.scenario import network as sim_network
+from sim.scenario.loader import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_DIR = ROOT / "scenarios"
@@ -175,7 +176,7 @@ def compare(base_json: str, counterfactual_json: str, replications: int, seed: i
             progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Paired KPI differences (scenario − counterfactual) over seeds *seed* .. *seed* + R − 1.
 
-    The same pairing as ``sim.compare.compare`` (replication r of both runs uses seed + r: common random
+    The same pairing as ``sim.experiments.compare.compare`` (replication r of both runs uses seed + r: common random
     numbers) and its own ``summarise``; each run is cached, so a larger R reuses the earlier ones.
     """
     base_k, cf_k = [], []
@@ -260,7 +261,7 @@ def network(scenario_json: str, on: dt.date) -> dict:
     s = _scenario(scenario_json)
     g = sim_network.build_graph(s)
     summary = sim_network.summary(s)
-    blocked = set(sim_network.blocked_edges(s, on))
+    blocked = set(sim_compliance.blocked_edges(s, on))
     nodes = pd.DataFrame([{"id": n, "kind": d["kind"], "country": d["country"], "name": d["name"]}
                           for n, d in g.nodes(data=True)])
     edges = pd.DataFrame([{"id": eid, "from": e.from_, "to": e.to, "flow": e.flow, "channel": e.channel,
@@ -280,8 +281,8 @@ def network(scenario_json: str, on: dt.date) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def chokepoints(scenario_json: str, lab: str, replications: int, since: dt.date) -> dict:
-    """Simulated knock-outs of every node and channel for *lab* (sim.chokepoints), as plain data and a frame."""
-    from sim import chokepoints as sim_chokepoints
+    """Simulated knock-outs of every node and channel for *lab* (sim.experiments.chokepoints), as plain data and a frame."""
+    from sim.experiments import chokepoints as sim_chokepoints
 
     try:
         report = sim_chokepoints.rank(_scenario(scenario_json), lab=lab, since=since, replications=replications,
@@ -309,7 +310,7 @@ _BRIEFINGS: dict[tuple, BriefingFiles] = {}  # the last few built (st.cache_data
 
 def briefing(scenario_json: str, seed: int, replications: int, audience: str, source: str | None,
              progress: Callable[[int, int, str], None] | None = None) -> BriefingFiles:
-    """The briefing of the open scenario (``sim.briefing``, as ``exportsim brief`` writes it) in md/html/pdf.
+    """The briefing of the open scenario (``sim.reports.briefing``, as ``exportsim brief`` writes it) in md/html/pdf.
 
     *source* is the scenario's file when it came from one: the lab audience compares the option files beside
     it (``<name>_only/_rent/_mix/_no_remote.yaml``).  The Markdown comes as a zip with its PNG charts and ledger.
@@ -328,7 +329,7 @@ def _build_briefing(scenario_json: str, seed: int, replications: int, audience: 
                     progress: Callable[[int, int, str], None] | None = None) -> BriefingFiles:
     import zipfile
 
-    from sim import briefing as sim_briefing
+    from sim.reports import briefing as sim_briefing
 
     scenario = _scenario(scenario_json)
     data = sim_briefing.collect(scenario, audience, int(replications), int(seed), progress=progress,
@@ -356,10 +357,10 @@ def _build_briefing(scenario_json: str, seed: int, replications: int, audience: 
 
 
 def store_available() -> bool:
-    """Whether the sweep store (sim.store) exists yet; the sweep page waits for it."""
+    """Whether the sweep store (sim.experiments.store) exists yet; the sweep page waits for it."""
     import importlib.util
 
-    return importlib.util.find_spec("sim.store") is not None
+    return importlib.util.find_spec("sim.experiments.store") is not None
 
 
 # ---------------------------------------------------------------------------------- sweep stores
@@ -476,8 +477,8 @@ def _short(v) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _open_sweep_cached(path: str, stamp: float) -> SweepData:
-    from sim.analysis import default_kpi
-    from sim.store import Store, StoreError
+    from sim.experiments.analysis import default_kpi
+    from sim.experiments.store import Store, StoreError
 
     root = Path(path)
     if not str(path).strip():
@@ -532,7 +533,7 @@ def open_sweep(path: str) -> SweepData:
     """Read a sweep store for the explorer (cached on the path and the store's modification time).
 
     Never raises: a missing, empty or corrupt store comes back with a one-line ``error``.  Reading goes
-    through :class:`sim.store.Store` (Parquet via DuckDB, read-only), so a running sweep can be opened.
+    through :class:`sim.experiments.store.Store` (Parquet via DuckDB, read-only), so a running sweep can be opened.
     """
     path = str(path).strip()
     return _open_sweep_cached(path, _store_stamp(path) if path else 0.0)
@@ -547,8 +548,8 @@ def sweep_plot_points(data: SweepData) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _sweep_distribution_cached(path: str, stamp: float, kpi: str) -> pd.DataFrame:
-    from sim import analysis
-    from sim.store import Store
+    from sim.experiments import analysis
+    from sim.experiments.store import Store
 
     s = Store(path)
     inputs, outputs = s.frames()
@@ -570,8 +571,8 @@ def _fisher_interval(rho: float, n: int) -> tuple[float, float]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _sweep_sensitivity_cached(path: str, stamp: float, kpi: str) -> dict:
-    from sim import analysis
-    from sim.store import Store
+    from sim.experiments import analysis
+    from sim.experiments.store import Store
 
     s = Store(path)
     inputs, outputs = s.frames()
@@ -643,7 +644,7 @@ def _sweep_sensitivity_cached(path: str, stamp: float, kpi: str) -> dict:
 
 
 def sweep_sensitivity(path: str, kpi: str) -> dict:
-    """Sensitivity of *kpi* to each parameter, through :mod:`sim.analysis`.
+    """Sensitivity of *kpi* to each parameter, through :mod:`sim.experiments.analysis`.
 
     Sobol (S1 and ST, with SALib's 95 % intervals) or Morris (mu* with its interval, sigma) per policy when
     the design is one of those; otherwise, or when the design cannot give them (an unfinished sweep, a
@@ -669,8 +670,8 @@ def sweep_default_condition(data: SweepData, kpi: str) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _sweep_prim_cached(path: str, stamp: float, kpi: str, condition: str) -> dict:
-    from sim import analysis
-    from sim.store import Store
+    from sim.experiments import analysis
+    from sim.experiments.store import Store
 
     op, value = analysis.parse_condition(condition)
     s = Store(path)
@@ -719,7 +720,7 @@ def _sweep_prim_cached(path: str, stamp: float, kpi: str, condition: str) -> dic
 
 
 def sweep_prim(path: str, kpi: str, condition: str) -> dict:
-    """PRIM scenario discovery (:func:`sim.analysis.prim`) for ``kpi <condition>``, e.g. ``"> 1250"``.
+    """PRIM scenario discovery (:func:`sim.experiments.analysis.prim`) for ``kpi <condition>``, e.g. ``"> 1250"``.
 
     Returns ``condition``, ``cases`` / ``of`` (runs where it holds / all ok runs), ``boxes`` (box, coverage,
     density, mass, runs, description), ``limits`` (box, parameter, low, high, the sweep's range, positions
@@ -733,8 +734,8 @@ def sweep_prim(path: str, kpi: str, condition: str) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _sweep_run_scenario_cached(path: str, stamp: float, run_id: str) -> dict:
-    from sim import sweep as sim_sweep
-    from sim.store import Store
+    from sim.experiments import sweep as sim_sweep
+    from sim.experiments.store import Store
 
     s = Store(path)
     design = s.design()

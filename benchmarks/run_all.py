@@ -193,7 +193,7 @@ def quiet_logs() -> None:
 # ========================================================================================= engine
 def instrumented_run(scenario, seed: int) -> tuple[dict[str, float], Any]:
     """One ``Simulation.run`` with its parts timed: env.run, build_result, the whole call."""
-    import sim.metrics as metrics
+    import sim.results.metrics as metrics
 
     s = Simulation(scenario, seed)
     env = s.env
@@ -432,8 +432,8 @@ def ensure_ema(mode: str, cache: Path) -> tuple[Any, str]:
 def _sweep_timed(ls, executor: str, store_parent: Path, expect: int | None = None, **kw) -> dict:
     """One ``run_sweep`` into a fresh store: its wall time, and the time its runs took by their own clocks
     (the store's ``elapsed_s``: apply_point + Simulation.run + KPI filtering, what a direct call does)."""
-    from sim.store import Store
-    from sim.sweep import run_sweep
+    from sim.experiments.store import Store
+    from sim.experiments.sweep import run_sweep
 
     store = Path(tempfile.mkdtemp(prefix=f"{executor}-", dir=store_parent))
     shutil.rmtree(store)
@@ -451,7 +451,7 @@ class SweepRunners:
     """The same runs of one spec through each runner; every method returns its wall time (s)."""
 
     def __init__(self, kind: str, n: int, tmp: Path, ema: Any):
-        from sim.sweep import assignments, default_chunk_size, expand, kpi_matcher, load_spec
+        from sim.experiments.sweep import assignments, default_chunk_size, expand, kpi_matcher, load_spec
 
         self.kind, self.tmp, self.ema = kind, tmp, ema
         self.setup = SWEEP_SETUPS[kind]
@@ -709,7 +709,7 @@ def child_sweep_rss(runs: int) -> dict:
     """(In a fresh process) a KPI-only sweep of *runs* tiny runs: runs/s, RSS of driver and workers."""
     import psutil
 
-    from sim.sweep import load_spec, run_sweep
+    from sim.experiments.sweep import load_spec, run_sweep
 
     quiet_logs()
     tmp = Path(tempfile.mkdtemp(prefix="exportsim-bench-mem-"))

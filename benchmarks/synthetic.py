@@ -14,7 +14,7 @@ Each family doubles one dimension of the flagship (``scenarios/bytedance_ascend.
   H200 rules with random TPP thresholds and random effective dates in the horizon (seeded, so the same
   family every time), without overrides.
 
-Every member is validated by :func:`sim.loader.scenario_from_dict`.
+Every member is validated by :func:`sim.scenario.loader.scenario_from_dict`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from sim.loader import scenario_from_dict
+from sim.scenario.loader import scenario_from_dict
 
 FAMILIES = ("horizon", "labs", "nodes", "rules")
 

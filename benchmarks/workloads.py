@@ -21,8 +21,8 @@ EMA_SETUPS: dict[str, tuple[dict, int, dict[str, str], list[str]]] = {}
 
 def run_one(base: dict, seed: int, assigns: Sequence, pattern: re.Pattern) -> dict[str, float]:
     """One run, as a sweep worker does it: the point applied to the base, validated, run; kept KPIs."""
-    from sim.sweep import apply_point
-    from sim.world import Simulation
+    from sim.engine.simulation import Simulation
+    from sim.experiments.sweep import apply_point
 
     result = Simulation(apply_point(base, assigns), seed).run()
     return {k: float(v) for k, v in result.kpis.items() if pattern.match(k)}
@@ -30,7 +30,7 @@ def run_one(base: dict, seed: int, assigns: Sequence, pattern: re.Pattern) -> di
 
 def init_pool(base: dict, kpi_patterns: list[str]) -> None:
     """ProcessPoolExecutor initializer: the base scenario and KPI filter, once per worker."""
-    from sim.sweep import kpi_matcher
+    from sim.experiments.sweep import kpi_matcher
 
     global _BASE, _PATTERN
     _BASE, _PATTERN = base, kpi_matcher(kpi_patterns)
@@ -45,7 +45,7 @@ def pool_chunk(tasks: list[Task]) -> list[dict[str, float]]:
 
 def ema_model(kind: str = "flagship", **values: Any) -> dict[str, float]:
     """The model EMA Workbench evaluates: parameter values by name -> the first kept KPI, as ``kpi``."""
-    from sim.sweep import kpi_matcher
+    from sim.experiments.sweep import kpi_matcher
 
     base, seed, paths, kpis = EMA_SETUPS[kind]
     out = run_one(base, seed, [(paths[n], v) for n, v in values.items()], kpi_matcher(kpis))

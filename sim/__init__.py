@@ -11,9 +11,9 @@ Public API::
 
 __version__ = "0.1.0"
 
-from sim.loader import ScenarioError, load_scenario, scenario_from_dict  # noqa: E402
-from sim.result import RunResult  # noqa: E402
+from sim.engine.simulation import Simulation  # noqa: E402
+from sim.results.result import RunResult  # noqa: E402
+from sim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict  # noqa: E402
 from sim.schema import Scenario  # noqa: E402
-from sim.world import Simulation  # noqa: E402
 
 __all__ = ["RunResult", "Scenario", "ScenarioError", "Simulation", "__version__", "load_scenario", "scenario_from_dict"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sim.loader import load_raw, load_scenario
+from sim.scenario.loader import load_raw, load_scenario
 from sim.schema import Scenario
 
 TESTS = Path(__file__).resolve().parent

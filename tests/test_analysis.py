@@ -11,7 +11,7 @@ import pytest
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
-from sim.analysis import (
+from sim.experiments.analysis import (
     AnalysisError,
     condition_mask,
     morris_from_design,
@@ -137,7 +137,7 @@ def test_rank_correlation_and_variance_split():
 
 # --------------------------------------------------------------------------- through the store + CLI
 def test_analyze_cli_on_a_sweep(tmp_path, runner):
-    from sim.sweep import run_sweep
+    from sim.experiments.sweep import run_sweep
     from tests.test_sweep import app, tiny_spec
 
     store = tmp_path / "st"
@@ -170,7 +170,7 @@ def test_analyze_cli_on_a_sweep(tmp_path, runner):
 
 
 def test_analyze_lhs_falls_back_to_rank_correlation(tmp_path, runner):
-    from sim.sweep import run_sweep
+    from sim.experiments.sweep import run_sweep
     from tests.test_sweep import app, tiny_spec
 
     store = tmp_path / "st"

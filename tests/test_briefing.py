@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sim.briefing import BriefingError, build, collect, format_value, render_pngs
-from sim.briefing_sections import SECTION_TITLES
+from sim.reports.briefing import BriefingError, build, collect, format_value, render_pngs
+from sim.reports.briefing_sections import SECTION_TITLES
 
 TESTS = Path(__file__).resolve().parent
 TINY = TESTS / "data" / "tiny.yaml"
@@ -224,7 +224,7 @@ def test_no_browser_means_no_charts_not_a_crash(rich_lab, monkeypatch):
 # ----------------------------------------------------------------------------------- other targets
 def _app():
     from sim.cli import app
-    from sim.cli_brief import register
+    from sim.cli.brief import register
 
     if not any(c.name == "brief" for c in app.registered_commands):
         register(app)
@@ -246,7 +246,7 @@ def test_compare_result_target(tmp_path):
 
 
 def test_sweep_store_target(tmp_path):
-    from sim.sweep import run_sweep
+    from sim.experiments.sweep import run_sweep
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(textwrap.dedent(f"""\

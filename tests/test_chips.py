@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.catalog import chip_table, read_chips
 from sim.cli import app
-from sim.loader import ScenarioError, load_raw
+from sim.scenario.catalog import chip_table, read_chips
+from sim.scenario.loader import ScenarioError, load_raw
 from sim.schema import ChipSpec, memory_bandwidth_gb_s, peak_flops, performance_density, tpp
 
 CATALOG = Path(__file__).resolve().parent.parent / "scenarios" / "_catalog" / "chips.yaml"

@@ -1,4 +1,4 @@
-"""Chokepoint ranking (sim.chokepoints): quantity scaling, knock-outs through the engine, impacts with common
+"""Chokepoint ranking (sim.experiments.chokepoints): quantity scaling, knock-outs through the engine, impacts with common
 random numbers, the ranking against betweenness, the chart and the command."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from sim import Simulation, load_scenario, scenario_from_dict
-from sim.chokepoints import (
+from sim.experiments.chokepoints import (
     ChokepointError,
     assignments,
     counterfactual,
@@ -23,7 +23,7 @@ from sim.chokepoints import (
     scale_series,
     targets,
 )
-from sim.distributions import draw
+from sim.scenario.quantities import draw
 from sim.schema.dist import Step
 
 D = dt.date
@@ -303,7 +303,7 @@ def test_bad_settings_are_one_line_errors(tiny_scenario):
 def test_chokepoint_bars(hand_report):
     import pandas as pd
 
-    from sim.plots import chokepoint_bars
+    from sim.reports.plots import chokepoint_bars
 
     fig = chokepoint_bars(hand_report.frame())
     kinds = {tr.name for tr in fig.data}
@@ -315,7 +315,7 @@ def test_chokepoint_bars(hand_report):
 
 
 def _app() -> typer.Typer:
-    from sim.cli_chokepoints import register
+    from sim.cli.chokepoints import register
 
     app = typer.Typer()
 

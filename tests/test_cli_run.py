@@ -71,7 +71,7 @@ def test_compare_unknown_rule_is_one_line(runner, tiny_path):
 def test_paired_interval_matches_student_t():
     import numpy as np
 
-    from sim.compare import paired_interval
+    from sim.experiments.compare import paired_interval
 
     m, lo, hi = paired_interval(np.array([1.0, 2.0, 3.0, 4.0]))
     assert m == 2.5

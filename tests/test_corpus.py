@@ -45,7 +45,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import app
-from sim.loader import MAX_FILE_BYTES
+from sim.scenario.loader import MAX_FILE_BYTES
 
 TESTS = Path(__file__).resolve().parent
 CORPUS = TESTS / "corpus"
@@ -185,7 +185,7 @@ def _generate(case: Case, target: Path) -> None:
 @pytest.fixture(scope="session")
 def good_store(tmp_path_factory) -> Path:
     """A finished sweep store of _good_spec.yaml (4 runs), copied for each case that uses ``{store}``."""
-    from sim.sweep import run_sweep
+    from sim.experiments.sweep import run_sweep
 
     root = tmp_path_factory.mktemp("good_store") / "store"
     run_sweep(GOOD_SPEC, root, executor="serial")

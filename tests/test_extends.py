@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.loader import ScenarioError, load_raw, load_scenario
+from sim.scenario.loader import ScenarioError, load_raw, load_scenario
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny.yaml"
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from sim import Simulation, load_scenario
-from sim.backtest import BacktestRow, backtest, load_observed
-from sim.diff import diff_scenarios
-from sim.loader import _Loader
+from sim.experiments.backtest import BacktestRow, backtest, load_observed
+from sim.scenario.diff import diff_scenarios
+from sim.scenario.loader import _Loader
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "scenarios"
@@ -146,7 +146,7 @@ def test_cli_backtest_and_diff(runner, tmp_path: Path) -> None:
     import json
 
     from sim.cli import app
-    from sim.cli_library import register
+    from sim.cli.library import register
 
     if not any(c.name == "diff" for c in app.registered_commands):
         register(app)

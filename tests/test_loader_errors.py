@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import app
-from sim.loader import LoadProblem, ScenarioError, load_scenario
+from sim.scenario.loader import LoadProblem, ScenarioError, load_scenario
 
 MALFORMED = Path(__file__).resolve().parent / "malformed"
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<path>\S+): (?P<message>.+)$")

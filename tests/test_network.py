@@ -8,8 +8,9 @@ import json
 import pytest
 
 from sim.cli import app
-from sim.loader import scenario_from_dict
-from sim.network import blocked_edges, build_graph, check_graph, chokepoints, summary
+from sim.engine.compliance import blocked_edges
+from sim.scenario.loader import scenario_from_dict
+from sim.scenario.network import build_graph, check_graph, chokepoints, summary
 
 
 def _edit(raw: tuple[dict, dict], *changes) -> object:

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.loader import ScenarioError
+from sim.scenario.loader import ScenarioError
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -43,7 +43,7 @@ class Finding:
 
 
 SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "yaml.SafeLoader", "yaml.CSafeLoader",
-                     "_Loader"}  # sim.loader._Loader: checked to be a SafeLoader subclass below
+                     "_Loader"}  # sim.scenario.loader._Loader: checked to be a SafeLoader subclass below
 UNSAFE_YAML = {"unsafe_load", "unsafe_load_all", "full_load", "full_load_all", "Loader", "UnsafeLoader",
                "FullLoader", "CLoader", "CUnsafeLoader", "CFullLoader"}
 PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "marshal", "shelve", "joblib", "jsonpickle"}
@@ -57,7 +57,7 @@ EXPRESSION_METHODS = {"eval", "query"}  # pandas DataFrame.eval / DataFrame.quer
 ALLOWED: dict[str, dict[str, str]] = {
     "yaml": {
         # sim/backtest.py: yaml.load(text, Loader=_Loader) and yaml.compose(text, Loader=_Loader) -- _Loader is
-        # sim.loader's SafeLoader subclass (test_scenario_loader_is_a_safe_loader), so they pass the rule
+        # sim.scenario.loader's SafeLoader subclass (test_scenario_loader_is_a_safe_loader), so they pass the rule
         # without an entry here.
     },
     "process": {
@@ -141,7 +141,8 @@ def _findings(rule: str) -> list[Finding]:
 
 def test_scan_sees_the_source_tree():
     files = {p.relative_to(REPO).as_posix() for p in _sources()}
-    assert {"sim/loader.py", "sim/backtest.py", "sim/sweep.py", "app/services.py", "sim/cli.py"} <= files
+    assert {"sim/scenario/loader.py", "sim/experiments/backtest.py", "sim/experiments/sweep.py", "app/services.py",
+            "sim/cli/main.py"} <= files
 
 
 def test_scanner_catches_what_it_looks_for(tmp_path, monkeypatch):
@@ -205,10 +206,10 @@ def test_no_expression_evaluation_of_user_strings():
 def test_scenario_loader_is_a_safe_loader():
     import inspect
 
-    import sim.backtest
-    from sim.loader import _Loader
+    import sim.experiments.backtest
+    from sim.scenario.loader import _Loader
 
-    assert "_read_yaml" in inspect.getsource(sim.backtest.load_observed)  # observables go through the same loader
+    assert "_read_yaml" in inspect.getsource(sim.experiments.backtest.load_observed)  # observables go through the same loader
     assert issubclass(_Loader, yaml.SafeLoader)
     tags = set(_Loader.yaml_constructors) | set(_Loader.yaml_multi_constructors)
     assert not [t for t in tags if t and "python" in t], tags
@@ -260,7 +261,7 @@ def _observed_file(tmp_path: Path, value: str) -> Path:
 
 
 def test_observed_expression_cannot_run_code(tmp_path):
-    from sim.backtest import load_observed, measure
+    from sim.experiments.backtest import load_observed, measure
     from sim.schema.observed import Measure
 
     expr = _code_expression("__import__('os').getpid()")
@@ -337,7 +338,7 @@ kpis: [blocked_units]
 
 def test_store_files_are_named_by_the_program_not_the_spec(tmp_path):
     """Everything a sweep writes lies inside --store, under names built from hashes and counters."""
-    from sim.sweep import run_sweep
+    from sim.experiments.sweep import run_sweep
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.format(name="a..b", base=TINY))
@@ -354,7 +355,7 @@ def test_store_files_are_named_by_the_program_not_the_spec(tmp_path):
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "/abs", "x\\..\\y", "", "a b"])
 def test_spec_name_cannot_hold_a_path(tmp_path, name):
-    from sim.sweep import load_spec
+    from sim.experiments.sweep import load_spec
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.format(name=f'"{name}"', base=TINY))
@@ -365,7 +366,7 @@ def test_spec_name_cannot_hold_a_path(tmp_path, name):
 @pytest.mark.parametrize("param", ["../x", "a/b", "a.b", "seed"])
 def test_parameter_names_cannot_hold_a_path(tmp_path, param):
     """Parameter names become store columns; they must be identifiers."""
-    from sim.sweep import load_spec
+    from sim.experiments.sweep import load_spec
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.format(name="ok", base=TINY).replace("  die_yield:", f'  "{param}":'))
@@ -374,7 +375,7 @@ def test_parameter_names_cannot_hold_a_path(tmp_path, param):
 
 
 def test_default_store_stays_under_sweeps(tmp_path, monkeypatch):
-    from sim.sweep import run_sweep
+    from sim.experiments.sweep import run_sweep
 
     monkeypatch.chdir(tmp_path)
     spec = tmp_path / "spec.yaml"
@@ -420,7 +421,7 @@ def test_local_dask_cluster_binds_to_loopback(tmp_path, monkeypatch):
     pytest.importorskip("dask.distributed")
     import dask.distributed
 
-    from sim.sweep import run_sweep
+    from sim.experiments.sweep import run_sweep
 
     seen: dict = {}
 
@@ -451,7 +452,7 @@ def test_given_scheduler_address_is_used_and_no_cluster_started(tmp_path, monkey
     pytest.importorskip("dask.distributed")
     import dask.distributed
 
-    from sim.sweep import run_sweep
+    from sim.experiments.sweep import run_sweep
 
     calls: dict = {}
 
@@ -504,7 +505,7 @@ def test_upload_is_capped_and_uses_the_loader(monkeypatch):
 def test_dashboard_launchers_bind_loopback_and_cap_uploads():
     """`make dashboard` and `exportsim dashboard` start Streamlit on 127.0.0.1 with a 1 MB upload limit."""
     makefile = (REPO / "Makefile").read_text()
-    cli = (REPO / "sim" / "cli.py").read_text()
+    cli = (REPO / "sim" / "cli" / "main.py").read_text()
     assert re.search(r"--server\.address 127\.0\.0\.1", makefile)
     assert re.search(r"--server\.maxUploadSize 1\b", makefile)
     assert '"--server.address", "127.0.0.1"' in cli

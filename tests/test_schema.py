@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from sim.cli import app
-from sim.loader import load_scenario
+from sim.scenario.loader import load_scenario
 from sim.schema import ChipSpec, Scenario
 from sim.schema.dist import Constant, Uniform
 from sim.schema.network import EdgeSpec

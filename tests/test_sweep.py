@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 import typer
 
-from sim.loader import ScenarioError, _shown
-from sim.store import Store
-from sim.sweep import (
+from sim.experiments.store import Store
+from sim.experiments.sweep import (
     PathError,
     SweepError,
     apply_point,
@@ -28,6 +27,7 @@ from sim.sweep import (
     run_sweep,
     set_path,
 )
+from sim.scenario.loader import ScenarioError, _shown
 
 TESTS = Path(__file__).resolve().parent
 TINY = TESTS / "data" / "tiny.yaml"
@@ -63,7 +63,7 @@ def tiny_spec(tmp_path: Path, design: str = "lhs", n: int = 4, reps: int = 1, na
 
 def app():
     from sim.cli import app as main_app
-    from sim.cli_sweep import register
+    from sim.cli.sweep import register
 
     a = typer.Typer()
     a.registered_commands = list(main_app.registered_commands)
@@ -262,7 +262,7 @@ def test_resume_after_limit_runs_each_id_once(tmp_path):
 def test_killed_sweep_resumes_with_every_id_once(tmp_path):
     spec = tiny_spec(tmp_path, "lhs", 20, reps=2)  # 80 runs
     store = tmp_path / "st"
-    code = ("from sim.cli import app; from sim.cli_sweep import register; register(app); app()")
+    code = ("from sim.cli import app; from sim.cli.sweep import register; register(app); app()")
     proc = subprocess.Popen([sys.executable, "-c", code, "sweep", str(spec), "--store", str(store), "--executor",
                              "serial", "--chunk-size", "2"], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -321,9 +321,9 @@ class _Boom(Exception):
 
 
 def test_failing_run_is_recorded_and_the_rest_complete(tmp_path, monkeypatch):
-    import sim.world
+    import sim.engine.simulation
 
-    real = sim.world.Simulation
+    real = sim.engine.simulation.Simulation
 
     class Flaky(real):
         def run(self, *a, **kw):
@@ -331,7 +331,7 @@ def test_failing_run_is_recorded_and_the_rest_complete(tmp_path, monkeypatch):
                 raise _Boom("model blew up\nsecond line")
             return super().run(*a, **kw)
 
-    monkeypatch.setattr(sim.world, "Simulation", Flaky)
+    monkeypatch.setattr(sim.engine.simulation, "Simulation", Flaky)
     store = tmp_path / "st"
     r = run_sweep(tiny_spec(tmp_path, "lhs", 3), store, executor="serial")
     assert (r.done, r.failed) == (3, 3)
@@ -341,7 +341,7 @@ def test_failing_run_is_recorded_and_the_rest_complete(tmp_path, monkeypatch):
     assert (failed["error"] == "_Boom: model blew up second line").all()
     # failures are not retried unless asked; with --retry-failed (and a fixed model) they are replaced
     assert run_sweep(tiny_spec(tmp_path, "lhs", 3), store, executor="serial").done == 0
-    monkeypatch.setattr(sim.world, "Simulation", real)
+    monkeypatch.setattr(sim.engine.simulation, "Simulation", real)
     r = run_sweep(tiny_spec(tmp_path, "lhs", 3), store, executor="serial", retry_failed=True)
     assert (r.done, r.failed) == (3, 0)
     res = Store(store).results()
@@ -350,13 +350,13 @@ def test_failing_run_is_recorded_and_the_rest_complete(tmp_path, monkeypatch):
 
 
 def test_fail_fast_stops(tmp_path, monkeypatch):
-    import sim.world
+    import sim.engine.simulation
 
-    class Broken(sim.world.Simulation):
+    class Broken(sim.engine.simulation.Simulation):
         def run(self, *a, **kw):
             raise RuntimeError("always")
 
-    monkeypatch.setattr(sim.world, "Simulation", Broken)
+    monkeypatch.setattr(sim.engine.simulation, "Simulation", Broken)
     r = run_sweep(tiny_spec(tmp_path, "lhs", 4), tmp_path / "st", executor="serial", fail_fast=True, chunk_size=2)
     assert r.failed == 2
     assert r.remaining == 6

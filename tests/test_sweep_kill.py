@@ -26,8 +26,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from sim.store import Store
-from sim.sweep import expand, load_spec, run_sweep
+from sim.experiments.store import Store
+from sim.experiments.sweep import expand, load_spec, run_sweep
 
 TESTS = Path(__file__).resolve().parent
 TINY = TESTS / "data" / "tiny.yaml"
@@ -192,7 +192,7 @@ def test_worker_killed_while_a_chunk_is_written_does_not_crash_the_sweep(tmp_pat
     """Deterministic form of the race: the worker dies while the driver is writing a finished chunk."""
     import concurrent.futures
 
-    import sim.sweep
+    import sim.experiments.sweep
 
     if "fork" not in __import__("multiprocessing").get_all_start_methods():
         pytest.skip("needs the fork start method the local executor uses on Linux")
@@ -204,7 +204,7 @@ def test_worker_killed_while_a_chunk_is_written_does_not_crash_the_sweep(tmp_pat
             super().__init__(*a, **kw)
             pools.append(self)
 
-    real_write = sim.sweep._write_chunk
+    real_write = sim.experiments.sweep._write_chunk
     killed = []
 
     def write_and_kill(*a, **kw):
@@ -218,7 +218,7 @@ def test_worker_killed_while_a_chunk_is_written_does_not_crash_the_sweep(tmp_pat
         return real_write(*a, **kw)
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Recording)
-    monkeypatch.setattr(sim.sweep, "_write_chunk", write_and_kill)
+    monkeypatch.setattr(sim.experiments.sweep, "_write_chunk", write_and_kill)
     spec = _write_spec(tmp_path, n=4)  # 8 runs, 8 chunks: more than the 4 in flight
     report = run_sweep(spec, tmp_path / "store", executor="local", workers=2, chunk_size=1)
     assert killed
@@ -233,7 +233,7 @@ def test_worker_killed_while_a_chunk_is_written_does_not_crash_the_sweep(tmp_pat
 @pytest.mark.timeout(120)
 def test_run_that_kills_its_worker_twice_is_recorded_failed(tmp_path, monkeypatch):
     """A run whose worker dies on every attempt: tried exactly twice, then failed; the other runs are ok."""
-    import sim.world
+    import sim.engine.simulation
 
     if "fork" not in __import__("multiprocessing").get_all_start_methods():
         pytest.skip("the poisoned model reaches the workers by fork")
@@ -242,7 +242,7 @@ def test_run_that_kills_its_worker_twice_is_recorded_failed(tmp_path, monkeypatc
     poison = planned[1].run_id
     attempts = tmp_path / "attempts.log"
     parent = os.getpid()
-    real = sim.world.Simulation
+    real = sim.engine.simulation.Simulation
 
     class Poisoned(real):
         def run(self, *a, **kw):
@@ -252,7 +252,7 @@ def test_run_that_kills_its_worker_twice_is_recorded_failed(tmp_path, monkeypatc
                 os.kill(os.getpid(), signal.SIGKILL)
             return super().run(*a, **kw)
 
-    monkeypatch.setattr(sim.world, "Simulation", Poisoned)
+    monkeypatch.setattr(sim.engine.simulation, "Simulation", Poisoned)
     store = tmp_path / "store"
     report = run_sweep(spec, store, executor="local", workers=2, chunk_size=1)
     tries = attempts.read_text().split() if attempts.exists() else []

@@ -4,7 +4,7 @@ A bare number in YAML means a constant.  A mapping with ``dist:`` names a distri
 with only ``value:`` (and ``source:``) is a sourced constant.  A list of ``{since: DATE, value: Q}``
 steps is a :data:`Series`: the value in force from each date until the next one.
 
-Sampling lives in :mod:`sim.distributions`; these classes are data only.
+Sampling lives in :mod:`sim.scenario.quantities`; these classes are data only.
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ from pydantic import Field, ValidationInfo, model_validator
 from sim.schema._base import Sourced
 from sim.schema.actors import Cloud, Lab, RentalStream
 from sim.schema.chips import ChipSpec
-from sim.schema.network import EdgeSpec, NodeSpec
 from sim.schema.dist import NonNegQuantity, UnitQuantity
+from sim.schema.network import EdgeSpec, NodeSpec
 from sim.schema.rules import Rule
+from sim.units import date_to_day
 
 
 class Costs(Sourced):
@@ -70,7 +71,7 @@ class Scenario(Sourced):
 
     def day_of(self, date: dt.date) -> float:
         """Days from the start to *date* (negative before the start)."""
-        return float((date - self.start).days)
+        return date_to_day(self.start, date)
 
     def actor_ids(self) -> set[str]:
         """Every node id: supply nodes, labs and clouds."""

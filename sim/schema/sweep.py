@@ -1,6 +1,6 @@
 """SweepSpec: a batch of runs over one base scenario: parameters by dotted path, a design, replications.
 
-A spec file (YAML, read by :func:`sim.sweep.load_spec`) looks like::
+A spec file (YAML, read by :func:`sim.experiments.sweep.load_spec`) looks like::
 
     name: flagship_levers
     base: ../bytedance_ascend.yaml          # relative to the spec file

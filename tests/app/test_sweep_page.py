@@ -30,7 +30,7 @@ SPEC = """\
 
 
 def _sweep(base: Path, name: str, kind: str, n: int, limit: int | None = None) -> Path:
-    from sim.sweep import run_sweep
+    from sim.experiments.sweep import run_sweep
 
     spec = base / f"{name}.yaml"
     spec.write_text(textwrap.dedent(SPEC.format(base=TINY, kind=kind, n=n)))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sim import load_scenario
-from sim.compliance import Compliance, Lot
+from sim.engine.compliance import Compliance, Lot
 
 ROOT = Path(__file__).resolve().parents[2]
 DATES = ["2022-09-01", "2022-11-01", "2023-12-01", "2025-05-01", "2025-09-01", "2026-02-01"]

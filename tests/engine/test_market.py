@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import Simulation
-from sim.processes.plans import Line, expected_run_days, owned_hourly_usd, packaging_plan, pro_rata
+from sim.engine.plans import Line, expected_run_days, owned_hourly_usd, packaging_plan, pro_rata
 from tests.engine.conftest import PEAK_BF16_TFLOPS, build, job_flop, micro_world
 
 
@@ -203,7 +203,7 @@ def test_certify_treatment_worked_example():
 def test_registry_has_a_handler_for_every_schema_kind_and_refuses_a_missing_one(monkeypatch):
     import importlib
 
-    import sim.processes.treatments as treatments
+    import sim.engine.treatments as treatments
     from sim.schema.rules import TREATMENT_CLASSES
 
     assert set(treatments.HANDLERS) == set(TREATMENT_CLASSES)

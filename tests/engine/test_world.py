@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sim import Simulation, load_scenario
-from sim.compare import without_rules
+from sim.experiments.compare import without_rules
 from tests.engine.conftest import build, micro_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def test_no_negative_stock_fleet_or_cost(flagship_result):
 
 
 def test_delivered_lots_never_matched_a_deny_rule_in_force(flagship, flagship_result):
-    from sim.compliance import Compliance, Lot
+    from sim.engine.compliance import Compliance, Lot
 
     comp = Compliance(flagship)
     ship = flagship_result.tables["shipments"]

@@ -12,7 +12,7 @@ import pandas as pd
 from hypothesis import given, settings
 
 from sim import Simulation, scenario_from_dict
-from sim.compliance import Compliance, Lot
+from sim.engine.compliance import Compliance, Lot
 from tests.fuzz.conftest import scenarios
 
 HELD = ["in_inventory", "in_transit", "installed", "seized", "retired", "failed"]

@@ -1,0 +1,296 @@
+"""The ``exportsim`` command line: thin Typer commands over sim's public API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from sim.cli.common import EXIT_BAD_INPUT, _fail, _load, err, out  # noqa: F401 - re-exported for command modules
+from sim.scenario.loader import ScenarioError, load_raw, load_scenario
+
+app = typer.Typer(
+    name="exportsim",
+    help=(
+        "Simulate the AI-accelerator supply chain under export controls: chips made, ordered, "
+        "licensed or denied, smuggled, rented abroad, and turned into training runs."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+DEFAULT_CATALOG = Path("scenarios/_catalog/chips.yaml")
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Scenario files to check.")],
+) -> None:
+    """Check scenario files: prints 'ok FILE' for each valid one, one line per problem otherwise (exit 2)."""
+    bad = False
+    for f in files:
+        try:
+            if _is_observables(f):
+                from sim.experiments.backtest import load_observed
+
+                load_observed(f)
+            else:
+                load_scenario(f)
+        except ScenarioError as e:
+            bad = True
+            for p in e.problems:
+                err.print(str(p), markup=False, highlight=False, soft_wrap=True)
+            continue
+        out.print(f"ok {f}", markup=False, highlight=False)
+    if bad:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _is_observables(path: Path) -> bool:
+    """Whether *path* is a file of published observables (top-level ``observables:``) rather than a scenario."""
+    try:
+        data, _ = load_raw(path)
+    except ScenarioError:
+        return False
+    return "observables" in data and "question" not in data
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario format (point your editor's YAML plugin at it)."""
+    from sim.schema import Scenario
+
+    sys.stdout.write(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2) + "\n")
+
+
+@app.command()
+def chips(
+    file: Annotated[Path, typer.Argument(help="A scenario or a chips catalogue fragment.")] = DEFAULT_CATALOG,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the chip catalogue with the figures export rules use: TPP and performance density."""
+    from sim.scenario.catalog import chip_table, read_chips
+
+    try:
+        catalogue = read_chips(file, load_raw)
+    except ScenarioError as e:
+        _fail(e.problems)
+    rows = chip_table(catalogue)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    t = Table(title=f"Chip catalogue ({file})")
+    for col in ("id", "name", "vendor", "release", "bf16 TFLOPS", "TPP", "PD", "mem TB/s", "I/O GB/s", "price USD"):
+        t.add_column(col, justify="right" if col not in ("id", "name", "vendor") else "left")
+    for r in rows:
+        t.add_row(r["id"], r["name"], r["vendor"], str(r["release"]), f"{r['bf16_tflops']:g}", f"{r['tpp']:,.0f}",
+                  f"{r['pd']:.2f}", f"{r['hbm_tb_s']:g}", f"{r['interconnect_gb_s']:g}", f"{r['price_usd']:,.0f}")
+    out.print(t)
+
+
+def _pairs(title: str, headers: tuple[str, str], rows: list[tuple[str, str]]) -> Table:
+    """A two-column table: a name and a right-aligned value."""
+    t = Table(title=title)
+    t.add_column(headers[0])
+    t.add_column(headers[1], justify="right")
+    for name, value in rows:
+        t.add_row(name, value)
+    return t
+
+
+@app.command()
+def graph(
+    file: Annotated[Path, typer.Argument(help="Scenario file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Summarise the supplier network: nodes and edges by kind, central nodes, chokepoints per lab."""
+    from sim.scenario.network import summary
+
+    s = _load(file)
+    info = summary(s)
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return
+    out.print(f"[bold]{info['scenario']}[/]: {info['nodes']} nodes, {info['edges']} edges")
+    out.print(_pairs("Nodes by kind", ("kind", "count"), [(k, str(v)) for k, v in info["nodes_by_kind"].items()]))
+    out.print(_pairs("Edges by flow/channel", ("flow/channel", "count"),
+                     [(k, str(v)) for k, v in info["edges_by_flow_channel"].items()]))
+    out.print(_pairs("Most central nodes (betweenness)", ("node", "betweenness"),
+                     [(k, f"{v:.3f}") for k, v in list(info["betweenness"].items())[:8]]))
+    for lab, cut in info["chokepoints"].items():
+        out.print(f"chokepoints for [bold]{lab}[/]: {', '.join(cut) if cut else 'none (no single node cuts it off)'}")
+    for issue in info["issues"]:
+        out.print(f"[yellow]warning[/] {issue}")
+
+
+def _progress_runner(label: str):
+    """A rich progress bar that appears only on a terminal (plain output stays clean for pipes)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+def _fmt(v: float) -> str:
+    import math
+
+    if isinstance(v, float) and math.isnan(v):
+        return "-"
+    if abs(v) >= 1e6 or (abs(v) < 1 and v != 0):
+        return f"{v:.3g}"
+    return f"{v:,.2f}" if v != int(v) else f"{int(v):,}"
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Scenario file.")],
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the scenario's).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write every table to this folder.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Table format for --out: parquet or csv.")] = "parquet",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
+) -> None:
+    """Run a scenario once: KPIs (deliveries by origin, denials by rule, job finish days, ...) and tables."""
+    from sim import Simulation
+    from sim.results.metrics import kpis_json
+
+    if fmt not in ("parquet", "csv"):
+        _fail([f"--format: must be parquet or csv, got '{fmt}'"])
+    s = _load(file)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        _fail([f"{out_dir}: --out must be a folder, and this is a file"])
+    with _progress_runner(f"running {s.name}") as bar:
+        task = bar.add_task("run", total=s.horizon_days)
+        result = Simulation(s, seed).run(progress=lambda day, total: bar.update(task, completed=day))
+    if out_dir is not None:
+        try:
+            result.save(out_dir, fmt)
+        except OSError as e:
+            _fail([f"{out_dir}: cannot write: {e.strerror or e}"])  # nothing was left behind (staged writes)
+    if as_json:
+        sys.stdout.write(kpis_json(result.kpis) + "\n")
+        return
+    t = Table(title=f"{s.name} (seed {result.seed})")
+    t.add_column("KPI")
+    t.add_column("value", justify="right")
+    t.add_column("date", justify="right")
+    for k, v in result.kpis.items():
+        date = result.date_of(v) if "_day[" in k and v == v else None
+        t.add_row(Text(k), _fmt(v), str(date) if date else "")
+    out.print(t)
+    if out_dir is not None:
+        out.print(f"tables written to {out_dir}/ ({fmt})")
+
+
+@app.command()
+def compare(
+    file: Annotated[Path, typer.Argument(help="Scenario file (the policy world).")],
+    against: Annotated[Path | None, typer.Option("--against", help="Another scenario as the counterfactual.")] = None,
+    without_rules: Annotated[bool, typer.Option("--without-rules", help="Counterfactual: no rules at all.")] = False,
+    without: Annotated[list[str] | None, typer.Option("--without", help="Counterfactual: drop this rule (repeatable).")] = None,
+    seed: Annotated[int | None, typer.Option(help="First seed (default: the scenario's).")] = None,
+    replications: Annotated[int, typer.Option(min=1, max=10_000, help="Paired replications.")] = 10,
+    kpi: Annotated[list[str] | None, typer.Option("--kpi", help="Only KPIs containing this text (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Compare a scenario with its counterfactual, common random numbers, paired 95 % intervals."""
+    import math
+
+    from sim.experiments.compare import compare as run_compare
+    from sim.experiments.compare import without_rules as drop_rules
+
+    chosen = sum([against is not None, without_rules, bool(without)])
+    if chosen != 1:
+        _fail(["compare: give exactly one of --against FILE, --without-rules, --without RULE"])
+    base = _load(file)
+    if against is not None:
+        cf = _load(against)
+    else:
+        try:
+            cf = drop_rules(base, None if without_rules else list(without))
+        except KeyError as e:
+            _fail([f"{file}:1: rules: {e.args[0]}"])
+    with _progress_runner(f"{replications} paired replications") as bar:
+        task = bar.add_task("compare", total=replications)
+        rows = run_compare(base, cf, replications, seed, progress=lambda i, n: bar.update(task, completed=i))
+    if kpi:
+        rows = [r for r in rows if any(x in r.kpi for x in kpi)]
+    if as_json:
+        import dataclasses
+        import json
+
+        clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731
+        payload = {"base": base.name, "counterfactual": cf.name, "replications": replications,
+                   "kpis": [{k: clean(v) for k, v in dataclasses.asdict(r).items()} for r in rows]}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    t = Table(title=f"{base.name}  vs  {cf.name}  ({replications} paired replications)")
+    for col in ("KPI", "base", "counterfactual", "difference", "95% CI"):
+        t.add_column(col, justify="left" if col == "KPI" else "right")
+    for r in rows:
+        if r.base_mean == r.counterfactual_mean and r.diff_mean == 0:
+            continue
+        ci = "-" if math.isnan(r.diff_ci_low) else f"[{_fmt(r.diff_ci_low)}, {_fmt(r.diff_ci_high)}]"
+        t.add_row(Text(r.kpi), _fmt(r.base_mean), _fmt(r.counterfactual_mean), _fmt(r.diff_mean), ci)
+    out.print(t)
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8501,
+) -> None:
+    """Open the Streamlit dashboard (edit, run, compare, network view) on http://127.0.0.1:PORT."""
+    import subprocess
+
+    entry = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
+    if not entry.exists():
+        _fail([f"{entry}: the dashboard is not in this installation (it ships with the source tree)"])
+    cmd = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+           "--server.maxUploadSize", "1"]
+    out.print(f"exportsim dashboard on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    raise typer.Exit(subprocess.call(cmd, cwd=entry.parent.parent))
+
+
+def _register_extensions() -> None:
+    """Commands that live in their own modules (scenario library, sweeps)."""
+    from sim.cli.library import register as library_commands
+
+    library_commands(app)
+    from sim.cli.brief import register as brief_commands
+    from sim.cli.chokepoints import register as chokepoint_commands
+    from sim.cli.sweep import register as sweep_commands
+
+    sweep_commands(app)
+    chokepoint_commands(app)
+    brief_commands(app)
+
+
+_register_extensions()
+
+
+def main() -> None:
+    """Console-script entry point: bad input exits 2 with one line per problem; a bug exits 1 with one line."""
+    import os
+
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as e:  # a bug, not bad input: one line unless debugging
+        if os.environ.get("EXPORTSIM_DEBUG"):
+            raise
+        err.print(f"exportsim: internal error: {type(e).__name__}: {e} (set EXPORTSIM_DEBUG=1 for details)",
+                  markup=False, highlight=False)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Export-control checks as a pure function: (lot, rules, day) -> Decision.
+
+A rule is in force from ``effective + grace_days`` until ``rescinded``.  It matches a lot when the
+item, origin, destination (or buyer headquarters), end user and channel all fall inside its scope.
+Among matching rules, those named in another matching rule's ``overrides`` drop out; of the rest the
+most restrictive treatment wins (deny > cap > license > notify > fee).  Stateful parts of a
+treatment (cap counters, licence draws) belong to the engine, not here.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from dataclasses import dataclass
+
+from sim.schema import RESTRICTIVENESS, Rule, Scenario, memory_bandwidth_gb_s, performance_density, tpp
+from sim.schema.rules import ItemClause
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFacts:
+    """What rules test about an item."""
+
+    product: str
+    item_kind: str
+    tpp: float
+    pd: float
+    interconnect_gb_s: float
+    memory_bw_gb_s: float
+    designer_country: str
+    made_with_us_tools: bool
+    datacenter: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """A consignment at the moment of export."""
+
+    item: ItemFacts
+    qty: float
+    dest_country: str
+    buyer: str
+    buyer_hq: str
+    channel: str  # sale | reexport | grey | remote
+    order_day: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The treatment that applies to a lot: ``allow`` when no rule matches."""
+
+    kind: str  # allow | deny | license | notify | fee | cap
+    rule: str | None = None
+    spec: object | None = None
+    matched: tuple[str, ...] = ()
+
+    @property
+    def allowed_outright(self) -> bool:
+        """True when the lot ships with no check at all."""
+        return self.kind == "allow"
+
+
+ALLOW = Decision("allow")
+
+
+class Compliance:
+    """Rules of one scenario with their dates as day numbers and their groups expanded."""
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        groups = scenario.country_groups
+        lists = scenario.entity_lists
+        self._rules: list[tuple[str, Rule, float, float, float, frozenset, frozenset, frozenset]] = []
+        self._expected: dict[str, float] = {}
+        for rid, r in scenario.rules.items():
+            start = scenario.day_of(r.effective) + r.exemptions.grace_days
+            end = scenario.day_of(r.rescinded) if r.rescinded else float("inf")
+            announced = scenario.day_of(r.announced)
+            expected = scenario.day_of(r.anticipated) if r.anticipated else announced
+            dests = frozenset(_expand(r.scope.destinations, groups))
+            hqs = frozenset(_expand(r.scope.buyer_hq, groups))
+            users = frozenset(_expand(r.scope.end_users, lists))
+            self._rules.append((rid, r, announced, start, end, dests, hqs, users))
+            self._expected[rid] = expected
+        # decisions only change at rule boundaries: cache them per (lot features, boundary interval)
+        self._bounds = sorted({b for _, _, a, st, en, *_ in self._rules for b in (a, st, en) if b != float("inf")})
+        self._cache: dict[tuple, Decision] = {}
+        self.items: dict[str, ItemFacts] = {}
+        for cid, c in scenario.chips.items():
+            self.items[cid] = ItemFacts(
+                cid, "chip", tpp(c), performance_density(c), c.interconnect_gb_s, memory_bandwidth_gb_s(c),
+                c.designer_country, c.made_with_us_tools, c.datacenter,
+            )
+
+    def item(self, product: str, item_kind: str = "chip", origin_country: str | None = None) -> ItemFacts:
+        """Facts for a chip (or its dies); HBM and wafers get facts from their maker's country."""
+        if item_kind in ("chip", "die") and product in self.items:
+            f = self.items[product]
+            return f if item_kind == "chip" else ItemFacts(**{**_asdict(f), "item_kind": "die"})
+        return ItemFacts(product, item_kind, 0.0, 0.0, 0.0, 0.0, origin_country or "", True, True)
+
+    def rule_in_force(self, rid: str, day: float) -> bool:
+        """Whether rule *rid* is enforced on *day*."""
+        for r_id, _, _, start, end, *_ in self._rules:
+            if r_id == rid:
+                return start <= day < end
+        raise KeyError(rid)
+
+    def matching(self, lot: Lot, day: float, *, pending: bool = False, applies_at: str = "export") -> list[str]:
+        """Ids of rules whose scope covers *lot* and that are in force on *day*.
+
+        With ``pending=True``: rules announced (or anticipated) on or before *day* but not yet in force
+        (what a buyer who reads the news stockpiles ahead of).
+        """
+        out = []
+        for rid, r, announced, start, end, dests, hqs, users in self._rules:
+            if r.applies_at != applies_at:
+                continue
+            if pending:
+                if not (self._expected[rid] <= day < start and day < end):
+                    continue
+            elif not (start <= day < end):
+                continue
+            if r.exemptions.orders_before_announcement and lot.order_day < announced and not pending:
+                continue
+            if _covers(r, lot, dests, hqs, users):
+                out.append(rid)
+        return out
+
+    def decide(self, lot: Lot, day: float, applies_at: str = "export") -> Decision:
+        """The treatment for *lot* on *day*: the most restrictive of the matching rules."""
+        key = (lot.item, lot.dest_country, lot.buyer, lot.buyer_hq, lot.channel, applies_at,
+               bisect.bisect_right(self._bounds, day), bisect.bisect_right(self._bounds, lot.order_day),
+               lot.order_day in self._bounds)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._decide(lot, day, applies_at)
+        return found
+
+    def _decide(self, lot: Lot, day: float, applies_at: str) -> Decision:
+        ids = self.matching(lot, day, applies_at=applies_at)
+        if not ids:
+            return ALLOW
+        rules = self.scenario.rules
+        overridden = {o for rid in ids for o in rules[rid].overrides}
+        live = [rid for rid in ids if rid not in overridden] or ids
+        # most restrictive wins; among equals, the rule id decides (never the order rules were written in)
+        best = min(live, key=lambda rid: (-RESTRICTIVENESS[rules[rid].treatment.kind], rid))
+        t = rules[best].treatment
+        return Decision(t.kind, best, t, tuple(ids))
+
+
+def _asdict(f: ItemFacts) -> dict:
+    return {k: getattr(f, k) for k in f.__slots__}
+
+
+def _expand(names: list[str], groups: dict[str, list[str]]) -> set[str]:
+    out: set[str] = set()
+    for n in names:
+        out.add(n)
+        out.update(groups.get(n, []))
+    return out
+
+
+def _covers(r: Rule, lot: Lot, dests: frozenset, hqs: frozenset, users: frozenset) -> bool:
+    s = r.scope
+    item = lot.item
+    if item.item_kind not in s.item_kinds or lot.channel not in s.channels:
+        return False
+    if s.origin.designer_countries:
+        by_design = item.designer_country in s.origin.designer_countries
+        by_fdp = s.origin.foreign_direct_product and item.made_with_us_tools
+        if not (by_design or by_fdp):
+            return False
+    elif s.origin.foreign_direct_product and not item.made_with_us_tools:
+        return False
+    if (dests or hqs) and not (lot.dest_country in dests or lot.buyer_hq in hqs):
+        return False
+    if users and lot.buyer not in users:
+        return False
+    return not s.items or any(_clause(c, item) for c in s.items)
+
+
+def _clause(c: ItemClause, f: ItemFacts) -> bool:
+    if c.products and f.product not in c.products:
+        return False
+    if c.datacenter_only and not f.datacenter:
+        return False
+    checks = (
+        (c.tpp_min, f.tpp, True), (c.tpp_max, f.tpp, False), (c.pd_min, f.pd, True), (c.pd_max, f.pd, False),
+        (c.interconnect_gb_s_min, f.interconnect_gb_s, True),
+        (c.memory_bw_gb_s_min, f.memory_bw_gb_s, True), (c.memory_bw_gb_s_max, f.memory_bw_gb_s, False),
+    )
+    for bound, value, is_min in checks:
+        if bound is None:
+            continue
+        if is_min and value < bound:
+            return False
+        if not is_min and value >= bound:
+            return False
+    return True
+
+
+def blocked_edges(s: Scenario, date: dt.date) -> list[str]:
+    """Edge ids closed on *date*: every item that can flow on the edge is denied by a rule in force.
+
+    Items on an edge: for chips, the products its source sells (a vendor's own designs; any chip through
+    a hub or from a cloud); for dies, wafers and HBM, the source's output.  Grey edges are never
+    "blocked" (they exist to evade), remote edges are checked as rentals.  A structural reading for the
+    network view; the engine decides lot by lot.
+    """
+    comp = Compliance(s)
+    day = s.day_of(date)
+    channel_of = {"direct": "sale", "reexport": "reexport", "remote": "remote"}
+    out = []
+    for eid, e in s.edges.items():
+        if e.channel == "grey":
+            continue
+        src = s.nodes.get(e.from_)
+        if e.flow in ("chips", "rental"):
+            kinds = ("chip",)
+            products = [c for c, spec in s.chips.items() if spec.vendor == e.from_] if src is not None and \
+                src.kind == "vendor" else list(s.chips)
+        elif e.flow == "hbm":
+            kinds, products = ("hbm",), ["hbm"]
+        else:
+            kinds = ("die",)
+            products = list(src.allocation) if src is not None and src.kind == "foundry" else list(s.chips)
+        if not products:
+            continue
+        buyer = e.to
+        actor = s.labs.get(buyer) or s.clouds.get(buyer)
+        hq = actor.hq if actor is not None else s.country_of(buyer)
+        lots = [Lot(comp.item(p, kinds[0], s.country_of(e.from_)), 1, s.country_of(buyer), buyer, hq,
+                    channel_of[e.channel], day) for p in products]
+        if all(comp.decide(lot, day).kind == "deny" for lot in lots):
+            out.append(eid)
+    return out

@@ -1,0 +1,136 @@
+"""Installed fleets: installation after delivery, permanent failures, retirement, monthly snapshots.
+
+Mechanism: a delivered lot becomes usable after the owner's installation delay.  Chips fail
+permanently at the chip's annual rate (H100-class 2.5-6 %/yr, central 4 %, facts T8) and retire at the
+end of their service life.
+
+Assumptions: failures are drawn monthly as a binomial on idle-first units (a spare pool absorbs
+failures inside a running job, as the ~5 % spares of T8 do), and retirement is applied at the first
+monthly upkeep after a cohort's service life ends.
+
+Records: ``fleet`` (a row per owner and product each month), ``inventory`` (vendors' stock and
+backorders each month), ``ledger`` (the conservation account each month), ``events`` (retirements).
+"""
+
+from __future__ import annotations
+
+import math
+
+from sim.engine.records import FleetRow, InventoryRow
+from sim.engine.simulation import Simulation
+from sim.units import MONTH_DAYS
+
+
+def start(w: Simulation) -> None:
+    """Install initial fleets and start the monthly upkeep."""
+    s = w.scenario
+    for lid, lab in s.labs.items():
+        for chip, q in lab.initial_fleet.items():
+            units = int(round(w.param(f"initial_fleet/{lid}/{chip}", q)))
+            _add_initial(w, lid, chip, units)
+    for cid, cloud in s.clouds.items():
+        for chip, q in cloud.initial_fleet.items():
+            units = int(round(w.param(f"initial_fleet/{cid}/{chip}", q)))
+            _add_initial(w, cid, chip, units)
+    w.env.process(upkeep(w))
+
+
+def _add_initial(w: Simulation, owner: str, chip: str, units: int) -> None:
+    if units <= 0:
+        return
+    w.ledger.produced += units
+    install(w, owner, chip, units, grey=False, age_days=0.0)
+
+
+def install(w: Simulation, owner: str, chip: str, units: int, *, grey: bool, age_days: float = 0.0) -> None:
+    """Put *units* into *owner*'s fleet now (the caller has already moved them out of transit)."""
+    if units <= 0:
+        return
+    line = w.fleet[owner][chip]
+    line.cohorts.append([w.env.now - age_days, units])
+    line.units += units
+    if grey:
+        line.grey_units += units
+    w.ledger.installed += units
+    w.signal_fleet(owner)
+    if owner in w.pools_by_owner:
+        w.pools_by_owner[owner](chip)
+
+
+def remove(w: Simulation, owner: str, chip: str, units: int) -> int:
+    """Take up to *units* out of the oldest cohorts; returns how many were removed."""
+    line = w.fleet[owner][chip]
+    taken = 0
+    while taken < units and line.cohorts:
+        cohort = line.cohorts[0]
+        k = min(cohort[1], units - taken)
+        cohort[1] -= k
+        taken += k
+        if cohort[1] == 0:
+            line.cohorts.popleft()
+    line.units -= taken
+    if line.grey_units:
+        line.grey_units = min(line.grey_units, line.units)
+    w.ledger.installed -= taken
+    return taken
+
+
+def owner_kind(w: Simulation, owner: str) -> str:
+    """'lab' or 'cloud'."""
+    return "cloud" if owner in w.scenario.clouds else "lab"
+
+
+def upkeep(w: Simulation):
+    """Monthly: permanent failures, retirements, then a snapshot of every fleet and the ledger."""
+    env = w.env
+    s = w.scenario
+    while True:
+        now = env.now
+        for owner, lines in w.fleet.items():
+            for chip, line in lines.items():
+                spec = s.chips[chip]
+                life_days = spec.service_life_years * 365.25
+                retired = 0
+                while line.cohorts and now - line.cohorts[0][0] >= life_days:
+                    k = line.cohorts.popleft()[1]
+                    line.units -= k
+                    retired += k
+                if retired:
+                    w.ledger.installed -= retired
+                    w.ledger.retired += retired
+                    line.grey_units = min(line.grey_units, line.units)
+                    w.rec.event(now, "retired", owner, chip, retired)
+                if line.units > 0 and spec.annual_failure_rate > 0 and now > 0:
+                    p = 1 - math.exp(-spec.annual_failure_rate * MONTH_DAYS / 365.25)
+                    idle = line.free
+                    failed = int(w.rng(f"failure/permanent/{owner}/{chip}").binomial(line.units, p))
+                    failed = min(failed, idle)  # failures inside busy clusters are covered by spares
+                    if failed:
+                        w.ledger.failed += remove(w, owner, chip, failed)
+                if line.training + line.inference + line.workloads > line.units:  # retirements hit reserved chips
+                    line.inference = min(line.inference, max(line.units - line.training, 0))
+                    line.workloads = max(line.units - line.training - line.inference, 0)
+                if retired or (line.units and now > 0):
+                    w.signal_fleet(owner)
+        snapshot(w)
+        w.record_ledger()
+        yield env.timeout(MONTH_DAYS)
+
+
+def snapshot(w: Simulation) -> None:
+    """A fleet row per owner and product, and an inventory row per vendor and product, now."""
+    now = w.env.now
+    s = w.scenario
+    for vendor, stock in sorted(w.inventory.items()):
+        for chip, units in sorted(stock.items()):
+            backlog = sum(o.qty for o in w.backorders[vendor] if o.product == chip)
+            w.rec.inventory.append(InventoryRow(now, vendor, chip, float(units), float(backlog)))
+    for owner, lines in w.fleet.items():
+        kind = owner_kind(w, owner)
+        for chip, line in lines.items():
+            w.rec.fleet.append(FleetRow(
+                now, owner, kind, chip, s.chips[chip].designer_country, float(line.units),
+                line.units * w.peak(chip) / 1e15, float(min(line.inference, line.units)),
+                float(min(line.training, line.units - min(line.inference, line.units))),
+                float(min(line.workloads, max(line.units - line.training - line.inference, 0))),
+            ))

@@ -1,0 +1,633 @@
+"""Procurement, vendor allocation, the export check, shipping, and the grey channel.
+
+Mechanism.  Every ``review_interval_days`` a lab adds its budget for the period and works out its
+need: chips for training jobs that start within a year (own-sourced), chips to serve the inference
+demand expected in three months, and any extra fleet growth; fleet and pipeline already held count
+against need.  For each need it ranks the products it can reach (a chips edge from the vendor, direct
+or through a re-export hub) by dense BF16 FLOP/s per dollar, times ``domestic_preference`` for chips
+designed in its home country.  It knows the rules in force: a product a deny rule covers is *denied
+demand* (recorded with the rule), of which ``share_of_denied`` goes to the grey channel (a hub with a
+grey route, at a markup, if the lab's strategy allows it) and the rest is re-routed to the next product
+(``other_product``) or to domestic chips only (``domestic``).  Serving needs rank by memory bandwidth
+per dollar instead (decode is memory-bound).  Products barred by an importing-country
+rule are skipped.  When a rule that would cover a product is announced but not yet in force, the order is
+multiplied by ``stockpile_factor``.  Orders are capped by budget and by what the vendor is expected to
+supply (smoothed recent supply), except for the last candidate, which takes the remainder as a backorder.
+
+Vendors allocate inventory as it arrives: buyers named in ``priority`` first, each up to its share of
+the round, then first come, first served; partial fills leave backorders.  Each allocated lot is
+checked at export against the rules in force (``sim.engine.compliance``): deny -> back to inventory, denied;
+licence -> review time, then approved (ships, with any revenue share) or refused (back to inventory);
+notify -> delay; fee -> revenue share; cap -> units per period per destination country, the excess
+denied or queued to the next period.  Shipping takes the edge lead times; a delivered lot is installed
+after the buyer's installation delay.  Grey lots go through the hub with extra delay and are seized
+with the hub's probability.
+
+Simplifications: a lab re-plans at each review instead of tracking individual orders' fates; denied
+demand is counted once while it stays open; cloud regions buy fixed monthly quantities.
+
+Records: ``shipments`` (one row per lot and per denied demand), ``events`` (stockpiles, import bars).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.engine.compliance import Lot
+from sim.engine.mechanisms import fleet as fleet_mod
+from sim.engine.plans import pro_rata
+from sim.engine.records import ShipmentRow
+from sim.engine.simulation import MAX_UNITS, Order, Simulation, ceil_units
+from sim.engine.treatments import ExportLot, handler
+from sim.units import MONTH_DAYS
+
+LOOKAHEAD_JOB_DAYS = 365.0  # jobs starting within this horizon drive procurement
+LOOKAHEAD_INFERENCE_DAYS = 180.0  # serving capacity is planned two quarters ahead (lead times of 3-6 months)
+
+
+@dataclass
+class Route:
+    """How a product reaches a buyer."""
+
+    channel: str  # sale | reexport | grey
+    hub: str | None = None
+
+
+def start(w: Simulation) -> None:
+    """Start every lab's procurement review, every cloud's purchases and the pro-rata vendors' rounds."""
+    for lid in w.scenario.labs:
+        w.env.process(run_procurement(w, lid))
+    for nid, node in w.scenario.nodes.items():
+        if node.kind == "vendor" and node.allocation_policy == "pro_rata":
+            w.env.process(run_allocation_rounds(w, nid))
+    for cid, cloud in w.scenario.clouds.items():
+        for chip, steps in cloud.purchases_per_month.items():
+            w.env.process(run_cloud_purchases(w, cid, chip, steps))
+
+
+# ----------------------------------------------------------------------------------------- routes
+def routes(w: Simulation, buyer: str) -> tuple[dict[str, Route], dict[str, Route]]:
+    """(legal routes, grey routes) by product for *buyer*, from the edges of the network."""
+    if buyer in w.routes:
+        return w.routes[buyer]
+    s = w.scenario
+    legal: dict[str, Route] = {}
+    grey: dict[str, Route] = {}
+    hubs = {nid: n for nid, n in s.nodes.items() if n.kind == "distributor"}
+    for pid, chip in s.chips.items():
+        v = chip.vendor
+        found = w.edge(v, buyer)
+        if found and found[1].flow == "chips" and found[1].channel in ("direct", "reexport"):
+            legal[pid] = Route("sale" if found[1].channel == "direct" else "reexport")
+        for hid, hub in hubs.items():
+            into = w.edge(v, hid)
+            out = w.edge(hid, buyer)
+            if not into or not out or out[1].flow != "chips":
+                continue
+            if out[1].channel == "grey" and hub.grey is not None:
+                grey.setdefault(pid, Route("grey", hid))
+            elif out[1].channel in ("direct", "reexport") and pid not in legal:
+                legal[pid] = Route("reexport", hid)
+    w.routes[buyer] = (legal, grey)
+    return legal, grey
+
+
+def _lot(w: Simulation, product: str, qty: float, buyer: str, channel: str, order_day: float) -> Lot:
+    s = w.scenario
+    hq = s.labs[buyer].hq if buyer in s.labs else s.clouds[buyer].hq if buyer in s.clouds else s.country_of(buyer)
+    return Lot(w.compliance.item(product), qty, s.country_of(buyer), buyer, hq, channel, order_day)
+
+
+def import_check(w: Simulation, buyer: str, product: str) -> tuple[str, float]:
+    """The importing country's treatment of *buyer* buying *product* now: ('ok' | 'barred' | 'refused', hold days).
+
+    A deny bars the purchase; a licence with approval probability 0 is futile and bars it too (the buyer
+    knows it will not pass); any other licence is a domestic review, decided once per buyer, product
+    and review period: refused -> not ordered this period, approved -> ordered, shipped after the review.
+    Every import treatment is one handler in :mod:`sim.engine.treatments`.
+    """
+    from sim.engine.treatments import handler
+
+    d = w.compliance.decide(_lot(w, product, 0, buyer, "sale", w.env.now), w.env.now, applies_at="import")
+    if d.kind == "allow":
+        return "ok", 0.0
+    verdict, hold = handler(d.kind).at_import(w, d, buyer, product)
+    if verdict != "ok":
+        key = (buyer, product, d.rule, verdict)
+        if key not in w.import_noted:
+            w.import_noted.add(key)
+            w.rec.event(w.env.now, "import_barred" if verdict == "barred" else "import_refused", buyer,
+                        f"{product} by {d.rule}")
+    return verdict, hold
+
+
+# ------------------------------------------------------------------------------------ procurement
+def run_procurement(w: Simulation, lid: str):
+    """The lab's periodic procurement review."""
+    lab = w.scenario.labs[lid]
+    interval = lab.strategy.review_interval_days
+    budget = w.series(f"{lid}/budget", lab.budget_usd_per_year)
+    while True:
+        per_year = budget.at(w.env.now)
+        w.budget_usd[lid] = min(w.budget_usd[lid] + per_year * interval / 365.25, max(per_year, 0.0))
+        review(w, lid)
+        yield w.env.timeout(interval)
+
+
+def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
+    """(reason, acceptable products, units) the lab wants to order now."""
+    s = w.scenario
+    lab = s.labs[lid]
+    now = w.env.now
+    pool: dict[str, int] = {}
+    for chip in s.chips:
+        line = w.fleet[lid].get(chip)
+        held = (line.units - line.training) if line else 0
+        pool[chip] = max(held, 0) + w.pipeline[lid][chip]
+    out: list[tuple[str, list[str], int]] = []
+    inf = lab.inference
+    if inf is not None:  # serving first, then the workloads, then training gets what is left (as at run time)
+        from sim.engine.mechanisms.inference import needed_flops
+
+        need = needed_flops(w, lid, now + LOOKAHEAD_INFERENCE_DAYS)
+        need = _cover(w, pool, inf.chips, inf.precision, need)
+        usable = [c for c in inf.chips if w.peak(c, inf.precision) > 0]
+        if need > 0 and usable:
+            units = ceil_units(need / w.peak(usable[0], inf.precision))
+            out.append(("inference", usable, units))
+    for wid in sorted(lab.workloads):
+        from sim.engine.mechanisms import workloads
+
+        wl = lab.workloads[wid]
+        order = workloads.chip_order(w, lid, wid)
+        need = _cover(w, pool, order, wl.precision, workloads.needed_flops(w, lid, wid, now + LOOKAHEAD_INFERENCE_DAYS))
+        products = [p for p in (wl.chips or lab.strategy.products or sorted(s.chips)) if w.peak(p, wl.precision) > 0]
+        if need > 0 and products:
+            best = max(products, key=lambda p: (score(w, lid, p), p))  # units counted at the best value's peak
+            out.append((f"workload:{wid}", products, ceil_units(need / w.peak(best, wl.precision))))
+    for jid, job in lab.jobs.items():
+        if job.sourcing == "rent" or (lid, jid) in w.jobs_started:
+            continue
+        if s.day_of(job.earliest_start) - now > LOOKAHEAD_JOB_DAYS:
+            continue
+        from sim.engine.mechanisms import training
+
+        plan = training.procurement_plan(w, lid, jid, pool, lambda p: _orderable_now(w, lid, p))
+        if plan is not None:
+            products, units = plan
+            out.append((f"job:{jid}", products, units))
+    extra = w.series(f"{lid}/extra_demand", lab.strategy.extra_demand_units_per_month).at(now)
+    if extra > 0:
+        units = int(round(extra * lab.strategy.review_interval_days / MONTH_DAYS))
+        if units > 0:
+            products = lab.strategy.products or sorted(s.chips)
+            out.append(("growth", products, units))
+    return out
+
+
+def _cover(w: Simulation, pool: dict[str, int], chips: list[str], precision: str, need: float) -> float:
+    """Take chips from *pool* (in *chips* order) to cover *need* FLOP/s; returns the need left."""
+    for chip in chips:
+        peak = w.peak(chip, precision)
+        if peak <= 0 or need <= 0 or chip not in pool:
+            continue
+        used = min(pool[chip] * peak, need)
+        pool[chip] -= ceil_units(used / peak)
+        need -= used
+    return need
+
+
+def _orderable_now(w: Simulation, lid: str, product: str) -> bool:
+    """Whether *lid* can order *product* now: a legal route, released, not closed by a rule (export or import)."""
+    s = w.scenario
+    legal, _grey = routes(w, lid)
+    if product not in legal or s.day_of(s.chips[product].release) > w.env.now:
+        return False
+    strat = s.labs[lid].strategy
+    if strat.products and product not in strat.products:
+        return False
+    now = w.env.now
+    if _closed(w, w.compliance.decide(_lot(w, product, 1, lid, legal[product].channel, now), now)):
+        return False
+    return not _closed(w, w.compliance.decide(_lot(w, product, 0, lid, "sale", now), now, applies_at="import"))
+
+
+STALE_ORDER_REVIEWS = 3  # an order unfilled for this many reviews (and 90 days at least) is cancelled
+
+
+def cancel_stale_orders(w: Simulation, lid: str) -> None:
+    """Cancel the lab's backorders that have waited too long, so it can re-plan with other suppliers."""
+    now = w.env.now
+    limit = max(90.0, STALE_ORDER_REVIEWS * w.scenario.labs[lid].strategy.review_interval_days)
+    for vendor, orders in w.backorders.items():
+        for o in orders:
+            if o.buyer == lid and o.qty > 0 and now - o.order_day >= limit:
+                w.pipeline[lid][o.product] -= o.qty
+                w.budget_usd[lid] += o.qty * o.unit_price_usd  # nothing was delivered: the money is not spent
+                w.rec.event(now, "order_cancelled", lid, f"{o.product} from {vendor}", o.qty)
+                o.qty = 0
+        w.backorders[vendor] = [o for o in orders if o.qty > 0]
+
+
+def review(w: Simulation, lid: str) -> None:
+    """Turn needs into orders, denied demand and grey orders."""
+    cancel_stale_orders(w, lid)
+    for reason, products, units in needs(w, lid):
+        place(w, lid, reason, products, units)
+    lab = w.scenario.labs[lid]
+    if lab.strategy.spend_budget and w.budget_usd[lid] > 0:
+        spend_budget(w, lid)
+
+
+def spend_budget(w: Simulation, lid: str) -> None:
+    """Turn the period's unspent budget into growth orders (the capex figure is spent, not saved)."""
+    s = w.scenario
+    lab = s.labs[lid]
+    period = w.series(f"{lid}/budget", lab.budget_usd_per_year).at(w.env.now) * lab.strategy.review_interval_days / 365.25
+    money = min(w.budget_usd[lid], period)
+    products = [p for p in (lab.strategy.products or sorted(s.chips)) if s.day_of(s.chips[p].release) <= w.env.now]
+    prices = sorted(w.unit_price(p) for p in products if w.unit_price(p) > 0)
+    if not prices or money <= 0:
+        return
+    units = int(money // prices[len(prices) // 2])  # at the median price; place() caps each product by money left
+    if units > 0:
+        place(w, lid, "budget", products, units)
+
+
+def score(w: Simulation, lid: str, product: str, purpose: str = "training") -> float:
+    """Value per dollar, times the domestic preference for home-designed chips.
+
+    Training and growth buy dense BF16 FLOP/s per dollar; serving buys memory bandwidth per dollar
+    (token generation is bound by memory bandwidth, which is why the H20 sold: 4 TB/s at a low price).
+    """
+    lab = w.scenario.labs[lid]
+    spec = w.scenario.chips[product]
+    worth = spec.hbm_tb_s * 1e12 if purpose == "inference" and spec.hbm_tb_s > 0 else w.peak(product)
+    value = worth / max(w.unit_price(product), 1e-9)
+    if w.scenario.chips[product].designer_country == lab.hq:
+        value *= lab.strategy.domestic_preference
+    return value
+
+
+def vendor_estimate(w: Simulation, vendor: str, product: str, days: float) -> int:
+    """Units a buyer can expect from a vendor soon: stock + smoothed supply - backorders.
+
+    For a product in a ``fungible_supply`` group (one die, several products) the whole group's supply and
+    backlog count: the vendor can make any of them from the same wafers.
+    """
+    node = w.scenario.nodes[vendor]
+    group = next((g for g in getattr(node, "fungible_supply", []) if product in g), [product])
+    backlog = sum(o.qty for o in w.backorders[vendor] if o.product in group)
+    expected = sum(w.inventory[vendor][p] + w.supply_rate[vendor][p] * days / MONTH_DAYS for p in group)
+    return int(expected - backlog)
+
+
+def place(w: Simulation, lid: str, reason: str, products: list[str], units: int) -> None:
+    """Order *units* of the best acceptable products, re-routing denied demand by the strategy."""
+    s = w.scenario
+    lab = s.labs[lid]
+    strat = lab.strategy
+    now = w.env.now
+    legal, grey = routes(w, lid)
+    candidates = [p for p in products if (p in legal or p in grey) and s.day_of(s.chips[p].release) <= now]
+    if strat.products:
+        candidates = [p for p in candidates if p in strat.products]
+    purpose = "inference" if reason == "inference" else "training"  # growth and budget buy FLOP/s
+    if reason.startswith("job:"):  # a job's products come ranked by its expected finish (training.procurement_plan)
+        ranked = candidates
+    else:
+        ranked = sorted(candidates, key=lambda p: (-score(w, lid, p, purpose), p))
+    remaining = units
+    denied_once = False
+    domestic_only = False
+    orderable = [p for p in ranked if p in legal and not _closed(w, w.compliance.decide(
+        _lot(w, p, units, lid, legal[p].channel, now), now))]
+    for p in ranked:
+        if remaining <= 0:
+            break
+        chip = s.chips[p]
+        if domestic_only and chip.designer_country != lab.hq:
+            continue
+        verdict, hold_days = import_check(w, lid, p)
+        if verdict != "ok":
+            continue
+        route = legal.get(p)
+        decision = w.compliance.decide(_lot(w, p, remaining, lid, route.channel if route else "sale", now), now)
+        if route is None or _closed(w, decision):
+            key = (lid, reason, p)
+            if not denied_once:
+                new = remaining - w.denied_open.get(key, 0)
+                if new > 0:
+                    _record_denied_demand(w, lid, p, new, decision.rule, futile=decision.kind != "deny" and route is not None)
+                w.denied_open[key] = remaining
+                denied_once = True
+                if "grey" in strat.reroute and p in grey:
+                    remaining -= _order_grey(w, lid, p, remaining, grey[p].hub)
+            if "other_product" in strat.reroute:
+                continue
+            if "domestic" in strat.reroute:
+                domestic_only = True
+                continue
+            break
+        w.denied_open.pop((lid, reason, p), None)
+        last = p == orderable[-1]  # the last product it may buy takes the remainder as a backorder
+        qty = remaining if last else min(remaining, max(vendor_estimate(w, chip.vendor, p, strat.review_interval_days), 0))
+        price = w.unit_price(p)
+        qty = min(qty, affordable(w.budget_usd[lid], price))
+        if qty <= 0:
+            continue
+        stockpile = False
+        pending = w.compliance.matching(_lot(w, p, qty, lid, route.channel, now), now, pending=True)
+        extra = 0
+        if pending and strat.stockpile_factor > 1:
+            extra = min(int(qty * (strat.stockpile_factor - 1)), affordable(w.budget_usd[lid] - qty * price, price))
+            if extra > 0:
+                stockpile = True
+                for rid in pending:
+                    w.rec.event(now, "stockpile", lid, f"{p} ahead of {rid}", extra)
+        total = qty + max(extra, 0)
+        w.budget_usd[lid] -= total * price
+        submit(w, Order(w.next_id(), lid, p, total, now, stockpile, route.channel, route.hub, price), hold_days)
+        remaining -= qty
+
+
+def _closed(w: Simulation, d) -> bool:
+    """Whether a buyer treats a product as closed to it: denied, or a licence it cannot get (probability 0)."""
+    if d.kind == "deny":
+        return True
+    return d.kind == "license" and w.param(f"licence/approval/{d.rule}", d.spec.approval_probability) <= 0
+
+
+def affordable(budget_usd: float, price_usd: float) -> int:
+    """Whole units a budget buys (unbounded for a free product)."""
+    if price_usd <= 0:
+        return MAX_UNITS
+    units = budget_usd / price_usd
+    return MAX_UNITS if not units < MAX_UNITS else max(int(units), 0)
+
+
+def _record_denied_demand(w: Simulation, lid: str, product: str, qty: int, rule: str | None, futile: bool = False) -> None:
+    """Demand the rules turned away before any order (counted once while it stays open).
+
+    ``futile``: the product needs a licence that is never granted, so the buyer does not apply.
+    """
+    chip = w.scenario.chips[product]
+    status, treatment = ("futile", "license") if futile else ("denied", "deny" if rule else "no_route")
+    w.rec.shipments.append(ShipmentRow(
+        w.next_id(), product, "chip", float(qty), chip.vendor, lid, "sale", status, rule,
+        treatment, w.env.now, None, None, w.unit_price(product), 0.0, chip.designer_country, False,
+    ))
+
+
+def _order_grey(w: Simulation, lid: str, product: str, denied: int, hub: str) -> int:
+    """Send a share of denied demand through a hub's grey route; returns units ordered."""
+    grey = w.scenario.nodes[hub].grey
+    share = min(max(w.series(f"{hub}/grey_share", grey.share_of_denied).at(w.env.now), 0.0), 1.0)
+    markup = w.param(f"grey/markup/{hub}", grey.markup)
+    if markup > w.scenario.labs[lid].strategy.max_grey_premium:
+        return 0
+    price = w.unit_price(product) * (1 + markup)
+    vendor = w.scenario.chips[product].vendor
+    supply = max(vendor_estimate(w, vendor, product, w.scenario.labs[lid].strategy.review_interval_days), 0)
+    qty = min(int(denied * share), supply)  # smugglers can only divert what the vendor makes
+    qty = min(qty, affordable(w.budget_usd[lid], price))
+    if qty <= 0:
+        return 0
+    w.budget_usd[lid] -= qty * price
+    submit(w, Order(w.next_id(), lid, product, qty, w.env.now, False, "grey", hub, price))
+    return qty
+
+
+def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
+    """A cloud region's monthly purchase of one chip type (through the same rules)."""
+    series = w.series(f"{cid}/purchases/{chip}", steps)
+    carry = 0.0
+    release_day = w.scenario.day_of(w.scenario.chips[chip].release)
+    while True:
+        carry += series.at(w.env.now) if w.env.now >= release_day else 0.0
+        qty = int(carry)
+        carry -= qty
+        if qty > 0:
+            d = w.compliance.decide(_lot(w, chip, qty, cid, "sale", w.env.now), w.env.now)
+            if _closed(w, d):
+                _record_denied_demand(w, cid, chip, qty, d.rule, futile=d.kind != "deny")
+            else:
+                submit(w, Order(w.next_id(), cid, chip, qty, w.env.now, False, "sale", None, w.unit_price(chip)))
+        yield w.env.timeout(MONTH_DAYS)
+
+
+# ------------------------------------------------------------------------------------ allocation
+def submit(w: Simulation, order: Order, hold_days: float = 0.0) -> None:
+    """Hand an order to the vendor (after *hold_days*, e.g. a domestic import review); fcfs vendors serve at once."""
+    w.pipeline[order.buyer][order.product] += order.qty
+    if hold_days > 0:
+        w.env.process(_submit_later(w, order, hold_days))
+        return
+    _queue(w, order)
+
+
+def _submit_later(w: Simulation, order: Order, hold_days: float):
+    yield w.env.timeout(hold_days)
+    _queue(w, order)
+
+
+def _queue(w: Simulation, order: Order) -> None:
+    vendor = w.scenario.chips[order.product].vendor
+    w.backorders[vendor].append(order)
+    if w.scenario.nodes[vendor].allocation_policy == "fcfs":
+        allocate(w, vendor, order.product)
+
+
+def run_allocation_rounds(w: Simulation, vendor: str):
+    """A pro-rata vendor allocates its stock of every product each ``allocation_interval_days``."""
+    interval = w.scenario.nodes[vendor].allocation_interval_days
+    while True:
+        for product in sorted({o.product for o in w.backorders[vendor] if o.qty > 0}):
+            allocate(w, vendor, product, round_=True)
+        yield w.env.timeout(interval)
+
+
+def allocate(w: Simulation, vendor: str, product: str, round_: bool = False) -> None:
+    """Serve waiting orders for *product* from inventory: priority buyers first (each up to its share of
+    the stock), then by the vendor's policy: first come first served (``fcfs``, at once) or in proportion
+    to each buyer's open orders (``pro_rata``, at allocation rounds only)."""
+    node = w.scenario.nodes[vendor]
+    if node.allocation_policy == "pro_rata" and not round_:
+        return
+    stock = w.inventory[vendor][product]
+    orders = [o for o in w.backorders[vendor] if o.product == product and o.qty > 0]
+    if stock <= 0 or not orders:
+        return
+    round_total = stock
+    for pr in node.priority:
+        quota = int(w.param(f"priority/{vendor}/{pr.buyer}", pr.share) * round_total)
+        for o in orders:
+            if quota <= 0 or w.inventory[vendor][product] <= 0:
+                break
+            if o.buyer == pr.buyer and o.qty > 0:
+                k = min(o.qty, quota, w.inventory[vendor][product])
+                quota -= k
+                _fill(w, vendor, o, k)
+    if node.allocation_policy == "pro_rata":
+        wants: dict[str, int] = {}
+        for o in orders:
+            if o.qty > 0:
+                wants[o.buyer] = wants.get(o.buyer, 0) + o.qty
+        shares = pro_rata(w.inventory[vendor][product], wants)
+        for o in orders:  # each buyer's share fills its oldest orders first
+            k = min(o.qty, shares.get(o.buyer, 0))
+            if k > 0:
+                shares[o.buyer] -= k
+                _fill(w, vendor, o, k)
+    else:
+        for o in orders:
+            if w.inventory[vendor][product] <= 0:
+                break
+            if o.qty > 0:
+                _fill(w, vendor, o, min(o.qty, w.inventory[vendor][product]))
+    w.backorders[vendor] = [o for o in w.backorders[vendor] if o.qty > 0]
+
+
+def _fill(w: Simulation, vendor: str, order: Order, qty: int) -> None:
+    if qty <= 0:
+        return
+    w.inventory[vendor][order.product] -= qty  # allocated: still in the vendor's warehouse until it ships
+    order.qty -= qty
+    w.env.process(ship(w, vendor, order, qty))
+
+
+def _return_to_stock(w: Simulation, vendor: str, order: Order, qty: int) -> float:
+    """A lot that may not ship goes back to the vendor's stock and the buyer is refunded (it pays on
+    shipment, stated assumption); returns the refund."""
+    w.pipeline[order.buyer][order.product] -= qty
+    w.inventory[vendor][order.product] += qty
+    refund = qty * order.unit_price_usd
+    w.budget_usd[order.buyer] += refund
+    allocate(w, vendor, order.product)
+    return refund
+
+
+# ---------------------------------------------------------------------------------------- shipping
+def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | None = None):
+    """Export check, then shipping, then installation, for one allocated lot."""
+    env = w.env
+    s = w.scenario
+    buyer = order.buyer
+    p = order.product
+    fee = 0.0
+    status = "delivered"
+    rule = None
+    treatment = None
+    value = order.unit_price_usd * qty
+    order_day = order.order_day if order_day is None else order_day
+    if order.route == "grey":
+        hub = order.hub
+        hub_lot = Lot(w.compliance.item(p), qty, s.country_of(hub), hub, s.country_of(hub), "reexport", order_day)
+        d = w.compliance.decide(hub_lot, env.now)
+        if d.kind == "deny":
+            refund = _return_to_stock(w, vendor, order, qty)
+            _row(w, vendor, order, qty, "denied", d.rule, d.kind, None, None, 0.0, order_day, refund=refund)
+            return
+        status = "grey"
+    else:
+        lot = _lot(w, p, qty, buyer, order.route, order_day)
+        d = w.compliance.decide(lot, env.now)
+        rechecked: set[str] = set()
+        while True:
+            rule, treatment = d.rule, d.kind
+            if d.kind == "allow":
+                break
+            out = yield from handler(d.kind).at_export(
+                w, d, ExportLot(vendor, buyer, p, qty, value, s.country_of(buyer)))
+            if out.status == "recheck":  # waited (notification): check again at the real export
+                rechecked.add(d.rule)
+                d = w.compliance.decide(lot, env.now)
+                if d.kind == "notify" and d.rule in rechecked:
+                    break
+                continue
+            if out.status in ("denied", "refused"):
+                refund = _return_to_stock(w, vendor, order, qty)
+                _row(w, vendor, order, qty, out.status, rule, treatment, None, None, 0.0, order_day, refund=refund)
+                return
+            if out.excess:
+                if out.excess_action == "deny":
+                    refund = _return_to_stock(w, vendor, order, out.excess)
+                    _row(w, vendor, order, out.excess, "denied", rule, treatment, None, None, 0.0, order_day, refund=refund)
+                else:  # held in the vendor's warehouse for the next period
+                    env.process(_requeue(w, vendor, order, out.excess, rule, d.spec.period_days, order_day))
+            qty = out.qty
+            value = order.unit_price_usd * qty
+            if qty <= 0:
+                return
+            fee = out.fee_usd
+            status = out.shipped_as
+            break
+    ship_day = env.now
+    w.ledger.in_inventory -= qty
+    w.ledger.in_transit += qty
+    lot_id = w.next_id()
+    w.open_lots[lot_id] = (vendor, order, qty, rule, treatment, ship_day, fee, order_day)
+    if order.route == "grey" or order.hub:
+        grey = s.nodes[order.hub].grey if order.route == "grey" else None
+        lead = w.lead_time(vendor, order.hub) + w.lead_time(order.hub, buyer)
+        if grey is not None:
+            lead += w.param(f"grey/delay/{order.hub}", grey.extra_delay_days)
+    else:
+        lead = w.lead_time(vendor, buyer)
+    yield env.timeout(lead)
+    if order.route == "grey":
+        grey = s.nodes[order.hub].grey
+        p_seize = w.series(f"{order.hub}/seizure", grey.seizure_probability).at(env.now)
+        if w.rng(f"grey/seizure/{order.hub}").random() < p_seize:
+            del w.open_lots[lot_id]
+            w.ledger.in_transit -= qty
+            w.ledger.seized += qty
+            w.pipeline[buyer][p] -= qty
+            _row(w, vendor, order, qty, "seized", None, None, ship_day, None, 0.0, order_day, lot_id)
+            return
+    del w.open_lots[lot_id]
+    deliver_day = env.now
+    w.pipeline[buyer][p] -= qty
+    _row(w, vendor, order, qty, status, rule, treatment, ship_day, deliver_day, fee, order_day, lot_id)
+    owner = s.labs.get(buyer) or s.clouds.get(buyer)
+    yield env.timeout(w.sample(f"install/{buyer}", owner.install_delay_days))
+    w.ledger.in_transit -= qty
+    fleet_mod.install(w, buyer, p, qty, grey=status == "grey")
+
+
+def _requeue(w: Simulation, vendor: str, order: Order, qty: int, rule: str, period_days: float, order_day: float):
+    r = w.scenario.rules[rule]
+    start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
+    k = math.floor((w.env.now - start) / period_days) + 1
+    yield w.env.timeout(max(start + k * period_days - w.env.now, 0.0))
+    yield from ship(w, vendor, order, qty, order_day)
+
+
+def _period(w: Simulation, rule: str, period_days: float) -> int:
+    r = w.scenario.rules[rule]
+    start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
+    return int(math.floor((w.env.now - start) / period_days))
+
+
+def _cap_room(w: Simulation, rule: str, limit: float, period_days: float, country: str) -> float:
+    return limit - w.cap_used[(rule, country, _period(w, rule, period_days))]
+
+
+def _use_cap(w: Simulation, rule: str, period_days: float, country: str, qty: int) -> None:
+    w.cap_used[(rule, country, _period(w, rule, period_days))] += qty
+
+
+def _row(w, vendor, order, qty, status, rule, treatment, ship_day, deliver_day, fee, order_day, lot_id=None,
+         refund=0.0):
+    origin = w.scenario.chips[order.product].designer_country
+    w.rec.shipments.append(ShipmentRow(
+        lot_id or w.next_id(), order.product, "chip", float(qty), vendor, order.buyer, order.route, status, rule,
+        treatment, order_day, ship_day, deliver_day, order.unit_price_usd, fee, origin, order.stockpile, refund,
+    ))
+
+
+def finish(w: Simulation) -> None:
+    """Lots still moving at the horizon are recorded as in transit."""
+    for lot_id, (vendor, order, qty, rule, treatment, ship_day, fee, order_day) in sorted(w.open_lots.items()):
+        _row(w, vendor, order, qty, "in_transit", rule, treatment, ship_day, None, fee, order_day, lot_id)

@@ -1,0 +1,248 @@
+"""Simulation(scenario, seed): the SimPy environment, the world's state, and the run loop.
+
+The world holds counts, not objects per chip: vendor inventories, packagers' die and HBM stocks,
+installed fleets as cohorts ``[install_day, units]`` per owner and product, and a ledger of where every
+chip is.  Processes (``sim.engine.mechanisms.*``) act on it and append rows to the :class:`Recorder`;
+:mod:`sim.results.metrics` turns rows into tables and KPIs once, at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+import simpy
+
+from sim.engine.compliance import Compliance
+from sim.engine.records import LedgerRow, Recorder
+from sim.engine.rng import Streams
+from sim.scenario.quantities import ResolvedSeries, draw
+from sim.schema import Scenario, peak_flops
+
+
+@dataclass
+class Order:
+    """Units a buyer asked a vendor for, not yet allocated."""
+
+    order_id: int
+    buyer: str
+    product: str
+    qty: int
+    order_day: float
+    stockpile: bool = False
+    route: str = "sale"  # sale | reexport | grey
+    hub: str | None = None
+    unit_price_usd: float = 0.0
+
+
+@dataclass
+class Ledger:
+    """Counts of chips by where they are (the conservation account)."""
+
+    produced: int = 0
+    in_inventory: int = 0
+    in_transit: int = 0
+    installed: int = 0
+    seized: int = 0
+    retired: int = 0
+    failed: int = 0
+
+
+@dataclass
+class FleetLine:
+    """Installed units of one product at one owner, as cohorts, with what holds them."""
+
+    cohorts: deque = field(default_factory=deque)  # [install_day, units]
+    units: int = 0
+    grey_units: int = 0
+    training: int = 0
+    inference: int = 0
+    workloads: int = 0  # held by non-LLM workloads (recommendation, ads, cloud customers)
+
+    @property
+    def free(self) -> int:
+        """Units neither training, serving nor held by a workload."""
+        return max(self.units - self.training - self.inference - self.workloads, 0)
+
+
+class Simulation:
+    """One run of one scenario with one seed.
+
+    *scenario* is a validated :class:`Scenario`; *seed* defaults to the scenario's own.
+    ``run()`` returns a :class:`~sim.results.result.RunResult`.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, run_id: str | None = None):
+        scenario = canonical(scenario)  # results never depend on the order ids were written in
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else int(seed)
+        self.run_id = run_id or f"{scenario.name}:{self.seed}"
+        self.env = simpy.Environment()
+        self.rng = Streams(self.seed)
+        self.rec = Recorder()
+        self.compliance = Compliance(scenario)
+        self.ledger = Ledger()
+        self.horizon_days = scenario.horizon_days
+        self._ids = 0
+        # state
+        self.inventory: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.dies: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.hbm: dict[str, int] = defaultdict(int)
+        self.dies_coming: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # dies on their way
+        self.fleet: dict[str, dict[str, FleetLine]] = defaultdict(lambda: defaultdict(FleetLine))
+        self.backorders: dict[str, list[Order]] = defaultdict(list)
+        self.pipeline: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.supply_rate: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self.cap_used: dict[tuple, float] = defaultdict(float)
+        self.budget_usd: dict[str, float] = defaultdict(float)
+        self.fleet_changed: dict[str, simpy.Event] = {}
+        self.pools: dict[tuple[str, str], object] = {}
+        self.pools_by_owner: dict[str, object] = {}
+        self.params: dict[str, float] = {}
+        self._series: dict[str, ResolvedSeries] = {}
+        self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
+        # bookkeeping of the processes (orders, cloud, training), declared here so the world's state is in one place
+        self.routes: dict[str, tuple[dict, dict]] = {}  # buyer -> (legal routes, grey routes) by product
+        self.open_lots: dict[int, tuple] = {}  # lots shipped and not yet delivered
+        self.denied_open: dict[tuple, int] = {}  # (lab, reason, product) -> denied demand already counted
+        self.import_noted: set[tuple] = set()  # import bars already recorded
+        self.import_reviews: dict[tuple, tuple[str, float]] = {}  # (buyer, product, rule, period) -> verdict
+        self.rental_seq = 0
+        self.open_rentals: dict[int, tuple] = {}  # id(request) -> (region, chip, request)
+        self.jobs_started: set[tuple[str, str]] = set()
+        self.job_states: dict[tuple[str, str], object] = {}
+        self._ran = False
+
+    # ------------------------------------------------------------------ helpers used by processes
+    def next_id(self) -> int:
+        """A fresh integer id (lots, orders)."""
+        self._ids += 1
+        return self._ids
+
+    def series(self, key: str, steps) -> ResolvedSeries:
+        """The run's resolution of a series (step values drawn once per run from stream ``param/<key>``)."""
+        s = self._series.get(key)
+        if s is None:
+            s = self._series[key] = ResolvedSeries.resolve(steps, self.scenario.start, self.rng(f"param/{key}"))
+        return s
+
+    def param(self, key: str, dist) -> float:
+        """A per-run draw of an uncertain parameter (stream ``param/<key>``), cached."""
+        v = self.params.get(key)
+        if v is None:
+            v = self.params[key] = draw(dist, self.rng(f"param/{key}"))
+        return v
+
+    def sample(self, stream: str, dist) -> float:
+        """A fresh draw per event from stream *stream*."""
+        return draw(dist, self.rng(stream))
+
+    def unit_price(self, product: str) -> float:
+        """List price of a chip for this run (drawn once)."""
+        return self.param(f"price/{product}", self.scenario.chips[product].price_usd)
+
+    def peak(self, product: str, precision: str = "bf16") -> float:
+        """Dense peak FLOP/s of one chip at *precision*."""
+        return peak_flops(self.scenario.chips[product], precision)
+
+    def signal_fleet(self, owner: str) -> None:
+        """Wake whatever waits for *owner*'s fleet to change (nothing is scheduled when nobody waits)."""
+        ev = self.fleet_changed.get(owner)
+        if ev is not None and not ev.triggered and ev.callbacks:
+            ev.succeed()
+            del self.fleet_changed[owner]
+
+    def fleet_event(self, owner: str) -> simpy.Event:
+        """An event that fires the next time *owner*'s fleet changes."""
+        if owner not in self.fleet_changed or self.fleet_changed[owner].triggered:
+            self.fleet_changed[owner] = self.env.event()
+        return self.fleet_changed[owner]
+
+    def edge(self, a: str, b: str):
+        """(edge id, EdgeSpec) from *a* to *b*, or None."""
+        return self.edges_by_pair.get((a, b))
+
+    def lead_time(self, a: str, b: str) -> float:
+        """A lead-time draw on the edge a->b (0 when there is no edge)."""
+        found = self.edge(a, b)
+        if found is None:
+            return 0.0
+        eid, e = found
+        return self.sample(f"leadtime/{eid}", e.lead_time_days)
+
+    def record_ledger(self) -> None:
+        """Append a ledger row (the conservation account) for now."""
+        lg = self.ledger
+        self.rec.ledger.append(LedgerRow(
+            self.env.now, lg.produced, lg.in_inventory, lg.in_transit, lg.installed, lg.seized, lg.retired,
+            lg.failed, sum(sum(d.values()) for d in self.dies.values()), sum(self.hbm.values()),
+        ))
+
+    # ------------------------------------------------------------------ the run
+    def run(self, progress=None):
+        """Run to the horizon and return a RunResult.  *progress*, if given, is called with (day, horizon)."""
+        from sim.engine.mechanisms import cloud, fleet, inference, orders, supply, training
+        from sim.results.metrics import build_result
+
+        if self._ran:
+            raise RuntimeError("a Simulation runs once; make a new one for another run")
+        self._ran = True
+        env = self.env
+        fleet.start(self)
+        supply.start(self)
+        cloud.start(self)
+        orders.start(self)
+        inference.start(self)
+        training.start(self)
+        if progress is not None:
+            env.process(_report_progress(env, self.horizon_days, progress))
+        env.run(until=self.horizon_days)
+        training.finish(self)
+        cloud.finish(self)
+        orders.finish(self)
+        self.record_ledger()
+        return build_result(self)
+
+    @property
+    def events_processed(self) -> int:
+        """Events scheduled so far (SimPy's event counter)."""
+        return next(self.env._eid) - 1 if hasattr(self.env, "_eid") else 0
+
+
+def canonical(s: Scenario) -> Scenario:
+    """The same scenario with every mapping's keys sorted (lists keep their order: it means something).
+
+    Processes start, and ties between same-time events resolve, in mapping order; sorting makes a run
+    depend on the scenario's content only, whether it came from a file, an edited dict or JSON.
+    """
+    data = s.model_dump(by_alias=True)
+    return Scenario.model_validate(_sorted(data), context={"skip_cross_check": True})
+
+
+def _sorted(x):
+    if isinstance(x, dict):
+        return {k: _sorted(x[k]) for k in sorted(x, key=str)}
+    if isinstance(x, list):
+        return [_sorted(v) for v in x]
+    return x
+
+
+def _report_progress(env: simpy.Environment, horizon: float, progress):
+    step = max(horizon / 50, 1.0)
+    while True:
+        progress(env.now, horizon)
+        yield env.timeout(step)
+
+
+MAX_UNITS = 10**12  # no order or reservation is larger (guards absurd inputs such as a chip of 1e-300 FLOP/s)
+
+
+def ceil_units(x: float) -> int:
+    """Whole units needed to cover *x* (tolerant of float noise), capped at MAX_UNITS."""
+    if not x < MAX_UNITS:  # also catches inf and NaN
+        return MAX_UNITS
+    return max(int(math.ceil(x - 1e-9)), 0)
+
+
+__all__ = ["FleetLine", "Order", "Simulation", "ceil_units"]

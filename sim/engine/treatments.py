@@ -1,0 +1,268 @@
+"""One handler per rule treatment kind: what the kind does wherever a rule can bite.
+
+A rule's treatment meets the engine in four places, and every handler answers all four explicitly
+(no kind is ever allowed by default):
+
+- ``at_export``: a chip lot leaving its vendor (a SimPy sub-process: it may wait, e.g. a licence review);
+  returns an :class:`ExportOutcome` that :func:`sim.engine.mechanisms.orders.ship` books.
+- ``at_remote``: a tenant renting GPUs abroad, for a new rental (may wait) or a renewal (decided at once).
+- ``at_component``: a die or HBM lot crossing a border to a packager (allowed or not).
+- ``at_import``: the importing country's treatment of a purchase: ``(verdict, hold_days)``.
+
+Adding a treatment kind is one schema class (``sim.schema.rules.TREATMENTS``) and one handler class here,
+registered with :func:`register`; importing this module fails if a schema kind has no handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sim.schema.rules import TREATMENT_CLASSES
+
+
+@dataclass
+class ExportOutcome:
+    """What a treatment decided for a chip lot at export."""
+
+    status: str  # ship | denied | refused | recheck
+    qty: int
+    fee_usd: float = 0.0
+    excess: int = 0  # units over a cap
+    excess_action: str | None = None  # deny | queue
+    shipped_as: str = "delivered"  # the shipment status of a lot that ships (delivered | licensed)
+
+
+@dataclass
+class ExportLot:
+    """A chip lot at the moment of its export check (what a handler needs to decide)."""
+
+    vendor: str
+    buyer: str
+    product: str
+    qty: int
+    value_usd: float
+    buyer_country: str
+
+
+class Handler:
+    """Base of the treatment handlers (subclasses implement every method)."""
+
+    kind: ClassVar[str]
+
+    def at_export(self, w: Any, d: Any, lot: ExportLot):  # pragma: no cover - interface
+        raise NotImplementedError
+        yield
+
+    def at_remote(self, w: Any, d: Any, new: bool):  # pragma: no cover - interface
+        raise NotImplementedError
+        yield
+
+    def at_component(self, w: Any, d: Any) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def at_import(self, w: Any, d: Any, buyer: str, product: str) -> tuple[str, float]:  # pragma: no cover
+        raise NotImplementedError
+
+
+HANDLERS: dict[str, Handler] = {}
+
+
+def register(cls: type[Handler]) -> type[Handler]:
+    """Class decorator: the handler for ``cls.kind``."""
+    HANDLERS[cls.kind] = cls()
+    return cls
+
+
+def handler(kind: str) -> Handler:
+    """The handler of a treatment kind (KeyError for a kind nobody registered)."""
+    return HANDLERS[kind]
+
+
+def _approval(w: Any, d: Any) -> float:
+    return w.param(f"licence/approval/{d.rule}", d.spec.approval_probability)
+
+
+def _granted(w: Any, d: Any) -> bool:
+    """One approval draw for a licence (the approval probability itself is drawn once per run)."""
+    return w.rng(f"licence/decision/{d.rule}").random() < _approval(w, d)
+
+
+@register
+class DenyHandler(Handler):
+    """Presumption of denial: nothing passes anywhere."""
+
+    kind = "deny"
+
+    def at_export(self, w, d, lot):
+        return ExportOutcome("denied", lot.qty)
+        yield
+
+    def at_remote(self, w, d, new):
+        return False
+        yield
+
+    def at_component(self, w, d):
+        return False
+
+    def at_import(self, w, d, buyer, product):
+        return "barred", 0.0
+
+
+@register
+class LicenseHandler(Handler):
+    """A review: the lot waits ``review_days``, then is approved with ``approval_probability`` (a licence
+    never granted is futile: buyers do not apply, see ``orders._closed``).  An optional volume cap limits
+    licensed units per year to ``volume_cap_ratio`` x its legal base (``volume_cap_reference_units_per_month``,
+    e.g. US shipments for the Jan 2026 H200 rule; else the vendor's recent supply of the product)."""
+
+    kind = "license"
+
+    def at_export(self, w, d, lot):
+        from sim.engine.mechanisms import orders
+
+        yield w.env.timeout(w.sample(f"licence/review/{d.rule}", d.spec.review_days))
+        approved = _granted(w, d)
+        spec = d.spec
+        if approved and spec.volume_cap_ratio is not None:
+            if spec.volume_cap_reference_units_per_month is not None:
+                base = w.series(f"{d.rule}/cap_reference", spec.volume_cap_reference_units_per_month).at(w.env.now) * 12
+            else:
+                base = w.supply_rate[lot.vendor][lot.product] * 12
+            room = orders._cap_room(w, d.rule, spec.volume_cap_ratio * base, 365.25, lot.buyer_country)
+            approved = room >= lot.qty
+        if not approved:
+            return ExportOutcome("refused", lot.qty)
+        if spec.volume_cap_ratio is not None:
+            orders._use_cap(w, d.rule, 365.25, lot.buyer_country, lot.qty)
+        return ExportOutcome("ship", lot.qty, fee_usd=spec.revenue_share * lot.value_usd, shipped_as="licensed")
+
+    def at_remote(self, w, d, new):
+        if new:  # a renewal is decided at once: its review ran while the contract was live
+            yield w.env.timeout(w.sample(f"licence/review/{d.rule}", d.spec.review_days))
+        return _granted(w, d)
+
+    def at_component(self, w, d):
+        return False  # licences for dies and HBM to listed end users are not granted
+
+    def at_import(self, w, d, buyer, product):
+        if _approval(w, d) <= 0:
+            return "barred", 0.0
+        # a domestic review decided once per buyer, product and review period (the buyer re-applies next period)
+        period = int(w.env.now // max(w.scenario.labs[buyer].strategy.review_interval_days, 1.0)) if buyer in w.scenario.labs else 0
+        key = (buyer, product, d.rule, period)
+        verdict = w.import_reviews.get(key)
+        if verdict is None:
+            ok = w.rng(f"licence/import/{d.rule}").random() < _approval(w, d)
+            hold = w.sample(f"licence/import_review/{d.rule}", d.spec.review_days) if ok else 0.0
+            verdict = w.import_reviews[key] = ("ok" if ok else "refused", hold)
+        return verdict
+
+
+@register
+class NotifyHandler(Handler):
+    """Advance notification: the lot waits ``delay_days``, then is checked again (the rule may have changed)."""
+
+    kind = "notify"
+
+    def at_export(self, w, d, lot):
+        yield w.env.timeout(w.sample(f"notify/{d.rule}", d.spec.delay_days))
+        return ExportOutcome("recheck", lot.qty)
+
+    def at_remote(self, w, d, new):
+        if new:
+            yield w.env.timeout(w.sample(f"notify/{d.rule}", d.spec.delay_days))
+        return True
+
+    def at_component(self, w, d):
+        return True
+
+    def at_import(self, w, d, buyer, product):
+        return "ok", w.sample(f"notify/{d.rule}", d.spec.delay_days)
+
+
+@register
+class CertifyHandler(Handler):
+    """End-use certification: the lot (or rental) waits ``certification_days``; it passes with
+    ``pass_probability`` (drawn once per run), else it is denied.  Dies and HBM to packagers cannot be
+    certified for a chip end use and are denied."""
+
+    kind = "certify"
+
+    def _passes(self, w, d) -> bool:
+        p = w.param(f"certify/pass/{d.rule}", d.spec.pass_probability)
+        return w.rng(f"certify/decision/{d.rule}").random() < p
+
+    def at_export(self, w, d, lot):
+        yield w.env.timeout(w.sample(f"certify/days/{d.rule}", d.spec.certification_days))
+        return ExportOutcome("ship", lot.qty) if self._passes(w, d) else ExportOutcome("denied", lot.qty)
+
+    def at_remote(self, w, d, new):
+        if new:
+            yield w.env.timeout(w.sample(f"certify/days/{d.rule}", d.spec.certification_days))
+        return self._passes(w, d)
+
+    def at_component(self, w, d):
+        return False
+
+    def at_import(self, w, d, buyer, product):
+        return ("ok", 0.0) if self._passes(w, d) else ("refused", 0.0)
+
+
+@register
+class FeeHandler(Handler):
+    """A revenue share on the sale; rentals, components and imports are not charged (not modelled)."""
+
+    kind = "fee"
+
+    def at_export(self, w, d, lot):
+        return ExportOutcome("ship", lot.qty, fee_usd=d.spec.revenue_share * lot.value_usd)
+        yield
+
+    def at_remote(self, w, d, new):
+        return True
+        yield
+
+    def at_component(self, w, d):
+        return True
+
+    def at_import(self, w, d, buyer, product):
+        return "ok", 0.0
+
+
+@register
+class CapHandler(Handler):
+    """At most ``units_per_period`` units per destination country and period; the excess is denied or held
+    for the next period.  Caps count exported units: rentals pass, dies and HBM to a capped place are denied,
+    imports are not capped (not modelled)."""
+
+    kind = "cap"
+
+    def at_export(self, w, d, lot):
+        from sim.engine.mechanisms import orders
+
+        room = orders._cap_room(w, d.rule, d.spec.units_per_period, d.spec.period_days, lot.buyer_country)
+        qty = lot.qty
+        excess = 0
+        if room < qty:
+            excess = qty - int(max(room, 0))
+            qty -= excess
+        if qty > 0:
+            orders._use_cap(w, d.rule, d.spec.period_days, lot.buyer_country, qty)
+        return ExportOutcome("ship", qty, excess=excess, excess_action=d.spec.excess if excess else None)
+        yield
+
+    def at_remote(self, w, d, new):
+        return True
+        yield
+
+    def at_component(self, w, d):
+        return False
+
+    def at_import(self, w, d, buyer, product):
+        return "ok", 0.0
+
+
+_missing = sorted(set(TREATMENT_CLASSES) - set(HANDLERS))
+if _missing:  # a schema kind without a handler would otherwise be silently allowed somewhere
+    raise ImportError(f"no engine handler for treatment kind(s): {', '.join(_missing)}")

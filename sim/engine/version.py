@@ -1,0 +1,38 @@
+"""The model's identity: an explicit MODEL_VERSION and a fingerprint of the engine's source.
+
+``MODEL_VERSION`` is bumped by hand whenever a change alters any run's output (tables or KPIs);
+``tests/test_golden.py`` enforces it: golden outputs are recorded under a model version, and they must be
+reproduced exactly under that version (``make golden`` refuses to overwrite them with different outputs
+unless the version was bumped).  :func:`model_fingerprint` adds a hash of the engine's and the schema's
+source, so sweep stores made by another model are recognised even when someone forgot to bump.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+MODEL_VERSION = "1"  # bump on any change of a run's outputs (then `make golden`)
+
+_SIM = Path(__file__).resolve().parent.parent  # the sim/ package
+_SOURCE_DIRS = ("engine", "schema")  # what defines a run's outputs, besides the scenario itself
+
+
+def source_hash() -> str:
+    """SHA-256 over the engine's and the schema's ``*.py`` files (relative path and bytes, sorted by path)."""
+    h = hashlib.sha256()
+    for sub in _SOURCE_DIRS:
+        for p in sorted((_SIM / sub).rglob("*.py")):
+            h.update(p.relative_to(_SIM).as_posix().encode())
+            h.update(b"\0")
+            h.update(p.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def model_fingerprint() -> str:
+    """``<MODEL_VERSION>-<first 12 hex of source_hash()>``: what a sweep's run ids and store key record."""
+    return f"{MODEL_VERSION}-{source_hash()[:12]}"
+
+
+__all__ = ["MODEL_VERSION", "model_fingerprint", "source_hash"]

@@ -1,0 +1,1 @@
+"""What people read: plotly figures and decision briefings."""
