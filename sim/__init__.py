@@ -9,11 +9,10 @@ Public API::
     result.tables["shipments"].head()
 """
 
-__version__ = "0.1.0"
-
-from sim.engine.simulation import Simulation  # noqa: E402
-from sim.results.result import RunResult  # noqa: E402
-from sim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict  # noqa: E402
-from sim.schema import Scenario  # noqa: E402
+from sim._version import __version__
+from sim.engine.simulation import Simulation
+from sim.results.result import RunResult
+from sim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict
+from sim.schema import Scenario
 
 __all__ = ["RunResult", "Scenario", "ScenarioError", "Simulation", "__version__", "load_scenario", "scenario_from_dict"]

@@ -1,4 +1,4 @@
-"""Briefings (sim/briefing.py): sections, number provenance, HTML/PDF/Markdown output, the brief command.
+"""Briefings (sim/reports/briefing/): sections, number provenance, HTML/PDF/Markdown output, the brief command.
 
 The provenance test is the point: it renders a briefing, takes every number out of the Markdown and
 fails when one is not printed by a fact of the ledger, when a fact disagrees with the runs it names,
@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.reports.briefing import BriefingError, build, collect, format_value, render_pngs
-from sim.reports.briefing_sections import SECTION_TITLES
+from sim.reports.briefing.sections import SECTION_TITLES
 
 TESTS = Path(__file__).resolve().parent
 TINY = TESTS / "data" / "tiny.yaml"

@@ -15,15 +15,13 @@ from typer.testing import CliRunner
 from sim import Simulation, load_scenario, scenario_from_dict
 from sim.experiments.chokepoints import (
     ChokepointError,
-    assignments,
     counterfactual,
     knock_out,
     rank,
-    scale_quantity,
-    scale_series,
     targets,
 )
-from sim.scenario.quantities import draw
+from sim.scenario.paths import diff_assignments as assignments
+from sim.scenario.quantities import draw, scale_quantity, scale_series
 from sim.schema.dist import Step
 
 D = dt.date

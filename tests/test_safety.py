@@ -141,7 +141,7 @@ def _findings(rule: str) -> list[Finding]:
 
 def test_scan_sees_the_source_tree():
     files = {p.relative_to(REPO).as_posix() for p in _sources()}
-    assert {"sim/scenario/loader.py", "sim/experiments/backtest.py", "sim/experiments/sweep.py", "app/services.py",
+    assert {"sim/scenario/loader.py", "sim/experiments/backtest.py", "sim/experiments/sweep/driver.py", "app/services.py",
             "sim/cli/main.py"} <= files
 
 

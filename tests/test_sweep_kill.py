@@ -192,7 +192,7 @@ def test_worker_killed_while_a_chunk_is_written_does_not_crash_the_sweep(tmp_pat
     """Deterministic form of the race: the worker dies while the driver is writing a finished chunk."""
     import concurrent.futures
 
-    import sim.experiments.sweep
+    import sim.experiments.sweep.driver
 
     if "fork" not in __import__("multiprocessing").get_all_start_methods():
         pytest.skip("needs the fork start method the local executor uses on Linux")
@@ -204,7 +204,7 @@ def test_worker_killed_while_a_chunk_is_written_does_not_crash_the_sweep(tmp_pat
             super().__init__(*a, **kw)
             pools.append(self)
 
-    real_write = sim.experiments.sweep._write_chunk
+    real_write = sim.experiments.sweep.driver._write_chunk
     killed = []
 
     def write_and_kill(*a, **kw):
@@ -218,7 +218,7 @@ def test_worker_killed_while_a_chunk_is_written_does_not_crash_the_sweep(tmp_pat
         return real_write(*a, **kw)
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Recording)
-    monkeypatch.setattr(sim.experiments.sweep, "_write_chunk", write_and_kill)
+    monkeypatch.setattr(sim.experiments.sweep.driver, "_write_chunk", write_and_kill)
     spec = _write_spec(tmp_path, n=4)  # 8 runs, 8 chunks: more than the 4 in flight
     report = run_sweep(spec, tmp_path / "store", executor="local", workers=2, chunk_size=1)
     assert killed

@@ -1,6 +1,6 @@
 """``exportsim brief``: a decision document from a scenario, a comparison or a sweep store.
 
-Registered on the main app by ``register(app)`` (sim/cli.py stays the lead's); helpers from sim.cli.common.
+Registered on the main app by ``register(app)`` (sim/cli/main.py); helpers from sim.cli.common.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def brief(
     assumptions with sources, caveats, how to reproduce; every number traceable to the runs."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from sim.reports.briefing import FORMATS, BriefingError, _default_command, build, collect
+    from sim.reports.briefing import FORMATS, BriefingError, build, collect
+    from sim.reports.briefing.render import _default_command
     from sim.scenario.loader import ScenarioError
 
     if fmt is None:

@@ -29,3 +29,21 @@ def _load(path: Path):
         return load_scenario(path)
     except ScenarioError as e:
         _fail(e.problems)
+
+
+def _progress_runner(label: str):
+    """A rich progress bar that appears only on a terminal (plain output stays clean for pipes)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+def _fmt(v: float) -> str:
+    import math
+
+    if isinstance(v, float) and math.isnan(v):
+        return "-"
+    if abs(v) >= 1e6 or (abs(v) < 1 and v != 0):
+        return f"{v:.3g}"
+    return f"{v:,.2f}" if v != int(v) else f"{int(v):,}"

@@ -49,7 +49,7 @@ def _short(v: Any, width: int = 60) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add ``backtest`` and ``diff`` to *app*."""
-    from sim.cli.main import _fail, _load, _progress_runner, out
+    from sim.cli.common import _fail, _load, _progress_runner, out
     from sim.experiments.backtest import DEFAULT_OBSERVED
 
     @app.command()

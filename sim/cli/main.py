@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sim.cli.common import EXIT_BAD_INPUT, _fail, _load, err, out  # noqa: F401 - re-exported for command modules
+from sim.cli.common import EXIT_BAD_INPUT, _fail, _fmt, _load, _progress_runner, err, out
 from sim.scenario.loader import ScenarioError, load_raw, load_scenario
 
 app = typer.Typer(
@@ -128,24 +128,6 @@ def graph(
         out.print(f"[yellow]warning[/] {issue}")
 
 
-def _progress_runner(label: str):
-    """A rich progress bar that appears only on a terminal (plain output stays clean for pipes)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
-
-
-def _fmt(v: float) -> str:
-    import math
-
-    if isinstance(v, float) and math.isnan(v):
-        return "-"
-    if abs(v) >= 1e6 or (abs(v) < 1 and v != 0):
-        return f"{v:.3g}"
-    return f"{v:,.2f}" if v != int(v) else f"{int(v):,}"
-
-
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Scenario file.")],
@@ -155,8 +137,8 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
 ) -> None:
     """Run a scenario once: KPIs (deliveries by origin, denials by rule, job finish days, ...) and tables."""
-    from sim import Simulation
-    from sim.results.metrics import kpis_json
+    from sim.engine.simulation import Simulation
+    from sim.results.result import kpis_json
 
     if fmt not in ("parquet", "csv"):
         _fail([f"--format: must be parquet or csv, got '{fmt}'"])

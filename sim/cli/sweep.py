@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sim.cli.main import _fail, err, out
+from sim.cli.common import _fail, err, out
 
 
 def _clean(obj):

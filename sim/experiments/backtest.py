@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from sim import Simulation, load_scenario
+from sim.engine.simulation import Simulation
 from sim.results.result import RunResult
-from sim.scenario.loader import LoadProblem, ScenarioError
+from sim.scenario.loader import LoadProblem, ScenarioError, load_scenario
 from sim.schema.observed import Measure, Observable, ObservedFile
 
 DEFAULT_OBSERVED = Path("scenarios/observed.yaml")

@@ -65,7 +65,8 @@ from typing import Any
 import numpy as np
 
 from sim.experiments.compare import paired_interval
-from sim.scenario.quantities import ResolvedSeries
+from sim.scenario.paths import diff_assignments
+from sim.scenario.quantities import ResolvedSeries, scale_quantity, scale_series
 from sim.scenario.quantities import mean as dist_mean
 from sim.schema import Scenario
 from sim.units import MONTH_DAYS
@@ -88,103 +89,6 @@ class ChokepointError(ValueError):
 
 
 # ======================================================================= quantities and series
-def _num(x: Any) -> float:
-    return float(x)
-
-
-def scale_quantity(q: Any, factor: float) -> Any:
-    """A quantity (a bare number, or a dumped distribution mapping) scaled by *factor* >= 0.
-
-    The distribution's parameters are scaled so that every draw is the original draw times *factor*
-    (same random numbers): constant ``value``; uniform ``low, high``; triangular and PERT ``low, mode,
-    high`` (PERT's ``lamb`` is a shape); normal ``mean, sd`` and its truncation bounds; lognormal
-    ``median`` (``sigma`` is on the log scale); beta ``low, high`` (and ``mean`` when given by mean and
-    concentration).  A factor of 0 gives the constant 0 (which draws no random numbers); 1 returns an
-    unchanged copy.  ``source`` is kept.
-    """
-    if factor < 0 or not math.isfinite(factor):
-        raise ValueError(f"scale factor must be a finite number >= 0, got {factor}")
-    if isinstance(q, bool):
-        raise TypeError("a quantity is a number or a distribution mapping, not a boolean")
-    if isinstance(q, (int, float)):
-        return float(q) * factor
-    if not isinstance(q, dict):
-        raise TypeError(f"not a quantity: {q!r}")
-    out = copy.deepcopy(q)
-    kind = out.get("dist", "constant")
-    if factor == 1 or (kind == "constant" and _num(out.get("value", 0.0)) == 0):
-        return out  # unchanged (a constant 0 stays as written, so nothing-to-lose is an exact no-op)
-    if factor == 0:
-        zero = {"dist": "constant", "value": 0.0}
-        if out.get("source"):
-            zero["source"] = out["source"]
-        return zero
-    if kind == "constant":
-        keys = ("value",)
-    elif kind == "uniform":
-        keys = ("low", "high")
-    elif kind in ("triangular", "pert"):
-        keys = ("low", "mode", "high")
-    elif kind == "normal":
-        keys = ("mean", "sd", "low", "high")
-    elif kind == "lognormal":
-        keys = ("median",)
-    elif kind == "beta":
-        keys = ("low", "high", "mean")
-    else:
-        raise ValueError(f"unknown distribution '{kind}'")
-    for k in keys:
-        if out.get(k) is not None:
-            out[k] = _num(out[k]) * factor
-    return out
-
-
-def _as_steps(series: Any) -> list[dict]:
-    """A dumped series (list of steps) or a bare quantity as a list of ``{since, value}`` steps."""
-    if isinstance(series, list):
-        return copy.deepcopy(series)
-    return [{"since": dt.date(1900, 1, 1), "value": copy.deepcopy(series)}]
-
-
-def _date(x: Any) -> dt.date:
-    return x if isinstance(x, dt.date) else dt.date.fromisoformat(str(x))
-
-
-def scale_series(series: Any, factor: float, since: dt.date) -> list[dict]:
-    """A series with every value in force on or after *since* scaled by *factor*.
-
-    The step in force on *since* is split there (a new step ``{since, value: scaled}``); steps before are
-    unchanged, later ones scaled.  Before the first step a series is zero, and stays so.  A factor of 1
-    returns the series unchanged (no split), so severity 0 is an exact no-op.
-    """
-    steps = _as_steps(series)
-    if factor == 1:
-        return steps
-    out: list[dict] = []
-    in_force: dict | None = None
-    inserted = False
-
-    def split(step: dict | None) -> None:  # a new step on the date, unless it would change nothing
-        if step is not None:
-            scaled = scale_quantity(step["value"], factor)
-            if scaled != step["value"]:
-                out.append({"since": since, "value": scaled})
-
-    for st in steps:
-        when = _date(st["since"])
-        if when < since:
-            out.append(st)
-            in_force = st
-            continue
-        if not inserted and when > since:
-            split(in_force)
-        inserted = True
-        out.append({**st, "value": scale_quantity(st["value"], factor)})
-    if not inserted:
-        split(in_force)
-    return out
-
-
 def _window_units(series: Any, start: dt.date, t0: float, t1: float) -> float:
     """Expected units of a monthly series over days [t0, t1] (means of distributions)."""
     if not series:
@@ -328,30 +232,6 @@ def _find_target(s: Scenario, tid: str) -> Target:
         if t.id == tid:
             return t
     raise ChokepointError(f"unknown target '{tid}' (nodes, cloud regions, grey and rental edges)")
-
-
-def assignments(base: dict, modified: dict) -> list[tuple[str, Any]]:
-    """(dotted path, value) pairs that turn *base* into *modified* (for :func:`sim.experiments.sweep.apply_point`).
-
-    Paths go as deep as both sides are mappings with the same keys (ids without dots); below that, or where
-    keys were added or removed, the whole sub-mapping is assigned.  Sorted, so equal changes compare equal.
-    """
-    out: list[tuple[str, Any]] = []
-
-    def walk(a: Any, b: Any, path: list[str]) -> None:
-        if a == b:
-            return
-        if (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
-                and all(isinstance(k, str) and "." not in k and k for k in a)):
-            for k in a:
-                walk(a[k], b[k], [*path, k])
-            return
-        if not path:
-            raise ValueError("the whole scenario changed")
-        out.append((".".join(path), b))
-
-    walk(base, modified, [])
-    return sorted(out, key=lambda kv: kv[0])
 
 
 # ========================================================================== structure
@@ -572,7 +452,7 @@ def rank(
 
     *progress* is called as ``progress(runs done, runs in all)``.
     """
-    from sim.experiments.sweep import EXECUTORS, _execute, run_chunk
+    from sim.experiments.sweep.executors import EXECUTORS, _execute, run_chunk
 
     if lab is None:
         with_jobs = [lid for lid, lb in s.labs.items() if lb.jobs]
@@ -610,7 +490,7 @@ def rank(
     groups: dict[str, dict] = {}
     for t in tlist:
         mod = knock_out(base_data, s, t, severity, since)
-        assigns = assignments(base_data, mod)
+        assigns = diff_assignments(base_data, mod)
         key = json.dumps(assigns, sort_keys=True, default=str)
         grp = groups.setdefault(key, {"targets": [], "assignments": assigns})
         grp["targets"].append(t)

@@ -7,7 +7,6 @@ KPI names follow ``name[key]`` (e.g. ``job_finish_day[bytedance/llm]``,
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import operator
 
@@ -25,6 +24,7 @@ from sim.engine.records import (
     RentalRow,
     ShipmentRow,
 )
+from sim.results.result import RunResult
 from sim.schema import peak_flops
 
 ROW_TYPES = {
@@ -194,8 +194,6 @@ def refused_demand_value(chips: pd.DataFrame) -> float:
 
 def build_result(w):
     """Turn a finished Simulation into a RunResult."""
-    from sim.results.result import RunResult
-
     tabs = tables(w.rec, w.run_id)
     return RunResult(
         run_id=w.run_id, seed=w.seed, scenario_name=w.scenario.name,
@@ -203,9 +201,3 @@ def build_result(w):
         tables=tabs, kpis=kpis(tabs, w.scenario), events_processed=w.events_processed,
         streams=w.rng.names,
     )
-
-
-def kpis_json(k: dict) -> str:
-    """KPIs as JSON with NaN written as null."""
-    return json.dumps({key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in k.items()},
-                      indent=2, sort_keys=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim import __version__
+from sim._version import __version__
 
 
 @dataclass
@@ -44,8 +45,6 @@ class RunResult:
 
     def save(self, out_dir: str | Path, fmt: str = "parquet") -> list[Path]:
         """Write every table (and kpis.json, meta.json) into *out_dir*; returns the paths written."""
-        from sim.results.metrics import kpis_json
-
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"unknown format '{fmt}' (parquet or csv)")
         out = Path(out_dir)
@@ -78,3 +77,9 @@ class RunResult:
         finally:
             shutil.rmtree(stage, ignore_errors=True)
         return [out / n for n in names]
+
+
+def kpis_json(k: dict) -> str:
+    """KPIs as JSON with NaN written as null."""
+    return json.dumps({key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in k.items()},
+                      indent=2, sort_keys=True)

@@ -14,7 +14,6 @@ import os
 import re
 import stat
 import typing
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
@@ -23,6 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.scenario.paths import dotted, split_path
 from sim.schema import Scenario, cross_check
 from sim.schema.rules import TREATMENT_CLASSES
 
@@ -173,7 +173,7 @@ def _walk_lines(node: yaml.Node, path: Path_, shown: str, lines: dict, problems:
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
             if key in seen:
-                problems.append(LoadProblem(shown, key_node.start_mark.line + 1, _dotted(path + (key,)),
+                problems.append(LoadProblem(shown, key_node.start_mark.line + 1, dotted(path + (key,)),
                                             f"key '{key}' appears twice"))
             seen.add(key)
             lines[path + (key,)] = (shown, key_node.start_mark.line + 1)
@@ -182,10 +182,6 @@ def _walk_lines(node: yaml.Node, path: Path_, shown: str, lines: dict, problems:
         for i, item in enumerate(node.value):
             lines[path + (i,)] = (shown, item.start_mark.line + 1)
             _walk_lines(item, path + (i,), shown, lines, problems, loader, seen_nodes)
-
-
-def _dotted(path: Iterable[Any]) -> str:
-    return ".".join(str(p) for p in path)
 
 
 # ------------------------------------------------------------------------------------ extends/merge
@@ -294,25 +290,11 @@ def scenario_from_dict(data: dict, lines: dict[Path_, Where] | None = None, file
     if found:
         problems = []
         for pr in found:
-            path = _path_in(pr.path, data)
+            path = split_path(pr.path, data)
             f, line = _where(path, lines, file)
             problems.append(LoadProblem(f, line, pr.path, pr.message))
         raise ScenarioError(problems)
     return scenario
-
-
-def _path_in(dotted: str, data: Any) -> Path_:
-    """Split a dotted path, turning digits into list indices only where the data holds a list."""
-    out: list[Any] = []
-    cur = data
-    for part in dotted.split("."):
-        if isinstance(cur, list) and part.isdigit():
-            out.append(int(part))
-            cur = cur[int(part)] if int(part) < len(cur) else None
-        else:
-            out.append(part)
-            cur = cur.get(part) if isinstance(cur, dict) else None
-    return tuple(out)
 
 
 def _problems_from(err: ValidationError, data: dict, lines: dict, file: str) -> list[LoadProblem]:
@@ -322,10 +304,10 @@ def _problems_from(err: ValidationError, data: dict, lines: dict, file: str) -> 
         path = _data_path(e["loc"], data)
         f, line = _where(path, lines, file)
         msg = _message(e, path)
-        key = (f, line, _dotted(path), msg)
+        key = (f, line, dotted(path), msg)
         if key not in seen:  # a union can report one mistake several times
             seen.add(key)
-            problems.append(LoadProblem(f, line, _dotted(path), msg))
+            problems.append(LoadProblem(f, line, dotted(path), msg))
     return problems
 
 

@@ -4,7 +4,8 @@ to compute the same quantity from a run.
 An observable names one scenario file (relative to the observed file) and either a KPI or a table
 measurement: rows of a result table, filtered by column values (``where``), kept when a day column
 falls in a date window, turned into one number per row (``value``: a column or an arithmetic
-expression over columns) and aggregated (``aggregate``), times ``scale``.
+expression over columns) and aggregated (``aggregate``), times ``scale``.  ``date`` says which period the
+figure describes, for the calibration's time split (fit up to a cut-off, predict the rest).
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class Observable(Sourced):
     high: float = Field(description="High end of the published range.")
     central: float | None = Field(default=None, description="Central published estimate, if one is given.")
     spread: str = Field(default="", description="Why the range is this wide (sources disagreeing, estimate error).")
+    date: dt.date | None = Field(
+        default=None,
+        description="The last day of the period the figure measures (calibration fits on figures dated up to a "
+                    "cut-off and holds out the later ones); default: the day before the window's end.")
     compute: Measure
 
     @model_validator(mode="after")
@@ -79,6 +84,16 @@ class Observable(Sourced):
         if not self.source:
             raise ValueError("an observable needs a source")
         return self
+
+    @property
+    def dated(self) -> dt.date | None:
+        """``date``, else the last day of the compute window (None when neither is known)."""
+        if self.date is not None:
+            return self.date
+        w = self.compute.window
+        if w is not None and w.end is not None:
+            return w.end - dt.timedelta(days=1)
+        return None
 
 
 class ObservedFile(SimModel):

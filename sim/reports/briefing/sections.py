@@ -1,11 +1,11 @@
 """What a briefing says: its sections as blocks of text parts and facts, for each kind of target.
 
-Each ``build_*`` function takes :class:`sim.reports.briefing.BriefingData` and a :class:`sim.reports.briefing.Ledger`
+Each ``build_*`` function takes :class:`~sim.reports.briefing.model.BriefingData` and a :class:`~sim.reports.briefing.model.Ledger`
 and returns ``(context, charts)``.  The context holds ``title``, ``subtitle`` and ``sections``: a list of
 ``{"id", "title", "blocks"}``; a block is a dict with ``type`` ``para`` (``parts``), ``list``
 (``items``: lists of parts), ``table`` (``header``, ``rows`` of cells, each a list of parts, ``note``),
 ``chart`` (``name``) or ``code`` (``fact``).  A part is a plain string (template text: it never holds a
-digit) or a :class:`sim.reports.briefing.Fact` (every number and every text taken from a scenario or source
+digit) or a :class:`~sim.reports.briefing.model.Fact` (every number and every text taken from a scenario or source
 list).  The templates only lay these out, so Markdown, HTML and PDF say the same thing.
 """
 
@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.reports.briefing import (
+from sim.reports.briefing.collect import _shown, read_sources
+from sim.reports.briefing.model import (
     DAYS_PER_MONTH,
     INTERVAL_PCT,
     BriefingData,
@@ -27,10 +28,9 @@ from sim.reports.briefing import (
     Variant,
     _modal_chip,
     _stat,
-    describe_distribution,
-    quantile,
-    read_sources,
 )
+from sim.reports.formatting import human
+from sim.scenario.quantities import describe, ppf
 
 SECTION_TITLES = {
     "question": "The question",
@@ -439,7 +439,7 @@ def _swings(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
                     high=dh.median.name, what="absolute difference of the paired medians at the two settings")
         label = L.text(f"swing.{sw.path}.label", sw.path, "label", what="dotted path of the input")
         series = len(sw.members) > 1
-        dist_text = "; ".join(describe_distribution(d) for d in sw.dists[:3]) + (" …" if len(sw.dists) > 3 else "")
+        dist_text = "; ".join(describe(d, human) for d in sw.dists[:3]) + (" …" if len(sw.dists) > 3 else "")
         if series:
             dist_text = f"a series of {len(sw.dists)} steps: " + dist_text
         dist = L.text(f"swing.{sw.path}.dist", dist_text, scenario=data.scenario.name, path=sw.path)
@@ -447,9 +447,9 @@ def _swings(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
             lv = L.text(f"swing.{sw.path}.low_value", "each step at its low percentile", "label", what="label")
             hv = L.text(f"swing.{sw.path}.high_value", "each step at its high percentile", "label", what="label")
         else:
-            lv = L.add(f"swing.{sw.path}.low_value", quantile(sw.dists[0], 0.1), "flop", "scenario",
+            lv = L.add(f"swing.{sw.path}.low_value", ppf(sw.dists[0], 0.1), "flop", "scenario",
                        scenario=data.scenario.name, path=sw.path, quantile=0.1)
-            hv = L.add(f"swing.{sw.path}.high_value", quantile(sw.dists[0], 0.9), "flop", "scenario",
+            hv = L.add(f"swing.{sw.path}.high_value", ppf(sw.dists[0], 0.9), "flop", "scenario",
                        scenario=data.scenario.name, path=sw.path, quantile=0.9)
         reps = L.add("setting.swing_replications", n, "int", "setting", what="replications per swing setting")
         rows.append({"path": sw.path, "label": label, "dist": dist, "low_value": lv, "high_value": hv,
@@ -579,8 +579,6 @@ def _assumption_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], so
 
 
 def _file(p: str) -> str:
-    from sim.reports.briefing import _shown
-
     return _shown(p)
 
 
@@ -593,10 +591,10 @@ def _short(v: Any, s, path: str) -> str:
         rule = s.rules.get(segs[1])
         return f"in force: {rule.name}" if rule is not None and rule.name else "in force"
     if isinstance(v, dict):
-        return describe_distribution(v)
+        return describe(v, human)
     if isinstance(v, list):
         return ", ".join(str(x) for x in v) if all(not isinstance(x, (dict, list)) for x in v) else "a list"
-    return describe_distribution(v) if isinstance(v, (int, float)) else str(v)
+    return describe(v, human) if isinstance(v, (int, float)) else str(v)
 
 
 def _caveat_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], prim: dict) -> list[dict]:

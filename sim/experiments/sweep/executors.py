@@ -1,0 +1,246 @@
+"""Running chunks of runs: the worker function and the serial, process-pool and Dask executors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sim.experiments.sweep.spec import apply_point
+from sim.scenario.loader import (
+    ScenarioError,
+)
+from sim.scenario.paths import Assignment
+
+EXECUTORS = ("local", "dask", "serial")
+
+
+_KPI_CACHE: dict[tuple[str, ...], re.Pattern] = {}
+_WORKER_BASE: dict | None = None
+
+
+def kpi_matcher(patterns: Sequence[str]) -> re.Pattern:
+    """A regex for KPI *patterns*: ``*`` and ``?`` are wildcards, everything else (``[``, ``/``) literal."""
+    key = tuple(patterns)
+    if key not in _KPI_CACHE:
+        parts = [re.escape(p).replace(r"\*", ".*").replace(r"\?", ".") for p in patterns]
+        _KPI_CACHE[key] = re.compile("^(?:" + "|".join(parts) + ")$")
+    return _KPI_CACHE[key]
+
+
+def _init_worker(base: dict) -> None:
+    global _WORKER_BASE
+    _WORKER_BASE = base
+
+
+@dataclass
+class ChunkResult:
+    """What a worker sends back for one chunk: one record per run, and tables when kept."""
+
+    records: list[dict]
+    tables: dict[str, Any] | None = None
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, ScenarioError) and e.problems:
+        p = e.problems[0]
+        text = f"invalid scenario: {p.path}: {p.message}"
+    else:
+        text = f"{type(e).__name__}: {e}"
+    text = " ".join(text.split())
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def run_chunk(base: dict | None, tasks: list[tuple[str, int, list[Assignment]]], keep_tables: bool,
+              kpi_patterns: Sequence[str]) -> ChunkResult:
+    """Run *tasks* ``(run_id, seed, assignments)``; never raises for a failing run (it is recorded).
+
+    Consecutive tasks with the same assignments (replications of a point) share one validated scenario.
+    *base* None means the base given to the worker at start-up (``ProcessPoolExecutor`` initializer).
+    """
+    import pandas as pd
+
+    from sim.engine.simulation import Simulation
+
+    base = base if base is not None else _WORKER_BASE
+    match = kpi_matcher(kpi_patterns)
+    records: list[dict] = []
+    tables: dict[str, list] = {}
+    last_key, scenario, scenario_err = None, None, None
+    for run_id, seed, assigns in tasks:
+        t0 = time.perf_counter()
+        key = json.dumps(assigns, default=str)
+        if key != last_key:
+            last_key, scenario, scenario_err = key, None, None
+            try:
+                scenario = apply_point(base, assigns)  # type: ignore[arg-type]
+            except Exception as e:  # noqa: BLE001 - recorded, not fatal
+                scenario_err = _one_line(e)
+        rec: dict[str, Any] = {"run_id": run_id, "status": "ok", "error": None}
+        if scenario_err is not None:
+            rec.update(status="failed", error=scenario_err)
+        else:
+            try:
+                result = Simulation(scenario, seed, run_id=run_id).run()
+                rec.update({k: float(v) for k, v in result.kpis.items() if match.match(k)})
+                if keep_tables:
+                    for name, df in result.tables.items():
+                        tables.setdefault(name, []).append(df)
+            except Exception as e:  # noqa: BLE001 - recorded, not fatal
+                rec.update(status="failed", error=_one_line(e))
+                if os.environ.get("EXPORTSIM_DEBUG"):
+                    traceback.print_exc()
+        rec["elapsed_s"] = time.perf_counter() - t0
+        records.append(rec)
+    out_tables = None
+    if keep_tables:
+        out_tables = {name: pd.concat(dfs, ignore_index=True) for name, dfs in tables.items() if dfs}
+    return ChunkResult(records, out_tables)
+
+
+Chunk = list[tuple[str, int, list[Assignment]]]
+
+
+def _execute(kind: str, workers: int, scheduler: str | None, base: dict, chunks: Iterator[Chunk],
+             keep_tables: bool, kpis: Sequence[str]) -> Iterator[tuple[Chunk, ChunkResult | BaseException]]:
+    """Yield (chunk, result or the infrastructure error) as chunks finish, at most 2*workers in flight."""
+    if kind == "serial":
+        for chunk in chunks:
+            yield chunk, run_chunk(base, chunk, keep_tables, kpis)
+        return
+    inflight_max = max(2 * workers, 2)
+    if kind == "local":
+        yield from _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max)
+    elif kind == "dask":
+        yield from _execute_dask(workers, scheduler, base, chunks, keep_tables, kpis, inflight_max)
+    else:
+        raise ValueError(f"unknown executor '{kind}' ({', '.join(EXECUTORS)})")
+
+
+MAX_CHUNK_ATTEMPTS = 2  # a chunk whose worker dies is retried once, then recorded failed
+
+
+def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max):
+    """A process pool.  A worker that dies (e.g. SIGKILL) breaks the pool and every chunk in flight with it:
+    each of those chunks is retried once, alone on a fresh pool, so the one whose worker dies again is known
+    and recorded failed while the others complete.  The sweep goes on either way."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+
+    def new_pool():
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(base,))
+
+    pool = new_pool()
+    inflight: dict = {}  # future -> chunk
+    retry: list = []  # chunks to submit again first (the pool broke while submitting them)
+    solo: list = []  # chunks lost with a broken pool: each runs again alone
+    alone = False  # the chunk in flight runs alone
+    try:
+        exhausted = False
+        while True:
+            broken = False
+            while not alone and len(inflight) < inflight_max:
+                if solo:
+                    if inflight:
+                        break  # wait until the pool is empty, then run the suspect alone
+                    chunk, alone = solo.pop(0), True
+                elif retry:
+                    chunk = retry.pop(0)
+                else:
+                    chunk = None if exhausted else next(chunks, None)
+                    if chunk is None:
+                        exhausted = True
+                        break
+                try:
+                    inflight[pool.submit(run_chunk, None, chunk, keep_tables, kpis)] = chunk
+                except BrokenProcessPool:  # the pool died while the driver was writing: this one goes again too
+                    (solo if alone else retry).insert(0, chunk)
+                    alone = False
+                    broken = True
+                    break
+            if not inflight and not broken:
+                if retry or solo:
+                    continue
+                return
+            if not broken:
+                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    chunk = inflight.pop(fut)
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        inflight[fut] = chunk  # handled with the rest of the in-flight chunks below
+                        continue
+                    except Exception as e:  # noqa: BLE001 - e.g. unpicklable result
+                        yield chunk, e
+                        continue
+                    yield chunk, result
+                if not broken and not inflight:
+                    alone = False
+            if broken:
+                lost = list(inflight.values())
+                was_alone = alone
+                inflight.clear()
+                alone = False
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = new_pool()
+                for chunk in lost:
+                    if was_alone:
+                        yield chunk, RuntimeError("worker process died twice running this chunk (the second time alone)")
+                    else:
+                        solo.append(chunk)
+    finally:
+        pool.shutdown(wait=not inflight, cancel_futures=True)
+
+
+def _execute_dask(workers, scheduler, base, chunks, keep_tables, kpis, inflight_max):
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout=30)
+        n = max(len(client.scheduler_info().get("workers", {})), 1)
+        inflight_max = max(inflight_max, 2 * n)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               host="127.0.0.1")
+        client = Client(cluster)
+    try:
+        base_f = client.scatter(base, broadcast=True)
+        ac = as_completed()
+        owner: dict = {}
+
+        def submit() -> bool:
+            chunk = next(chunks, None)
+            if chunk is None:
+                return False
+            fut = client.submit(run_chunk, base_f, chunk, keep_tables, kpis, pure=False)
+            owner[fut.key] = chunk
+            ac.add(fut)
+            return True
+
+        for _ in range(inflight_max):
+            if not submit():
+                break
+        for fut in ac:
+            chunk = owner.pop(fut.key)
+            try:
+                res = fut.result()
+            except Exception as e:  # noqa: BLE001 - a killed worker etc.: the chunk fails, the sweep goes on
+                res = e
+            fut.release()
+            yield chunk, res
+            submit()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,367 @@
+"""Strategy briefings: decision documents generated from runs, comparisons and sweeps.
+
+A briefing answers the scenario's question in two sentences with uncertainty, then shows the key
+figures, what drives the result, the options compared, the assumptions with their sources, caveats
+and how to reproduce it.  It is built in three steps:
+
+1. :func:`collect` runs what the target needs (a scenario with its no-rules counterfactual, option
+   files or rule variants, and cheap one-at-a-time swings of its key uncertain inputs, all with
+   common random numbers), or reads a ``exportsim compare --json`` result or a sweep store;
+2. :func:`build` turns that into a :class:`Ledger` of facts: every number or scenario text the
+   document prints, each produced by one formatting helper from one statistic of named runs (KPI,
+   variant, seeds, statistic), so the document can be checked against the runs (:meth:`Briefing.recompute`);
+3. :meth:`Briefing.render` fills the Jinja2 templates in ``sim/templates/briefing/`` (Markdown, HTML
+   with interactive plotly charts and plotly.js inline, PDF through weasyprint from the HTML with
+   static PNG charts made by kaleido in one batched call).
+
+Without a browser for kaleido the HTML keeps its interactive charts, the Markdown and PDF say that
+charts are missing; nothing here raises for that.  Intervals across replications are 80 % intervals
+(10th to 90th percentile); dates are shown as months.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sim.reports.briefing.model import (
+    AUDIENCES,
+    INTERVAL,
+    LAB_OPTION_SUFFIXES,
+    MAX_RULE_VARIANTS,
+    MAX_SWING_REPS,
+    MAX_SWINGS,
+    REPO,
+    BriefingData,
+    BriefingError,
+    Progress,
+    Swing,
+    Variant,
+    _modal_chip,
+    _stat,
+)
+from sim.scenario.loader import ScenarioError, load_scenario
+from sim.scenario.quantities import iter_distributions, ppf
+from sim.schema import Scenario
+
+
+def read_sources(scenario_file: str | Path | None) -> tuple[dict[str, str], str | None]:
+    """Source ID -> short title from the SOURCES.md beside (or above) the scenario, else the library's."""
+    candidates = []
+    if scenario_file is not None:
+        p = Path(scenario_file).resolve().parent
+        candidates += [d / "SOURCES.md" for d in (p, *p.parents)][:4]
+    candidates.append(REPO / "scenarios" / "SOURCES.md")
+    for c in candidates:
+        if c.is_file():
+            out: dict[str, str] = {}
+            for line in c.read_text(encoding="utf-8").splitlines():
+                cells = [x.strip() for x in line.strip().strip("|").split("|")]
+                if len(cells) >= 2 and re.fullmatch(r"[A-Z][A-Za-z0-9-]*", cells[0]) and cells[0] != "ID":
+                    title = cells[-1] if cells[0].startswith("ASSUMPTION-") and len(cells) >= 3 else cells[1]
+                    out.setdefault(cells[0], title.replace("`", ""))
+            return out, _shown(c)
+    return {}, None
+
+
+def _shown(p: str | Path) -> str:
+    p = Path(p).resolve()
+    for base in (Path.cwd(), REPO):
+        with contextlib.suppress(ValueError):
+            return str(p.relative_to(base))
+    return str(p)
+
+
+def primary_job(s: Scenario) -> tuple[str | None, str | None]:
+    """(lab, job) the briefing is about: the largest training job of the first lab with jobs."""
+    for lid, lab in s.labs.items():
+        if lab.jobs:
+            def size(j):
+                return j.flop if j.flop is not None else 6 * (j.params or 0) * (j.tokens or 0)
+            job = max(lab.jobs, key=lambda k: size(lab.jobs[k]))
+            return lid, job
+    return (next(iter(s.labs)) if s.labs else None), None
+
+
+def _job_key_for(s: Scenario, lab: str | None, job: str | None) -> str | None:
+    if lab is None or lab not in s.labs or not s.labs[lab].jobs:
+        return None
+    if job in s.labs[lab].jobs:
+        return job
+    return primary_job(s.model_copy(update={"labs": {lab: s.labs[lab]}}))[1]
+
+
+def _run_variant(v: Variant, seeds: list[int], keep_fleet: bool, tick: Callable[[], None]) -> None:
+    from sim.engine.simulation import Simulation
+
+    for i, seed in enumerate(seeds):
+        r = Simulation(v.scenario, seed).run()
+        v.seeds.append(seed)
+        v.run_ids.append(r.run_id)
+        v.kpis.append(dict(r.kpis))
+        v.jobs.append(r.tables["jobs"])
+        if keep_fleet and i == 0:
+            v.fleet = r.tables["fleet"]
+        tick()
+
+
+def default_options(scenario_file: str | Path | None, audience: str) -> list[Path]:
+    """Option files beside a scenario (lab audience): ``<stem>_only/_rent/_mix/_no_remote.yaml``."""
+    if scenario_file is None or audience != "lab":
+        return []
+    p = Path(scenario_file)
+    return [p.with_name(p.stem + suf + p.suffix) for suf in LAB_OPTION_SUFFIXES
+            if p.with_name(p.stem + suf + p.suffix).is_file()]
+
+
+def _swing_candidates(s: Scenario, lab: str | None, job: str | None, chip: str | None) -> list[Swing]:
+    """Uncertain inputs ranked by how directly they touch the briefed job (cheap, no runs)."""
+    dump = s.model_dump(by_alias=True, mode="json")
+    groups: dict[str, list[tuple[str, dict]]] = {}
+    for path, d in iter_distributions(dump):
+        if not path.startswith(("chips.", "nodes.", "edges.", "rules.", "labs.", "clouds.")):
+            continue
+        key = re.sub(r"\.\d+\.value$", "", path)
+        groups.setdefault(key, []).append((path, d))
+    supply_nodes: set[str] = set()
+    if chip:
+        for nid, node in dump.get("nodes", {}).items():
+            if re.search(rf'"{re.escape(chip)}"', json.dumps(node)):
+                supply_nodes.add(nid)
+                alloc = (node.get("allocation") or {}).get(chip) or {}
+                if alloc.get("packager"):
+                    supply_nodes.add(alloc["packager"])
+    chip_ids = set(dump.get("chips", {}))
+
+    def score(key: str) -> int:
+        segs = key.split(".")
+        if lab and job and key.startswith(f"labs.{lab}.jobs.{job}."):
+            other_chip = [x for x in segs[5:] if x in chip_ids and x != chip]
+            return 0 if other_chip else 3
+        if chip and chip in segs and segs[0] in ("chips", "nodes"):
+            return 2
+        if segs[0] == "nodes" and segs[1] in supply_nodes:
+            return 1
+        if lab and key.startswith(f"labs.{lab}.budget"):
+            return 1
+        return 0
+
+    ranked = sorted(groups, key=lambda k: -score(k))  # stable: file order within a score
+    chosen = [k for k in ranked if score(k) > 0][:MAX_SWINGS] or ranked[:MAX_SWINGS]
+    out = []
+    from sim.scenario.diff import nearest_source
+
+    for key in chosen:
+        members = groups[key]
+        src: list[str] = []
+        for path, _ in members:
+            segs = tuple(int(x) if x.isdigit() else x for x in path.split("."))
+            for x in nearest_source(dump, segs):
+                if x not in src:
+                    src.append(x)
+        out.append(Swing(key, [m[0] for m in members], [m[1] for m in members], src,
+                         f"swing:{key}:low", f"swing:{key}:high"))
+    return out
+
+
+def _set_quantile(s: Scenario, swing: Swing, q: float) -> Scenario:
+    from sim.scenario.loader import scenario_from_dict
+    from sim.scenario.paths import get_path, set_path
+
+    data = s.model_dump(by_alias=True, mode="json")
+    for path in swing.members:
+        d = get_path(data, path)
+        set_path(data, path, {"dist": "constant", "value": ppf(d, q), "source": d.get("source") or []})
+    return scenario_from_dict(data, file=f"{s.name} ({swing.path} at q{int(q * 100)})")
+
+
+def collect(
+    target: str | Path | Scenario,
+    audience: str = "policy",
+    replications: int = 10,
+    seed: int | None = None,
+    options: Sequence[str | Path] | None = None,
+    progress: Progress | None = None,
+    scenario_file: str | Path | None = None,
+    backtest: bool = True,
+) -> BriefingData:
+    """Run or read what the briefing needs; see the module docstring.
+
+    *target*: a scenario file (``.yaml``), a :class:`Scenario` (then *scenario_file*, if given, is where
+    option files and SOURCES.md are looked for), an ``exportsim compare --json`` file, or a sweep store.
+    *options*: option files (default for the lab audience: the scenario's ``_only/_rent/_mix/_no_remote``
+    siblings).  Raises :class:`BriefingError` / :class:`ScenarioError` with one line per problem.
+    """
+    if audience not in AUDIENCES:
+        raise BriefingError([f"--audience: must be policy or lab, got '{audience}'"])
+    if replications < 1:
+        raise BriefingError([f"--replications: must be at least 1, got {replications}"])
+    if isinstance(target, Scenario):
+        return _collect_scenario(target, str(scenario_file) if scenario_file else None, audience, replications, seed,
+                                 options, progress, backtest, shown=target.name)
+    p = Path(target)
+    if not p.exists():
+        raise BriefingError([f"{target}:1: -: no such file or directory"])
+    if p.is_dir():
+        if not (p / "sweep.json").is_file():
+            raise BriefingError([f"{target}:1: -: a directory but not a sweep store (no sweep.json)"])
+        return _collect_sweep(p, audience)
+    if p.suffix.lower() == ".json":
+        return _collect_compare(p, audience)
+    if p.suffix.lower() not in (".yaml", ".yml"):
+        raise BriefingError([f"{target}:1: -: not a scenario (.yaml), a compare result (.json) or a sweep store"])
+    s = load_scenario(p)
+    return _collect_scenario(s, str(p), audience, replications, seed, options, progress, backtest, shown=str(target))
+
+
+def _collect_scenario(s: Scenario, file: str | None, audience: str, replications: int, seed: int | None,
+                      options: Sequence[str | Path] | None, progress: Progress | None, backtest: bool,
+                      shown: str) -> BriefingData:
+    from sim.experiments.compare import without_rules
+
+    first = s.seed if seed is None else int(seed)
+    seeds = list(range(first, first + replications))
+    lab, job = primary_job(s)
+    data = BriefingData("scenario", shown, audience, s, file, replications, first, lab=lab, job=job)
+    opt_files = [Path(o) for o in options] if options else default_options(file, audience)
+    opt_scenarios = []
+    for f in opt_files:
+        o = load_scenario(f)
+        opt_scenarios.append((f, o))
+        data.option_files.append(str(f))
+    swing_reps = seeds[:MAX_SWING_REPS]
+    done = 0
+    planned = 2 * replications + len(opt_scenarios) * replications  # swings and rule variants added later
+
+    def tick(label: str) -> Callable[[], None]:
+        def f() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, planned, label)
+        return f
+
+    base = Variant("scenario", s.name, "scenario", s, file, job_key=job)
+    cf = Variant("counterfactual", "without rules", "counterfactual", without_rules(s), None, job_key=job)
+    _run_variant(base, seeds, True, tick("scenario"))
+    _run_variant(cf, seeds, True, tick("counterfactual"))
+    data.variants = {"scenario": base, "counterfactual": cf}
+    for f, o in opt_scenarios:
+        key = f"option:{o.name}"
+        v = Variant(key, o.name, "option", o, str(f), job_key=_job_key_for(o, lab, job))
+        _run_variant(v, seeds, False, tick(o.name))
+        data.variants[key] = v
+        data.options.append(key)
+    rule_variants = []
+    if audience == "policy" and s.rules:
+        denied = {rid: _stat(base.values(f"denied_units[{rid}]"), "mean") for rid in s.rules}
+        top = [r for r, q in sorted(denied.items(), key=lambda kv: -(kv[1] if kv[1] == kv[1] else 0)) if q > 0]
+        rule_variants = top[:MAX_RULE_VARIANTS]
+    chip = _modal_chip(base)
+    swings = _swing_candidates(s, lab, job, chip)
+    planned += len(rule_variants) * replications + 2 * len(swings) * len(swing_reps)
+    for rid in rule_variants:
+        key = f"without:{rid}"
+        v = Variant(key, f"without {rid}", "rule_variant", without_rules(s, [rid]), None, job_key=job)
+        _run_variant(v, seeds, False, tick(key))
+        data.variants[key] = v
+        data.options.append(key)
+    for sw in swings:
+        for q, key in ((INTERVAL[0] / 100, sw.low_key), (INTERVAL[1] / 100, sw.high_key)):
+            v = Variant(key, sw.path, "swing", _set_quantile(s, sw, q), None, job_key=job)
+            _run_variant(v, swing_reps, False, tick(key))
+            data.variants[key] = v
+    data.swings = swings
+    if backtest and file is not None:
+        _collect_backtest(data, Path(file), min(replications, 5))
+    else:
+        data.backtest_note = "not run for this target"
+    return data
+
+
+def _collect_backtest(data: BriefingData, scenario_file: Path, reps: int) -> None:
+    """The library's backtest, when the scenario sits beside ``observed.yaml`` (cheap: a few runs)."""
+    observed = scenario_file.resolve().parent / "observed.yaml"
+    if not observed.is_file():
+        data.backtest_note = "no observed.yaml beside the scenario"
+        return
+    from sim.experiments.backtest import backtest
+
+    try:
+        data.backtest = backtest(observed, replications=reps)
+    except Exception as e:  # noqa: BLE001 - a caveat section must not sink the briefing
+        data.backtest_note = f"backtest failed: {type(e).__name__}: {e}"
+
+
+def _find_scenario(name: str, near: Path) -> tuple[Scenario | None, str | None]:
+    for d in (near.parent, Path.cwd() / "scenarios", REPO / "scenarios"):
+        p = d / f"{name}.yaml"
+        if p.is_file():
+            try:
+                return load_scenario(p), str(p)
+            except ScenarioError:
+                return None, None
+    return None, None
+
+
+def _collect_compare(p: Path, audience: str) -> BriefingData:
+    try:
+        payload = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BriefingError([f"{p}:1: -: not a readable compare result: {e}"]) from None
+    if not isinstance(payload, dict) or not {"base", "counterfactual", "kpis"} <= set(payload) \
+            or not isinstance(payload["kpis"], list):
+        raise BriefingError([f"{p}:1: -: not an 'exportsim compare --json' result (needs base, counterfactual, kpis)"])
+    s, file = _find_scenario(str(payload["base"]), p)
+    data = BriefingData("compare", str(p), audience, s, file, int(payload.get("replications") or 0))
+    data.compare_payload = payload
+    if s is not None:
+        data.lab, data.job = primary_job(s)
+        data.seed = s.seed
+    return data
+
+
+def _collect_sweep(p: Path, audience: str) -> BriefingData:
+    from sim.experiments.analysis import AnalysisError, analyze_store, default_kpi
+    from sim.experiments.store import Store, StoreError
+
+    try:
+        store = Store(p)
+        inputs, outputs = store.frames()
+    except (StoreError, OSError, ValueError) as e:
+        raise BriefingError([f"{p}:1: -: {e}"]) from None
+    kpis = [c for c in outputs.columns if c != "run_id"]
+    if not kpis or outputs.empty:
+        raise BriefingError([f"{p}:1: -: the sweep store holds no finished run yet"])
+    kpi = default_kpi(kpis)
+    y = outputs[kpi].to_numpy(dtype=float)
+    finite = y[np.isfinite(y)]
+    threshold = float(np.percentile(finite, 75)) if len(finite) else None
+    report: dict = {}
+    notes = []
+    try:
+        report = analyze_store(store, kpi, "auto", f"> {threshold!r}" if threshold is not None else None)
+    except AnalysisError as e:
+        notes.append(str(e))
+        with contextlib.suppress(AnalysisError):
+            report = analyze_store(store, kpi, "auto", None)
+    base_file = store.meta.get("base_file")
+    s, file = None, None
+    for cand in ([Path(base_file), p / base_file, p.parent / base_file,
+                  Path(store.meta.get("spec_file") or ".").parent / base_file] if base_file else []):
+        if cand.is_file():
+            with contextlib.suppress(ScenarioError):
+                s, file = load_scenario(cand), str(cand)
+                break
+    data = BriefingData("sweep", str(p), audience, s, file, int(store.meta["spec"].get("replications") or 1))
+    data.sweep = {"store": store, "inputs": inputs, "outputs": outputs, "kpi": kpi, "report": report,
+                  "threshold": threshold, "notes": notes}
+    if s is not None:
+        data.lab, data.job = primary_job(s)
+    data.seed = store.meta["spec"].get("seed")
+    return data

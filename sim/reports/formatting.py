@@ -1,0 +1,96 @@
+"""How numbers, dates and quantities read in prose: significant digits, units, months, signs.
+
+One helper per kind of quantity (:func:`format_value`); the briefing, the CLI and the dashboard use these so a
+figure reads the same everywhere.  No statistics here (:mod:`sim.experiments.estimate`), no distribution maths
+(:mod:`sim.scenario.quantities`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from sim.units import MONTH_DAYS, day_to_date
+
+
+def sig(x: float, n: int = 3) -> str:
+    """*x* rounded to *n* significant digits, with thousands separators and no trailing zeros."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else str(x)
+    digits = n - 1 - int(math.floor(math.log10(abs(x))))
+    r = round(x, digits)
+    if digits <= 0:
+        return f"{int(r):,}"
+    return f"{r:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def human(x: float) -> str:
+    """A scenario input as people write it: 0.38, 3,000, 1.5 billion, 1e25."""
+    a = abs(x)
+    if a >= 1e15:
+        m, e = f"{x:.2e}".split("e")
+        return f"{m.rstrip('0').rstrip('.')}e{int(e)}"
+    if a >= 1e9:
+        return f"{x / 1e9:,.4g} billion"
+    if a >= 1e6:
+        return f"{x / 1e6:,.4g} million"
+    if a >= 1000:
+        return sig(x, 4)
+    if x == int(x):
+        return f"{int(x):,}"
+    return f"{x:.3g}"
+
+
+def with_sign(x: float, body: str) -> str:
+    """*body* with the sign of *x* in front (a real minus sign)."""
+    return ("+" if x > 0 else "\u2212" if x < 0 else "") + body
+
+
+def month(start: dt.date, day: float) -> str:
+    """Simulation day *day* from *start* as ``March 2026``."""
+    return day_to_date(start, day).strftime("%B %Y")
+
+
+def format_value(fmt: str, value: Any, ctx: dict) -> str:
+    """The text of a fact: one helper per kind of quantity (a trailing ``+`` means signed)."""
+    if fmt == "text":
+        return str(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    signed = fmt.endswith("+")
+    base = fmt.rstrip("+")
+    x = float(value)
+    a = abs(x) if signed else x
+    if base == "month":  # a simulation day -> "March 2026"; at or past the horizon: not finished
+        if x >= ctx["horizon_days"] - 1e-9:
+            return f"after {month(ctx['start'], ctx['horizon_days'])}"
+        return month(ctx["start"], x)
+    if base == "months":  # days -> months, one decimal (unsigned: a duration)
+        body = f"{abs(x) / MONTH_DAYS:.1f}"
+        return with_sign(round(x / MONTH_DAYS, 1), body) if signed else body
+    if base == "usd":
+        body = (f"${sig(a / 1e9)} billion" if abs(a) >= 1e9 else f"${sig(a / 1e6)} million" if abs(a) >= 1e6
+                else f"${sig(a)}")
+    elif base == "count":
+        body = f"{sig(a / 1e6)} million" if abs(a) >= 1e6 else sig(a)
+    elif base == "eflops":
+        body = f"{sig(a)} EFLOP/s"
+    elif base == "share":
+        body = f"{a * 100:.1f} %" if 0 < abs(a) < 0.01 else f"{a * 100:.0f} %"
+    elif base == "pp":
+        body = f"{a * 100:.0f} pp"
+    elif base == "int":
+        body = str(int(round(a)))
+    elif base == "number":
+        body = sig(a)
+    elif base == "index":
+        body = f"{a:.2f}"
+    elif base == "flop":
+        body = human(a)
+    else:
+        raise ValueError(f"unknown format '{fmt}'")
+    return with_sign(x, body) if signed and fmt != "months+" else body
+
+
+__all__ = ["format_value", "human", "month", "sig", "with_sign"]
