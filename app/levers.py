@@ -1,4 +1,4 @@
-"""Key levers of a scenario, found in its dumped dict and set by dotted path (no sim import, no Streamlit).
+"""Key levers of a scenario, found in its dumped dict and set by dotted path (no Streamlit).
 
 A lever names the place(s) in ``scenario.model_dump(by_alias=True, mode="json")`` it edits, its
 default (what the file says) and how a widget value is written back:
@@ -10,7 +10,8 @@ default (what the file says) and how a widget value is written back:
 - ``scale``   every quantity at the paths (and every step of a series) multiplied by a factor;
 - ``add_rule`` a whole rule added under ``rules.<id>`` when switched on (the remote-access ban).
 
-The edited dict is always re-validated by ``app.services.validate`` before anything runs.
+The edited dict is always re-validated by ``app.services.validate`` before anything runs.  Paths, means and
+scaling are sim's own (:mod:`sim.scenario.paths`, :mod:`sim.scenario.quantities`): the app has no copy of them.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.scenario import paths, quantities
+
 Path = tuple[Any, ...]
 
-#: Fields of a distribution that move with its scale (location and spread); shape fields do not.
-SCALED_FIELDS = ("value", "low", "mode", "high", "mean", "median", "sd")
 REMOTE_BAN_ID = "dashboard_remote_access_ban"
 
 
@@ -49,66 +50,22 @@ class Lever:
         return dotted(self.paths[0])
 
 
-def dotted(path: Path) -> str:
-    """``("rules", "us_2022_10", "effective")`` -> ``"rules.us_2022_10.effective"``."""
-    return ".".join(str(p) for p in path)
-
-
-def get(d: Any, path: Path) -> Any:
-    """The value at *path* in nested dicts/lists."""
-    for p in path:
-        d = d[p]
-    return d
-
-
-def set_(d: Any, path: Path, value: Any) -> None:
-    """Set the value at *path* (the parent must exist)."""
-    get(d, path[:-1])[path[-1]] = value
+dotted = paths.dotted
+get = paths.get_path
+set_ = paths.set_path
 
 
 def quantity_mean(q: Any) -> float | None:
-    """A display mean of a dumped quantity dict (the engine's own mean is used for defaults by services)."""
-    if isinstance(q, (int, float)):
-        return float(q)
-    if not isinstance(q, dict):
+    """The mean of a dumped quantity (:func:`sim.scenario.quantities.mean`); None when *q* is not one."""
+    try:
+        return quantities.mean(q)
+    except (TypeError, ValueError):  # pydantic's ValidationError is a ValueError
         return None
-    kind = q.get("dist")
-    if kind == "constant":
-        return float(q["value"])
-    if kind in ("uniform",):
-        return (q["low"] + q["high"]) / 2
-    if kind in ("triangular",):
-        return (q["low"] + q["mode"] + q["high"]) / 3
-    if kind in ("normal",):
-        return float(q["mean"])
-    if kind == "beta":
-        if q.get("mean") is not None:
-            return float(q["mean"])
-        a, b = q["a"], q["b"]
-        return q.get("low", 0.0) + (q.get("high", 1.0) - q.get("low", 0.0)) * a / (a + b)
-    if kind == "pert":
-        lamb = q.get("lamb", 4.0)
-        return (q["low"] + lamb * q["mode"] + q["high"]) / (lamb + 2)
-    if kind == "lognormal":
-        return float(q["median"])
-    return None
 
 
 def scale_quantity(q: Any, factor: float, cap: float | None = None) -> Any:
-    """*q* (a quantity dict, a series of steps, or a number) with location and spread times *factor*."""
-    if isinstance(q, list):
-        return [{**step, "value": scale_quantity(step["value"], factor, cap)} for step in q]
-    if isinstance(q, (int, float)) and not isinstance(q, bool):
-        v = q * factor
-        return min(v, cap) if cap is not None else v
-    if isinstance(q, dict):
-        out = dict(q)
-        for k in SCALED_FIELDS:
-            if isinstance(out.get(k), (int, float)):
-                v = out[k] * factor
-                out[k] = min(v, cap) if cap is not None and k != "sd" else v
-        return out
-    return q
+    """*q* (a quantity dict, a series of steps, or a number) times *factor*, capped at *cap* (sim's scaling)."""
+    return quantities.scale_quantity(q, factor, cap)
 
 
 def _series_last_mean(q: Any) -> float | None:
@@ -232,12 +189,7 @@ def apply(original: dict, levers: list[Lever], values: dict[str, Any]) -> dict:
     return d
 
 
-def _exists(d: Any, path: Path) -> bool:
-    try:
-        get(d, path)
-    except (KeyError, IndexError, TypeError):
-        return False
-    return True
+_exists = paths.has_path
 
 
 def changes(original: Any, edited: Any, path: Path = ()) -> list[tuple[str, Any, Any]]:
@@ -260,15 +212,11 @@ def changes(original: Any, edited: Any, path: Path = ()) -> list[tuple[str, Any,
 
 
 def describe(value: Any) -> str:
-    """A short human reading of a dumped value for the change list."""
+    """A short human reading of a dumped value for the change list (quantities as sim describes them)."""
     if isinstance(value, list) and value and isinstance(value[0], dict) and "since" in value[0]:
         return "; ".join(f"{s['since']}: {describe(s['value'])}" for s in value)
     if isinstance(value, dict) and "dist" in value:
-        if value["dist"] == "constant":
-            return f"{value['value']:g}"
-        fields = ", ".join(f"{k}={value[k]:g}" for k in SCALED_FIELDS + ("concentration",)
-                           if isinstance(value.get(k), (int, float)))
-        return f"{value['dist']}({fields})"
+        return quantities.describe(value)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

@@ -273,8 +273,8 @@ def network(scenario_json: str, on: dt.date) -> dict:
                           for lab, cut in summary["chokepoints"].items() for n in cut],
                          columns=["lab", "node", "kind", "betweenness"])
     choke = choke.sort_values(["lab", "betweenness"], ascending=[True, False]).reset_index(drop=True)
-    rules_in_force = [rid for rid, r in s.rules.items()
-                      if r.effective <= on and (r.rescinded is None or on < r.rescinded)]
+    comp = sim_compliance.Compliance(s)  # in force from effective + grace days until rescinded, as the engine has it
+    rules_in_force = [rid for rid in s.rules if comp.rule_in_force(rid, s.day_of(on))]
     return {"nodes": nodes, "edges": edges, "chokepoints": choke, "issues": summary["issues"],
             "rules_in_force": rules_in_force, "start": s.start, "end": s.end}
 
@@ -444,27 +444,6 @@ def _one_line_error(e: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _values_text(p: dict) -> str:
-    """A spec parameter's values in a few words: ``levels 1000, 4800`` or ``uniform 0.3 – 0.7``."""
-    try:
-        return _values_text_unchecked(p)
-    except (TypeError, ValueError, KeyError):
-        return ""
-
-
-def _values_text_unchecked(p: dict) -> str:
-    if p.get("levels") is not None:
-        return "levels " + ", ".join(json.dumps(v) for v in p["levels"])
-    dist = p.get("dist") or "uniform"
-    if dist in ("normal", "lognormal"):
-        text = f"{dist} mean {p.get('mean'):g}, sd {p.get('sd'):g}"
-        if p.get("low") is not None or p.get("high") is not None:
-            text += f" in [{p.get('low')}, {p.get('high')}]"
-        return text
-    mid = f", mode {p['mode']:g}" if dist == "triangular" else ""
-    return f"{dist} {p.get('low'):g} – {p.get('high'):g}{mid}" + (" (integers)" if p.get("integer") else "")
-
-
 def _policy_label(row: pd.Series, levers: list[str]) -> str:
     return ", ".join(f"{lv}={_short(row[lv])}" for lv in levers) if levers else "all runs"
 
@@ -479,6 +458,7 @@ def _short(v) -> str:
 def _open_sweep_cached(path: str, stamp: float) -> SweepData:
     from sim.experiments.analysis import default_kpi
     from sim.experiments.store import Store, StoreError
+    from sim.scenario.quantities import describe_parameter
 
     root = Path(path)
     if not str(path).strip():
@@ -498,7 +478,7 @@ def _open_sweep_cached(path: str, stamp: float) -> SweepData:
         return SweepData(path, f"{path}: cannot read the sweep store ({type(e).__name__}: {_one_line_error(e)})")
     params = list(s.parameters)
     spec_params = {**spec.get("levers", {}), **spec.get("uncertainties", {})}
-    table = pd.DataFrame([{"parameter": n, "group": p["group"], "values": _values_text(spec_params.get(n, {})),
+    table = pd.DataFrame([{"parameter": n, "group": p["group"], "values": describe_parameter(spec_params.get(n, {})),
                            "path": p["path"]} for n, p in s.parameters.items()],
                          columns=["parameter", "group", "values", "path"])
     ok = (all_in["status"] == "ok").to_numpy()
@@ -572,75 +552,8 @@ def _fisher_interval(rho: float, n: int) -> tuple[float, float]:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _sweep_sensitivity_cached(path: str, stamp: float, kpi: str) -> dict:
     from sim.experiments import analysis
-    from sim.experiments.store import Store
 
-    s = Store(path)
-    inputs, outputs = s.frames()
-    if kpi not in outputs.columns:
-        raise analysis.AnalysisError(f"no KPI '{kpi}' in the store")
-    kind = s.design_kind
-    spec = s.meta["spec"]
-    note = None
-    rows: list[dict] = []
-    method = None
-    if kind in ("sobol", "morris"):
-        try:
-            if kind == "sobol":
-                res = analysis.sobol_from_design(s.design(), outputs, kpi, s.factors, s.meta["policy_levers"],
-                                                 spec["design"]["second_order"])
-            else:
-                res = analysis.morris_from_design(s.design(), outputs, kpi, s.factors, s.meta["policy_levers"],
-                                                  spec["design"]["levels"])
-        except analysis.AnalysisError as e:
-            note = (f"{kind.capitalize()} indices are not available for this KPI: {e}. "
-                    "Showing rank correlations instead.")
-        else:
-            method = kind
-            for r in res:
-                policy = ", ".join(f"{k}={_short(v)}" for k, v in r.policy.items()) or "all runs"
-                for _, f in r.table.iterrows():
-                    pairs = ((("S1", "S1_conf"), ("ST", "ST_conf")) if kind == "sobol"
-                             else (("mu*", "mu_star_conf"), ("sigma", None)))
-                    for index, conf in pairs:
-                        value = float(f["mu_star" if index == "mu*" else index])
-                        c = float(f[conf]) if conf is not None else math.nan
-                        rows.append({"policy": policy, "factor": f["factor"], "index": index, "value": value,
-                                     "low": value - c if math.isfinite(c) else math.nan,
-                                     "high": value + c if math.isfinite(c) else math.nan,
-                                     "n_points": r.n_points})
-    if method is None:
-        method = "spearman"
-        rc = analysis.rank_correlations(inputs, outputs, kpi, list(s.parameters))
-        for _, f in rc.iterrows():
-            lo, hi = _fisher_interval(float(f["spearman"]), int(f["n_points"]))
-            rows.append({"policy": "all runs", "factor": f["parameter"], "index": "Spearman ρ",
-                         "value": float(f["spearman"]), "low": lo, "high": hi, "n_points": int(f["n_points"]),
-                         "p_value": float(f["p_value"])})
-    table = pd.DataFrame(rows, columns=["policy", "factor", "index", "value", "low", "high", "n_points"]
-                         + (["p_value"] if method == "spearman" else []))
-    lead = {"sobol": "ST", "morris": "mu*", "spearman": "Spearman ρ"}[method]
-    ranking = (table[table["index"] == lead].assign(a=lambda t: t["value"].abs()).groupby("factor")["a"].mean()
-               .sort_values(ascending=False).index.tolist()) if len(table) else []
-    wide_rows = []
-    for policy in dict.fromkeys(table["policy"]):
-        for factor in ranking:
-            part = table[(table["policy"] == policy) & (table["factor"] == factor)]
-            row: dict = {"policy": policy, "factor": factor}
-            for _, r in part.iterrows():
-                row[r["index"]] = r["value"]
-                if math.isfinite(r["low"]):
-                    row[f"{r['index']} 95 % low"], row[f"{r['index']} 95 % high"] = r["low"], r["high"]
-                if "p_value" in r:
-                    row["p-value"] = r["p_value"]
-            wide_rows.append(row)
-    wide = pd.DataFrame(wide_rows)
-    if len(wide) and wide["policy"].nunique() == 1:
-        wide = wide.drop(columns="policy")
-    variance = None
-    if len(inputs) and inputs["replication"].nunique() > 1:
-        variance = analysis.variance_split(inputs, outputs, kpi)
-    return {"method": method, "design": kind, "note": note, "table": table, "wide": wide, "ranking": ranking,
-            "variance": variance}
+    return analysis.sensitivity(path, kpi)
 
 
 def sweep_sensitivity(path: str, kpi: str) -> dict:
@@ -662,61 +575,16 @@ def sweep_sensitivity(path: str, kpi: str) -> dict:
 
 def sweep_default_condition(data: SweepData, kpi: str) -> str:
     """A starting condition for scenario discovery: the KPI above its 75th percentile."""
-    values = data.points[kpi].dropna() if kpi in data.points else pd.Series(dtype=float)
-    if values.empty:
-        return "> 0"
-    return f"> {float(values.quantile(0.75)):.4g}"
+    from sim.experiments import analysis
+
+    return analysis.default_condition(data.points[kpi] if kpi in data.points else [])
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _sweep_prim_cached(path: str, stamp: float, kpi: str, condition: str) -> dict:
     from sim.experiments import analysis
-    from sim.experiments.store import Store
 
-    op, value = analysis.parse_condition(condition)
-    s = Store(path)
-    inputs, outputs = s.frames()
-    params = list(s.parameters)
-    y = analysis.condition_mask(outputs[kpi].to_numpy(), op, value)
-    X = inputs[params]
-    boxes = analysis.prim(X, y)
-    what = f"{kpi} {op} {value:g}"
-    full = {}
-    decode = {}
-    for c in params:  # PRIM reads text columns as ordinal codes of their sorted values: decode them for display
-        if pd.api.types.is_numeric_dtype(X[c]):
-            codes = X[c].astype(float)
-        else:
-            codes_arr, uniques = pd.factorize(X[c], sort=True)
-            codes, decode[c] = pd.Series(codes_arr, dtype=float), list(uniques)
-        full[c] = (float(codes.min()), float(codes.max())) if len(codes) else (math.nan, math.nan)
-    box_rows, limit_rows = [], []
-    for i, b in enumerate(boxes, 1):
-        box_rows.append({"box": i, "coverage": b.coverage, "density": b.density, "mass": b.mass, "runs": b.n,
-                         "description": b.describe(what, full)})
-        for dim, (lo, hi) in b.limits.items():
-            flo, fhi = full[dim]
-            span = (fhi - flo) or 1.0
-            if dim in decode:
-                levels = decode[dim][int(round(lo)):int(round(hi)) + 1]
-                lo_text, hi_text = str(levels[0]), str(levels[-1])
-            else:
-                lo_text, hi_text = f"{lo:.4g}", f"{hi:.4g}"
-            limit_rows.append({"box": i, "parameter": dim, "low": lo_text, "high": hi_text,
-                               "sweep_min": f"{flo:.4g}" if dim not in decode else str(decode[dim][0]),
-                               "sweep_max": f"{fhi:.4g}" if dim not in decode else str(decode[dim][-1]),
-                               "pos_low": (lo - flo) / span, "pos_high": (hi - flo) / span,
-                               "low_value": lo if dim not in decode else math.nan,
-                               "high_value": hi if dim not in decode else math.nan})
-    holds_label, other_label = f"{kpi} {op} {value:g}", "otherwise"
-    points = inputs[["run_id", *params]].assign(
-        outcome=[holds_label if h else other_label for h in y], kpi=outputs[kpi].to_numpy())
-    return {"condition": what, "cases": int(y.sum()), "of": int(len(y)),
-            "base_density": float(y.mean()) if len(y) else math.nan,
-            "boxes": pd.DataFrame(box_rows, columns=["box", "coverage", "density", "mass", "runs", "description"]),
-            "limits": pd.DataFrame(limit_rows, columns=["box", "parameter", "low", "high", "sweep_min", "sweep_max",
-                                                        "pos_low", "pos_high", "low_value", "high_value"]),
-            "points": points, "labels": (holds_label, other_label)}
+    return analysis.prim_report(path, kpi, condition)
 
 
 def sweep_prim(path: str, kpi: str, condition: str) -> dict:

@@ -469,6 +469,164 @@ def prim(X: pd.DataFrame, y: np.ndarray, alpha: float = 0.05, mass_min: float = 
 
 
 # ======================================================================== one call for the CLI
+# ============================================================================ the sweep explorer
+def fisher_interval(rho: float, n: int) -> tuple[float, float]:
+    """95 % interval of a Spearman correlation (Fisher z with Bonett and Wright's variance 1.06 / (n - 3))."""
+    if not math.isfinite(rho) or n <= 4:
+        return math.nan, math.nan
+    z, se = math.atanh(max(min(rho, 0.999999), -0.999999)), math.sqrt(1.06 / (n - 3))
+    return math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)
+
+
+def sensitivity(store: Any, kpi: str) -> dict:
+    """Sensitivity of *kpi* to each parameter, what the dashboard's sweep explorer shows.
+
+    Sobol (S1 and ST, with SALib's 95 % intervals) or Morris (mu* with its interval, sigma) per policy when
+    the design is one of those; otherwise, or when the design cannot give them (an unfinished sweep, a
+    KPI with missing values), Spearman rank correlations with a 95 % interval (:func:`fisher_interval`).
+    Returns ``method``, ``design``, ``note`` (why a fallback was used), ``table`` (policy, factor, index,
+    value, low, high, n_points), ``wide`` (one row per policy and factor, a column per index and interval
+    end), ``ranking`` (factors, most influential first) and ``variance`` (replication noise, or None).
+    """
+    from sim.experiments.store import Store
+
+    s = store if isinstance(store, Store) else Store(store)
+    inputs, outputs = s.frames()
+    if kpi not in outputs.columns:
+        raise AnalysisError(f"no KPI '{kpi}' in the store")
+    kind = s.design_kind
+    spec = s.meta["spec"]
+    note = None
+    rows: list[dict] = []
+    method = None
+    if kind in ("sobol", "morris"):
+        try:
+            if kind == "sobol":
+                res = sobol_from_design(s.design(), outputs, kpi, s.factors, s.meta["policy_levers"],
+                                                 spec["design"]["second_order"])
+            else:
+                res = morris_from_design(s.design(), outputs, kpi, s.factors, s.meta["policy_levers"],
+                                                  spec["design"]["levels"])
+        except AnalysisError as e:
+            note = (f"{kind.capitalize()} indices are not available for this KPI: {e}. "
+                    "Showing rank correlations instead.")
+        else:
+            method = kind
+            for r in res:
+                policy = ", ".join(f"{k}={_short_value(v)}" for k, v in r.policy.items()) or "all runs"
+                for _, f in r.table.iterrows():
+                    pairs = ((("S1", "S1_conf"), ("ST", "ST_conf")) if kind == "sobol"
+                             else (("mu*", "mu_star_conf"), ("sigma", None)))
+                    for index, conf in pairs:
+                        value = float(f["mu_star" if index == "mu*" else index])
+                        c = float(f[conf]) if conf is not None else math.nan
+                        rows.append({"policy": policy, "factor": f["factor"], "index": index, "value": value,
+                                     "low": value - c if math.isfinite(c) else math.nan,
+                                     "high": value + c if math.isfinite(c) else math.nan,
+                                     "n_points": r.n_points})
+    if method is None:
+        method = "spearman"
+        rc = rank_correlations(inputs, outputs, kpi, list(s.parameters))
+        for _, f in rc.iterrows():
+            lo, hi = fisher_interval(float(f["spearman"]), int(f["n_points"]))
+            rows.append({"policy": "all runs", "factor": f["parameter"], "index": "Spearman ρ",
+                         "value": float(f["spearman"]), "low": lo, "high": hi, "n_points": int(f["n_points"]),
+                         "p_value": float(f["p_value"])})
+    table = pd.DataFrame(rows, columns=["policy", "factor", "index", "value", "low", "high", "n_points"]
+                         + (["p_value"] if method == "spearman" else []))
+    lead = {"sobol": "ST", "morris": "mu*", "spearman": "Spearman ρ"}[method]
+    ranking = (table[table["index"] == lead].assign(a=lambda t: t["value"].abs()).groupby("factor")["a"].mean()
+               .sort_values(ascending=False).index.tolist()) if len(table) else []
+    wide_rows = []
+    for policy in dict.fromkeys(table["policy"]):
+        for factor in ranking:
+            part = table[(table["policy"] == policy) & (table["factor"] == factor)]
+            row: dict = {"policy": policy, "factor": factor}
+            for _, r in part.iterrows():
+                row[r["index"]] = r["value"]
+                if math.isfinite(r["low"]):
+                    row[f"{r['index']} 95 % low"], row[f"{r['index']} 95 % high"] = r["low"], r["high"]
+                if "p_value" in r:
+                    row["p-value"] = r["p_value"]
+            wide_rows.append(row)
+    wide = pd.DataFrame(wide_rows)
+    if len(wide) and wide["policy"].nunique() == 1:
+        wide = wide.drop(columns="policy")
+    variance = None
+    if len(inputs) and inputs["replication"].nunique() > 1:
+        variance = variance_split(inputs, outputs, kpi)
+    return {"method": method, "design": kind, "note": note, "table": table, "wide": wide, "ranking": ranking,
+            "variance": variance}
+
+
+def prim_report(store: Any, kpi: str, condition: str) -> dict:
+    """PRIM scenario discovery for ``kpi <condition>`` (e.g. ``"> 1250"``), what the sweep explorer shows.
+
+    Returns ``condition``, ``cases`` / ``of`` (runs where it holds / all ok runs), ``base_density``, ``boxes``
+    (box, coverage, density, mass, runs, description), ``limits`` (box, parameter, low, high, the sweep's
+    range, positions in that range), ``points`` (run_id, parameters, outcome label, KPI) and ``labels``.
+    Text parameters are decoded from PRIM's ordinal codes for display.
+    """
+    from sim.experiments.store import Store
+
+    op, value = parse_condition(condition)
+    s = store if isinstance(store, Store) else Store(store)
+    inputs, outputs = s.frames()
+    params = list(s.parameters)
+    y = condition_mask(outputs[kpi].to_numpy(), op, value)
+    X = inputs[params]
+    boxes = prim(X, y)
+    what = f"{kpi} {op} {value:g}"
+    full = {}
+    decode = {}
+    for c in params:  # PRIM reads text columns as ordinal codes of their sorted values: decode them for display
+        if pd.api.types.is_numeric_dtype(X[c]):
+            codes = X[c].astype(float)
+        else:
+            codes_arr, uniques = pd.factorize(X[c], sort=True)
+            codes, decode[c] = pd.Series(codes_arr, dtype=float), list(uniques)
+        full[c] = (float(codes.min()), float(codes.max())) if len(codes) else (math.nan, math.nan)
+    box_rows, limit_rows = [], []
+    for i, b in enumerate(boxes, 1):
+        box_rows.append({"box": i, "coverage": b.coverage, "density": b.density, "mass": b.mass, "runs": b.n,
+                         "description": b.describe(what, full)})
+        for dim, (lo, hi) in b.limits.items():
+            flo, fhi = full[dim]
+            span = (fhi - flo) or 1.0
+            if dim in decode:
+                levels = decode[dim][int(round(lo)):int(round(hi)) + 1]
+                lo_text, hi_text = str(levels[0]), str(levels[-1])
+            else:
+                lo_text, hi_text = f"{lo:.4g}", f"{hi:.4g}"
+            limit_rows.append({"box": i, "parameter": dim, "low": lo_text, "high": hi_text,
+                               "sweep_min": f"{flo:.4g}" if dim not in decode else str(decode[dim][0]),
+                               "sweep_max": f"{fhi:.4g}" if dim not in decode else str(decode[dim][-1]),
+                               "pos_low": (lo - flo) / span, "pos_high": (hi - flo) / span,
+                               "low_value": lo if dim not in decode else math.nan,
+                               "high_value": hi if dim not in decode else math.nan})
+    holds_label, other_label = f"{kpi} {op} {value:g}", "otherwise"
+    points = inputs[["run_id", *params]].assign(
+        outcome=[holds_label if h else other_label for h in y], kpi=outputs[kpi].to_numpy())
+    return {"condition": what, "cases": int(y.sum()), "of": int(len(y)),
+            "base_density": float(y.mean()) if len(y) else math.nan,
+            "boxes": pd.DataFrame(box_rows, columns=["box", "coverage", "density", "mass", "runs", "description"]),
+            "limits": pd.DataFrame(limit_rows, columns=["box", "parameter", "low", "high", "sweep_min", "sweep_max",
+                                                        "pos_low", "pos_high", "low_value", "high_value"]),
+            "points": points, "labels": (holds_label, other_label)}
+
+
+def default_condition(values: Any) -> str:
+    """A starting condition for scenario discovery: the KPI above its 75th percentile (``"> 0"`` with no data)."""
+    v = pd.Series(values, dtype=float).dropna()
+    if v.empty:
+        return "> 0"
+    return f"> {float(v.quantile(0.75)):.4g}"
+
+
+def _short_value(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def default_kpi(kpis: list[str]) -> str:
     """The KPI analysed when none is named: the first job finish day, else the first KPI."""
     if not kpis:

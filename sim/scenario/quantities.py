@@ -313,6 +313,29 @@ class ResolvedSeries:
         return total
 
 
+def describe_parameter(p: dict) -> str:
+    """A sweep parameter (as dumped in a spec) in a few words: ``levels 1000, 4800`` or ``uniform 0.3 – 0.7``.
+
+    Sweep parameters have their own family (``loguniform``; ``normal``/``lognormal`` by ``mean, sd``, the
+    latter on the log scale); "" when *p* is not a readable parameter.
+    """
+    import json
+
+    try:
+        if p.get("levels") is not None:
+            return "levels " + ", ".join(json.dumps(v) for v in p["levels"])
+        dist = p.get("dist") or "uniform"
+        if dist in ("normal", "lognormal"):
+            text = f"{dist} mean {p.get('mean'):g}, sd {p.get('sd'):g}"
+            if p.get("low") is not None or p.get("high") is not None:
+                text += f" in [{p.get('low')}, {p.get('high')}]"
+            return text
+        mid = f", mode {p['mode']:g}" if dist == "triangular" else ""
+        return f"{dist} {p.get('low'):g} – {p.get('high'):g}{mid}" + (" (integers)" if p.get("integer") else "")
+    except (TypeError, ValueError, KeyError):
+        return ""
+
+
 # ============================================================================ sweep parameters
 def parameter_ppf(p: Parameter, u: np.ndarray) -> np.ndarray:
     """Inverse CDF of a sweep parameter's distribution at unit-interval points *u* (vectorised)."""
