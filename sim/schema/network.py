@@ -81,6 +81,13 @@ class Vendor(Sourced):
         ),
     )
     priority: list[BuyerPriority] = Field(default_factory=list, description="Buyers served first, in order.")
+    fungible_supply: list[list[str]] = Field(
+        default_factory=list,
+        description=(
+            "Groups of chip ids made from one die (e.g. GH100: H100, H800, H20, H200): external supply of one "
+            "that its own open orders do not take is made as another of the group that buyers have ordered."
+        ),
+    )
     allocation_policy: Literal["fcfs", "pro_rata"] = Field(
         default="fcfs",
         description=(
@@ -89,13 +96,6 @@ class Vendor(Sourced):
         ),
     )
     allocation_interval_days: float = Field(default=7.0, gt=0, description="Days between pro-rata rounds.")
-    fungible_supply: list[list[str]] = Field(
-        default_factory=list,
-        description=(
-            "Groups of chip ids made from one die (e.g. GH100: H100, H800, H20, H200): external supply of one "
-            "that its own open orders do not take is made as another of the group that buyers have ordered."
-        ),
-    )
 
 
 class GreyChannel(Sourced):
