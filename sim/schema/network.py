@@ -57,6 +57,13 @@ class Packager(Sourced):
         default_factory=dict, description="Die bank at the start: good dies on hand, by chip id."
     )
     initial_hbm_stacks: NonNegQuantity = Field(default=0.0, description="HBM stacks on hand at the start.")
+    die_arrivals_per_month: dict[str, Series] = Field(
+        default_factory=dict,
+        description=(
+            "Good dies per month by chip id reaching the packager from outside the modelled foundries and rules "
+            "(e.g. TSMC-made dies obtained through front companies in 2023-24), added to its die bank."
+        ),
+    )
 
 
 class BuyerPriority(Sourced):

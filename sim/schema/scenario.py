@@ -131,9 +131,10 @@ def cross_check(s: Scenario) -> list[Problem]:
                 if alloc.packager not in packagers:
                     add(f"nodes.{nid}.allocation.{chip_id}.packager", f"unknown packager '{alloc.packager}'")
         if node.kind == "packager":
-            for chip_id in node.initial_dies:
-                if chip_id not in s.chips:
-                    add(f"nodes.{nid}.initial_dies.{chip_id}", f"unknown chip '{chip_id}'")
+            for section in ("initial_dies", "die_arrivals_per_month"):
+                for chip_id in getattr(node, section):
+                    if chip_id not in s.chips:
+                        add(f"nodes.{nid}.{section}.{chip_id}", f"unknown chip '{chip_id}'")
         if node.kind == "vendor":
             for section in ("initial_inventory", "external_supply_per_month"):
                 for chip_id in getattr(node, section):

@@ -236,3 +236,26 @@ def test_expected_finish_is_not_a_hand_list():
     assert run(d).tables["jobs"].iloc[0].chip == "gpu"
     assert math.isfinite(run(d).kpis["job_finish_day[lab/j]"])
     _ = dt
+
+
+def test_lot_in_transit_is_stopped_only_by_a_rule_without_the_exemption():
+    rule = {"announced": "2024-01-01", "effective": "2024-01-15", "scope": {"destinations": ["CN"]},
+            "treatment": {"kind": "deny"}}
+    kept = run(micro_world(rules={"r": {**rule, "exemptions": {"in_transit": True}}}))
+    assert kept.tables["shipments"].iloc[0].status == "delivered"  # shipped day 0, arrives day 30: exempt
+    stopped = run(micro_world(rules={"r": {**rule, "exemptions": {"in_transit": False}}}))
+    lot = stopped.tables["shipments"].iloc[0]
+    assert (lot.status, lot.rule, lot.ship_day, lot.refund_usd) == ("denied", "r", 0.0, lot.qty * lot.price_usd)
+    assert (stopped.tables["events"]["kind"] == "stopped_in_transit").any()
+
+
+def test_multi_region_cluster_only_when_allowed():
+    d = rental_world()
+    d["clouds"]["c"]["initial_fleet"] = {"gpu": 60}
+    d["clouds"]["c2"] = {"country": "US", "initial_fleet": {"gpu": 60}, "price_usd_per_gpu_hour": {"gpu": 3.0}}
+    d["edges"]["c2-lab"] = {"from": "c2", "to": "lab", "flow": "rental", "channel": "remote"}
+    assert run(d).kpis["job_finished[lab/j]"] == 0.0  # 60 + 60 in two regions: no single region has 100
+    d["labs"]["lab"]["jobs"]["j"]["multi_region"] = True
+    r = run(d)
+    assert r.kpis["job_finished[lab/j]"] == 1.0
+    assert r.tables["jobs"].iloc[0].rented_from == "c,c2"

@@ -586,6 +586,16 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
             w.pipeline[buyer][p] -= qty
             _row(w, vendor, order, qty, "seized", None, None, ship_day, None, 0.0, order_day, lot_id)
             return
+    if order.route != "grey":
+        stopper = _stopped_in_transit(w, _lot(w, p, qty, buyer, order.route, order_day), ship_day)
+        if stopper is not None:  # a rule without the in-transit exemption came into force while the lot travelled
+            del w.open_lots[lot_id]
+            w.ledger.in_transit -= qty
+            w.ledger.in_inventory += qty
+            refund = _return_to_stock(w, vendor, order, qty)
+            _row(w, vendor, order, qty, "denied", stopper, "deny", ship_day, None, 0.0, order_day, lot_id, refund=refund)
+            w.rec.event(env.now, "stopped_in_transit", buyer, f"{p} by {stopper}", qty)
+            return
     del w.open_lots[lot_id]
     deliver_day = env.now
     w.pipeline[buyer][p] -= qty
@@ -594,6 +604,19 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
     yield env.timeout(w.sample(f"install/{buyer}", owner.install_delay_days))
     w.ledger.in_transit -= qty
     fleet_mod.install(w, buyer, p, qty, grey=status == "grey")
+
+
+def _stopped_in_transit(w: Simulation, lot, ship_day: float) -> str | None:
+    """The deny rule that stops a lot at arrival: in force now, not yet when it shipped, and without the
+    ``exemptions.in_transit`` clause (lots already shipped arrive under rules that have it)."""
+    now = w.env.now
+    d = w.compliance.decide(lot, now)
+    if d.kind != "deny":
+        return None
+    rule = w.scenario.rules[d.rule]
+    if rule.exemptions.in_transit or w.compliance.rule_in_force(d.rule, ship_day):
+        return None
+    return d.rule
 
 
 def _requeue(w: Simulation, vendor: str, order: Order, qty: int, rule: str, period_days: float, order_day: float):

@@ -54,6 +54,8 @@ def start(w: Simulation) -> None:
             for chip, q in node.initial_dies.items():
                 w.dies[nid][chip] += int(round(w.param(f"die_bank/{nid}/{chip}", q)))
             w.hbm[nid] += int(round(w.param(f"hbm_stock/{nid}", node.initial_hbm_stacks)))
+            for chip, series in sorted(node.die_arrivals_per_month.items()):
+                w.env.process(run_die_arrivals(w, nid, chip, series))
             w.env.process(run_packager(w, nid))
         elif node.kind == "vendor":
             for chip, q in node.initial_inventory.items():
@@ -75,6 +77,21 @@ def add_inventory(w: Simulation, vendor: str, chip: str, units: int) -> None:
     rate = w.supply_rate[vendor]
     rate[chip] = 0.7 * rate[chip] + 0.3 * units  # smoothed monthly supply, used by buyers to plan
     allocate(w, vendor, chip)
+
+
+def run_die_arrivals(w: Simulation, pid: str, chip: str, steps):
+    """Monthly dies reaching a packager from outside the modelled foundries (a die bank built over time)."""
+    env = w.env
+    series = w.series(f"{pid}/die_arrivals/{chip}", steps)
+    carry = 0.0
+    while True:
+        carry += series.at(env.now)
+        dies = int(carry)
+        carry -= dies
+        if dies > 0:
+            w.dies[pid][chip] += dies
+            w.rec.production.append(ProductionRow(env.now, pid, "die", chip, float(dies), "die bank arrival"))
+        yield env.timeout(MONTH_DAYS)
 
 
 def _cross_border_ok(w: Simulation, src: str, dst: str, product: str, item_kind: str, qty: int, origin: str) -> bool:

@@ -89,6 +89,7 @@ class Option:
     start_in_days: float  # 0, or the expected wait for chips on order
     run_days: float
     cost_usd: float
+    parts: tuple[tuple[str, int], ...] = ()  # (region, GPUs) rented; one part unless the job is multi-region
 
     @property
     def n(self) -> int:
@@ -177,28 +178,40 @@ def options(w: Simulation, lid: str, jid: str) -> list[Option]:
         own = 0 if sourcing == "rent" else min(free, cap)
         hourly_own = owned_hourly_usd(w, chip)
 
-        def add(own_n: int, region: str | None, rented: int, wait: float) -> None:
+        def add(own_n: int, parts: list[tuple[str, int]], wait: float) -> None:
+            rented = sum(g for _, g in parts)
             n = own_n + rented
             days = expected_days(w, lid, jid, chip, n)
             if not math.isfinite(days):
                 return
-            rent_price = cloud_mod.price_per_gpu_hour(w, region, chip).at(w.env.now) if region else 0.0
-            cost = (own_n * hourly_own + rented * rent_price) * days * HOURS_PER_DAY
-            out.append(Option(chip, own_n, region, rented, wait, days, cost))
+            hourly = own_n * hourly_own + sum(
+                g * cloud_mod.price_per_gpu_hour(w, r, chip).at(w.env.now) for r, g in parts)
+            region = "+".join(r for r, _ in parts) or None
+            out.append(Option(chip, own_n, region, rented, wait, days, hourly * days * HOURS_PER_DAY, tuple(parts)))
 
         if own >= lo:
-            add(own, None, 0, 0.0)
+            add(own, [], 0.0)
         if sourcing != "own":
-            for region in _regions(w, lid, chip, job.clouds):
+            regions = _regions(w, lid, chip, job.clouds)  # cheapest first
+            for region in regions:
                 avail = w.pools[(region, chip)].available_to(w, lid)
                 gpus = min(cap - own, avail)
                 if gpus > 0 and own + gpus >= lo:
-                    add(own, region, gpus, 0.0)
+                    add(own, [(region, gpus)], 0.0)
+            if job.multi_region and len(regions) > 1:  # one cluster across regions, cheapest capacity first
+                parts, need = [], cap - own
+                for region in regions:
+                    g = min(need, w.pools[(region, chip)].available_to(w, lid))
+                    if g > 0:
+                        parts.append((region, g))
+                        need -= g
+                if len(parts) > 1 and own + sum(g for _, g in parts) >= lo:
+                    add(own, parts, 0.0)
         if job.wait_for_better_chip and sourcing != "rent":
             coming = w.pipeline[lid][chip]
             n_later = min(free + coming, cap)
             if coming > 0 and n_later >= lo and n_later > own:
-                add(n_later, None, 0, _arrival_days(w, lid, chip))
+                add(n_later, [], _arrival_days(w, lid, chip))
     if job.objective == "lowest_cost" or sourcing == "cheapest":
         return sorted(out, key=lambda o: (o.cost_usd, o.start_in_days + o.run_days, o.chip, o.region or ""))
     return sorted(out, key=lambda o: (o.start_in_days + o.run_days, o.cost_usd, o.chip, o.region or ""))
@@ -261,31 +274,52 @@ def assemble(w: Simulation, lid: str, jid: str, st: JobState):
                 st.last_note = note
                 w.rec.event(w.env.now, "job_wait", lid, note, opt.start_in_days)
             return False
-        if opt.region is None:
+        if not opt.parts:
             _take_own(w, lid, opt.chip, opt.own, st)
             _record_choice(w, lid, jid, opt, opts[k + 1:])
             return True
-        ok, rule = yield from cloud_mod.remote_check(w, lid, lab.hq, opt.region, opt.chip, opt.rented)
-        if not ok:
-            cloud_mod.refused(w, lid, opt.region, opt.chip, opt.rented, rule)
-            continue
-        r = cloud_mod.request(w, lid, opt.region, opt.chip, opt.rented)
-        r.rule = rule
-        yield r.granted | w.env.timeout(RENT_WAIT_DAYS)
-        if not r.granted.triggered:
-            cloud_mod.cancel(w, opt.region, opt.chip, r)
+        granted = yield from _rent_parts(w, lid, lab.hq, opt)
+        if granted is None:
             continue
         line = w.fleet[lid].get(opt.chip)
         own_now = min(line.free if line else 0, opt.own)
         if own_now + opt.rented < lo:
-            cloud_mod.end(w, opt.region, opt.chip, r)
+            for region, r in granted:
+                cloud_mod.end(w, region, opt.chip, r)
             continue
-        w.open_rentals[r.seq] = (opt.region, opt.chip, r)
-        st.rentals.append((opt.region, r))
+        for region, r in granted:
+            w.open_rentals[r.seq] = (region, opt.chip, r)
+            st.rentals.append((region, r))
         _take_own(w, lid, opt.chip, own_now, st)
         _record_choice(w, lid, jid, opt, opts[k + 1:])
         return True
     return False
+
+
+def _rent_parts(w: Simulation, lid: str, hq: str, opt: Option):
+    """Process: rent every part of an option (remote-access checks, then the queues); the granted
+    (region, request) pairs, or None (and nothing held) when any part is refused or not granted in time."""
+    checked = []
+    for region, gpus in opt.parts:
+        ok, rule = yield from cloud_mod.remote_check(w, lid, hq, region, opt.chip, gpus)
+        if not ok:
+            cloud_mod.refused(w, lid, region, opt.chip, gpus, rule)
+            return None
+        checked.append((region, gpus, rule))
+    reqs = []
+    for region, gpus, rule in checked:
+        r = cloud_mod.request(w, lid, region, opt.chip, gpus)
+        r.rule = rule
+        reqs.append((region, r))
+    yield w.env.all_of([r.granted for _, r in reqs]) | w.env.timeout(RENT_WAIT_DAYS)
+    if all(r.granted.triggered for _, r in reqs):
+        return reqs
+    for region, r in reqs:
+        if r.granted.triggered:
+            cloud_mod.end(w, region, opt.chip, r)
+        else:
+            cloud_mod.cancel(w, region, opt.chip, r)
+    return None
 
 
 def _record_choice(w: Simulation, lid: str, jid: str, chosen: Option, others: list[Option]) -> None:
