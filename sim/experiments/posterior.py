@@ -264,7 +264,30 @@ def posterior_scenarios(scenario: Scenario, posterior: Posterior, n: int, seed: 
     return out, draws, missing
 
 
+def compare_on_posterior(base: Scenario, counterfactual: Scenario, posterior: Posterior, replications: int = 10,
+                         seed: int | None = None, confidence: float = 0.95, progress=None):
+    """:func:`sim.experiments.compare.compare` with inputs from the posterior: replication r applies posterior
+    draw r to both worlds and runs them with the same seed (paired in the inputs and in the noise).
+
+    Returns (rows, draws, input paths a world does not have).
+    """
+    from sim.engine.simulation import Simulation
+    from sim.experiments.compare import summarise
+
+    first = base.seed if seed is None else seed
+    bases, draws, missing = posterior_scenarios(base, posterior, replications, first)
+    cfs, _, missing_cf = posterior_scenarios(counterfactual, posterior, replications, first)
+    base_k, cf_k = [], []
+    for r in range(replications):
+        base_k.append(Simulation(bases[r], first + r).run().kpis)
+        cf_k.append(Simulation(cfs[r], first + r).run().kpis)
+        if progress is not None:
+            progress(r + 1, replications)
+    return summarise(base_k, cf_k, confidence), draws, sorted(set(missing) | set(missing_cf))
+
+
 __all__ = [
-    "Input", "Posterior", "PosteriorError", "apply_draw", "apply_inputs", "expand_path", "posterior_scenarios",
+    "Input", "Posterior", "PosteriorError", "apply_draw", "apply_inputs", "compare_on_posterior", "expand_path",
+    "posterior_scenarios",
     "scale_quantity", "scenario_with",
 ]
