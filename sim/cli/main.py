@@ -25,6 +25,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 DEFAULT_CATALOG = Path("scenarios/_catalog/chips.yaml")
+ESTIMATOR = ("mean paired difference over R replications with common random numbers; 95 % Student-t interval of "
+             "that mean clipped to the KPI's range; 10th/90th percentiles of the paired differences "
+             "(sim.experiments.estimate)")
 
 
 @app.command()
@@ -194,7 +197,7 @@ def compare(
                                                                        "store: replication r uses posterior draw r "
                                                                        "in both worlds.")] = None,
 ) -> None:
-    """Compare a scenario with its counterfactual, common random numbers, paired 95 % intervals."""
+    """Compare a scenario with its counterfactual: common random numbers, mean paired differences, 95 % CIs."""
     import math
 
     from sim.experiments.compare import compare as run_compare
@@ -235,20 +238,25 @@ def compare(
 
         clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731
         payload = {"base": base.name, "counterfactual": cf.name, "replications": replications,
+                   "estimator": ESTIMATOR,
                    **({"posterior": {"store": str(post.root), "name": post.name, "model": post.fingerprint}}
                       if post is not None else {}),
                    "kpis": [{k: clean(v) for k, v in dataclasses.asdict(r).items()} for r in rows]}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     on = f"; inputs from the {post.name} posterior" if post is not None else ""
-    t = Table(title=f"{base.name}  vs  {cf.name}  ({replications} paired replications{on})")
-    for col in ("KPI", "base", "counterfactual", "difference", "95% CI"):
+    t = Table(title=f"{base.name}  vs  {cf.name}  (R = {replications} paired replications{on})",
+              caption="difference: mean over the pairs; 95% CI: t interval of that mean, clipped to the KPI's "
+                      "range; 10-90%: spread of the paired differences; R: pairs with the KPI")
+    for col in ("KPI", "base", "counterfactual", "difference", "95% CI", "10-90% of pairs", "R"):
         t.add_column(col, justify="left" if col == "KPI" else "right")
     for r in rows:
         if r.base_mean == r.counterfactual_mean and r.diff_mean == 0:
             continue
         ci = "-" if math.isnan(r.diff_ci_low) else f"[{_fmt(r.diff_ci_low)}, {_fmt(r.diff_ci_high)}]"
-        t.add_row(Text(r.kpi), _fmt(r.base_mean), _fmt(r.counterfactual_mean), _fmt(r.diff_mean), ci)
+        spread = "-" if math.isnan(r.diff_p10) else f"[{_fmt(r.diff_p10)}, {_fmt(r.diff_p90)}]"
+        t.add_row(Text(r.kpi), _fmt(r.base_mean), _fmt(r.counterfactual_mean), _fmt(r.diff_mean), ci, spread,
+                  str(r.n_pairs))
     out.print(t)
 
 
