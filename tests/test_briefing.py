@@ -139,8 +139,8 @@ def test_a_changed_kpi_changes_the_text(rich_policy):
     b = build(data)
     before, after = rich_policy.markdown(), b.markdown()
     assert before != after
-    old = rich_policy.facts["answer.level.median"]
-    new = b.facts["answer.level.median"]
+    old = rich_policy.facts["answer.level.mean"]
+    new = b.facts["answer.level.mean"]
     assert new.value == pytest.approx(old.value + 92.0)
     assert new.text != old.text
     assert new.text in after.split("## Key figures")[0]
@@ -184,10 +184,10 @@ def test_html_is_self_contained_with_interactive_charts(tiny_brief):
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=|<img[^>]+src=\"http", html)  # opens offline
     assert "Plotly.newPlot" in html
     assert len(html) > 3_000_000
-    assert 'data-fact="answer.level.median"' in html
+    assert 'data-fact="answer.level.mean"' in html
     facts = json.loads(re.search(r'<script type="application/json" id="exportsim-facts">(.*?)</script>', html,
                                  re.S).group(1))
-    assert {f["name"] for f in facts["facts"]} >= {"answer.level.median", "repro.hash"}
+    assert {f["name"] for f in facts["facts"]} >= {"answer.level.mean", "repro.hash"}
     for t in SECTION_TITLES.values():
         assert f"<h2>{t}</h2>" in html
 

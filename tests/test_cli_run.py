@@ -71,9 +71,9 @@ def test_compare_unknown_rule_is_one_line(runner, tiny_path):
 def test_paired_interval_matches_student_t():
     import numpy as np
 
-    from sim.experiments.compare import paired_interval
+    from sim.experiments.estimate import t_interval
 
-    m, lo, hi = paired_interval(np.array([1.0, 2.0, 3.0, 4.0]))
+    m, lo, hi = t_interval(np.array([1.0, 2.0, 3.0, 4.0]))
     assert m == 2.5
     assert hi - m == pytest.approx(3.182446305 * math.sqrt(5 / 3) / 2)  # t(0.975, 3) * sd / sqrt(n)
     assert (lo + hi) / 2 == pytest.approx(m)

@@ -9,7 +9,7 @@ import pytest
 
 from sim.cli import app
 from sim.engine.compliance import blocked_edges
-from sim.scenario.loader import scenario_from_dict
+from sim.scenario.loader import ScenarioError, scenario_from_dict
 from sim.scenario.network import build_graph, check_graph, chokepoints, summary
 
 
@@ -44,23 +44,37 @@ def test_tiny_has_no_structural_issues(tiny_scenario):
     assert check_graph(tiny_scenario) == []
 
 
-def test_wafers_into_a_lab_is_flagged(tiny_raw):
-    s = _edit(tiny_raw, (("edges", "smic-lab-cn"), {"from": "smic", "to": "lab-cn", "flow": "wafers"}))
-    issues = [(i.path, i.message) for i in check_graph(s)]
-    assert issues == [("edges.smic-lab-cn.flow", "a lab does not receive wafers")]
+def _rejected(raw, *changes) -> list[tuple[str, str]]:
+    """Edges whose flow does not fit the node kinds are refused at load (validate), not only warned by graph."""
+    with pytest.raises(ScenarioError) as info:
+        _edit(raw, *changes)
+    return [(p.path, p.message) for p in info.value.problems]
 
 
-def test_chips_out_of_a_foundry_is_flagged(tiny_raw):
-    s = _edit(tiny_raw, (("edges", "smic-huawei-pkg", "flow"), "chips"))
-    assert {(i.path, i.message) for i in check_graph(s)} == {
-        ("edges.smic-huawei-pkg.flow", "a foundry does not send chips"),
-        ("edges.smic-huawei-pkg.flow", "a packager does not receive chips"),
-    }
+def test_wafers_into_a_lab_is_rejected(tiny_raw):
+    problems = _rejected(tiny_raw, (("edges", "smic-lab-cn"), {"from": "smic", "to": "lab-cn", "flow": "wafers"}))
+    assert problems == [("edges.smic-lab-cn.flow", "a lab does not receive wafers (a lab receives: chips, rental)")]
+
+
+def test_chips_out_of_a_foundry_is_rejected(tiny_raw):
+    problems = _rejected(tiny_raw, (("edges", "smic-huawei-pkg", "flow"), "chips"))
+    assert problems == [("edges.smic-huawei-pkg.flow", "a foundry does not send chips (a foundry sends: dies, wafers)")]
+
+
+@pytest.mark.parametrize(("edge", "path", "expect"), [
+    ({"from": "lab-cn", "to": "nvidia", "flow": "chips"}, "edges.x.flow", "a lab does not send chips"),
+    ({"from": "lab-cn", "to": "smic", "flow": "wafers"}, "edges.x.flow", "a lab does not send wafers"),
+    ({"from": "nvidia", "to": "nvidia", "flow": "chips"}, "edges.x.to", "self-loop"),
+])
+def test_edges_against_the_node_kinds_are_rejected(tiny_raw, edge, path, expect):
+    problems = _rejected(tiny_raw, (("edges", "x"), edge))
+    assert [p for p, _ in problems] == [path]
+    assert expect in problems[0][1]
 
 
 def test_remote_channel_carries_rental_only(tiny_raw):
-    s = _edit(tiny_raw, (("edges", "nvidia-lab-cn", "channel"), "remote"))
-    assert [i.path for i in check_graph(s)] == ["edges.nvidia-lab-cn.channel"]
+    problems = _rejected(tiny_raw, (("edges", "nvidia-lab-cn", "channel"), "remote"))
+    assert [p for p, _ in problems] == ["edges.nvidia-lab-cn.channel"]
 
 
 def test_lab_without_supply_is_flagged(tiny_raw):

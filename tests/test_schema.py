@@ -160,7 +160,7 @@ def test_chip_needs_compute():
             "price_usd": 1}
     with pytest.raises(ValidationError, match="at least one precision"):
         ChipSpec.model_validate({**base, "dense_tflops": {}})
-    with pytest.raises(ValidationError, match=">= 0"):
+    with pytest.raises(ValidationError, match="above 0"):
         ChipSpec.model_validate({**base, "dense_tflops": {"bf16": -1}})
     with pytest.raises(ValidationError, match="fp6"):
         ChipSpec.model_validate({**base, "dense_tflops": {"fp6": 1}})

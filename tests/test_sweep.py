@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -389,3 +390,47 @@ def test_keep_tables(tmp_path):
 def test_example_spec_loads():
     ls = load_spec(REPO / "scenarios" / "sweeps" / "flagship_levers.yaml")
     assert len(expand(ls)) <= 200  # the example stays under a minute on 2 cores
+
+
+# ------------------------------------------------------------------------------------ model fingerprint
+def test_run_ids_carry_the_model_fingerprint(tmp_path, monkeypatch):
+    """Another model (version or engine source) gives other run ids: two models' results never share an id."""
+    import sim.experiments.sweep.design as design
+
+    ls = load_spec(tiny_spec(tmp_path))
+    now = [r.run_id for r in expand(ls)]
+    monkeypatch.setattr(design, "model_fingerprint", lambda: "999-000000000000")
+    other = [r.run_id for r in expand(ls)]
+    assert len(set(now)) == len(now) and not set(now) & set(other)
+
+
+def test_resuming_a_store_made_by_another_model_is_refused(tmp_path, runner, monkeypatch):
+    import sim.experiments.sweep.driver as driver
+
+    spec, store = tiny_spec(tmp_path), tmp_path / "store"
+    run_sweep(spec, store, executor="serial", limit=2)
+    assert json.loads((store / "sweep.json").read_text())["model"] == driver.model_fingerprint()
+    monkeypatch.setattr(driver, "model_fingerprint", lambda: "999-000000000000")
+    with pytest.raises(SweepError) as e:
+        run_sweep(spec, store, executor="serial")
+    assert len(e.value.problems) == 1 and "made by model" in e.value.problems[0]
+    res = runner.invoke(app(), ["sweep", str(spec), "--store", str(store), "--executor", "serial"])
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "resuming would mix two models' results" in lines[0]
+
+
+def test_model_fingerprint_follows_the_engine_source(tmp_path, monkeypatch):
+    import shutil
+
+    import sim.engine.version as version
+
+    for sub in ("engine", "schema"):
+        shutil.copytree(version._SIM / sub, tmp_path / sub, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(version, "_SIM", tmp_path)
+    before = version.model_fingerprint()
+    assert before.startswith(f"{version.MODEL_VERSION}-")
+    (tmp_path / "engine" / "mechanisms" / "supply.py").write_text("# an edit\n", encoding="utf-8")
+    assert version.model_fingerprint() != before
+    monkeypatch.setattr(version, "MODEL_VERSION", version.MODEL_VERSION + "x")
+    assert version.model_fingerprint().startswith(f"{version.MODEL_VERSION}-")

@@ -52,8 +52,12 @@ for job in meta["jobs"]:
     if len(row) and row["n_pairs"].iloc[0] > 0:
         r = row.iloc[0]
         st.markdown(f"**{job}** finishes **{r['diff_mean']:+.0f} days** against {cf_label} "
-                    f"(95 % interval {r['diff_ci_low']:+.0f} to {r['diff_ci_high']:+.0f}, {r['n_pairs']} pairs).")
-title = f"Paired difference, scenario − {cf_label}, % of {cf_label} (95 % interval)"
+                    f"(mean of R = {r['n_pairs']} paired replications; 95 % interval {r['diff_ci_low']:+.0f} to "
+                    f"{r['diff_ci_high']:+.0f}; 10–90 % of pairs {r['diff_p10']:+.0f} to {r['diff_p90']:+.0f}).")
+st.caption("Mean paired difference over R replications with common random numbers; 95 % Student-t interval of "
+           "the mean, clipped to the KPI's range; 10–90 %: spread of the paired differences (sim.experiments.estimate, "
+           "as `exportsim compare` and the briefing report them).")
+title = f"Mean paired difference, scenario − {cf_label}, % of {cf_label} (95 % interval, R = {replications})"
 st.plotly_chart(services.plots.kpi_differences(shown, title),
                 key="cmp_diffs")
 st.dataframe(
@@ -62,7 +66,10 @@ st.dataframe(
                    "counterfactual_mean": st.column_config.NumberColumn(cf_label, format="%.4g"),
                    "diff_mean": st.column_config.NumberColumn("difference", format="%.4g"),
                    "diff_ci_low": st.column_config.NumberColumn("95 % low", format="%.4g"),
-                   "diff_ci_high": st.column_config.NumberColumn("95 % high", format="%.4g")})
+                   "diff_ci_high": st.column_config.NumberColumn("95 % high", format="%.4g"),
+                   "diff_p10": st.column_config.NumberColumn("10 % of pairs", format="%.4g"),
+                   "diff_p90": st.column_config.NumberColumn("90 % of pairs", format="%.4g"),
+                   "n_pairs": st.column_config.NumberColumn("R", format="%d")})
 st.download_button("Download the comparison (CSV)", services.table_bytes(table, "csv"),
                    file_name=f"{meta['name']}_compare.csv", key="cmp_download", icon=":material/download:")
 

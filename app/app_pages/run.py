@@ -9,7 +9,8 @@ current = widgets.open_scenario()
 
 meta = services.scenario_meta(current.scenario_json)
 seed = int(st.session_state[state.SEED])
-st.caption(f"**{meta['name']}** · seed {seed} · {meta['start']} → {meta['end']}")
+st.caption(f"**{meta['name']}** · seed {seed} · one run (R = 1; the Compare page gives means and intervals over R "
+           f"replications) · {meta['start']} → {meta['end']}")
 
 with st.status("Running the scenario…", expanded=False) as status:
     st.write("the scenario as edited")

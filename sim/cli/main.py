@@ -25,6 +25,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 DEFAULT_CATALOG = Path("scenarios/_catalog/chips.yaml")
+ESTIMATOR = ("mean paired difference over R replications with common random numbers; 95 % Student-t interval of "
+             "that mean clipped to the KPI's range; 10th/90th percentiles of the paired differences "
+             "(sim.experiments.estimate)")
 
 
 @app.command()
@@ -135,6 +138,10 @@ def run(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write every table to this folder.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="Table format for --out: parquet or csv.")] = "parquet",
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
+    posterior: Annotated[Path | None, typer.Option("--posterior", help="Take the calibrated inputs from this "
+                                                                       "calibration store (one posterior draw).")]
+    = None,
+    draw: Annotated[int, typer.Option("--draw", min=0, help="Which posterior draw (with --posterior).")] = 0,
 ) -> None:
     """Run a scenario once: KPIs (deliveries by origin, denials by rule, job finish days, ...) and tables."""
     from sim.engine.simulation import Simulation
@@ -143,6 +150,14 @@ def run(
     if fmt not in ("parquet", "csv"):
         _fail([f"--format: must be parquet or csv, got '{fmt}'"])
     s = _load(file)
+    if posterior is not None:
+        from sim.cli.calibrate import load_posterior, note_posterior
+        from sim.experiments.posterior import apply_draw
+
+        post = load_posterior(posterior)
+        s, values, missing = apply_draw(s, post, draw, seed if seed is not None else s.seed)
+        note_posterior(post, missing, f"inputs (draw {draw}: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+                       + ")")
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         _fail([f"{out_dir}: --out must be a folder, and this is a file"])
     with _progress_runner(f"running {s.name}") as bar:
@@ -178,8 +193,11 @@ def compare(
     replications: Annotated[int, typer.Option(min=1, max=10_000, help="Paired replications.")] = 10,
     kpi: Annotated[list[str] | None, typer.Option("--kpi", help="Only KPIs containing this text (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    posterior: Annotated[Path | None, typer.Option("--posterior", help="Calibrated inputs from this calibration "
+                                                                       "store: replication r uses posterior draw r "
+                                                                       "in both worlds.")] = None,
 ) -> None:
-    """Compare a scenario with its counterfactual, common random numbers, paired 95 % intervals."""
+    """Compare a scenario with its counterfactual: common random numbers, mean paired differences, 95 % CIs."""
     import math
 
     from sim.experiments.compare import compare as run_compare
@@ -196,9 +214,22 @@ def compare(
             cf = drop_rules(base, None if without_rules else list(without))
         except KeyError as e:
             _fail([f"{file}:1: rules: {e.args[0]}"])
+    post = None
+    if posterior is not None:
+        from sim.cli.calibrate import load_posterior
+
+        post = load_posterior(posterior)
     with _progress_runner(f"{replications} paired replications") as bar:
         task = bar.add_task("compare", total=replications)
-        rows = run_compare(base, cf, replications, seed, progress=lambda i, n: bar.update(task, completed=i))
+        if post is None:
+            rows = run_compare(base, cf, replications, seed, progress=lambda i, n: bar.update(task, completed=i))
+        else:
+            from sim.cli.calibrate import note_posterior
+            from sim.experiments.posterior import compare_on_posterior
+
+            rows, _, missing = compare_on_posterior(base, cf, post, replications, seed,
+                                                    progress=lambda i, n: bar.update(task, completed=i))
+            note_posterior(post, missing, "inputs of both worlds (draw r in replication r)")
     if kpi:
         rows = [r for r in rows if any(x in r.kpi for x in kpi)]
     if as_json:
@@ -207,17 +238,25 @@ def compare(
 
         clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731
         payload = {"base": base.name, "counterfactual": cf.name, "replications": replications,
+                   "estimator": ESTIMATOR,
+                   **({"posterior": {"store": str(post.root), "name": post.name, "model": post.fingerprint}}
+                      if post is not None else {}),
                    "kpis": [{k: clean(v) for k, v in dataclasses.asdict(r).items()} for r in rows]}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
-    t = Table(title=f"{base.name}  vs  {cf.name}  ({replications} paired replications)")
-    for col in ("KPI", "base", "counterfactual", "difference", "95% CI"):
+    on = f"; inputs from the {post.name} posterior" if post is not None else ""
+    t = Table(title=f"{base.name}  vs  {cf.name}  (R = {replications} paired replications{on})",
+              caption="difference: mean over the pairs; 95% CI: t interval of that mean, clipped to the KPI's "
+                      "range; 10-90%: spread of the paired differences; R: pairs with the KPI")
+    for col in ("KPI", "base", "counterfactual", "difference", "95% CI", "10-90% of pairs", "R"):
         t.add_column(col, justify="left" if col == "KPI" else "right")
     for r in rows:
         if r.base_mean == r.counterfactual_mean and r.diff_mean == 0:
             continue
         ci = "-" if math.isnan(r.diff_ci_low) else f"[{_fmt(r.diff_ci_low)}, {_fmt(r.diff_ci_high)}]"
-        t.add_row(Text(r.kpi), _fmt(r.base_mean), _fmt(r.counterfactual_mean), _fmt(r.diff_mean), ci)
+        spread = "-" if math.isnan(r.diff_p10) else f"[{_fmt(r.diff_p10)}, {_fmt(r.diff_p90)}]"
+        t.add_row(Text(r.kpi), _fmt(r.base_mean), _fmt(r.counterfactual_mean), _fmt(r.diff_mean), ci, spread,
+                  str(r.n_pairs))
     out.print(t)
 
 
@@ -244,10 +283,12 @@ def _register_extensions() -> None:
 
     library_commands(app)
     from sim.cli.brief import register as brief_commands
+    from sim.cli.calibrate import register as calibrate_commands
     from sim.cli.chokepoints import register as chokepoint_commands
     from sim.cli.sweep import register as sweep_commands
 
     sweep_commands(app)
+    calibrate_commands(app)
     chokepoint_commands(app)
     brief_commands(app)
 

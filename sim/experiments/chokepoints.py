@@ -38,7 +38,7 @@ the vendor has no supply of its own; rental edges in one country) are run once a
 
 **Impact.**  Each counterfactual runs ``replications`` times with the seeds of the base runs (common
 random numbers, as :mod:`sim.experiments.compare`); the impact on the lab's KPI is the paired mean difference with a
-Student-t interval (:func:`sim.experiments.compare.paired_interval`), signed so that positive means *hurt*: later
+t interval (:func:`sim.experiments.estimate.paired`), signed so that positive means *hurt*: later
 finish (an unfinished job counts as finishing at the horizon, i.e. right-censored), less compute.  A KPI
 without a direction (``domestic_share``) is ranked by the size of the change.  Runs go through the sweep
 executors (:func:`sim.experiments.sweep.run_chunk` on serial / local processes / Dask).
@@ -64,7 +64,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.experiments.compare import paired_interval
+from sim.experiments import estimate
 from sim.scenario.paths import diff_assignments
 from sim.scenario.quantities import ResolvedSeries, scale_quantity, scale_series
 from sim.scenario.quantities import mean as dist_mean
@@ -428,10 +428,11 @@ def _values(recs: list[dict], kpi: str, horizon: float) -> np.ndarray:
     return x
 
 
-def _paired(base: np.ndarray, cf: np.ndarray, confidence: float) -> tuple[float, float, float, int]:
-    both = ~np.isnan(base) & ~np.isnan(cf)
-    m, lo, hi = paired_interval(cf[both] - base[both], confidence)
-    return m, lo, hi, int(both.sum())
+def _paired(base: np.ndarray, cf: np.ndarray, confidence: float,
+            kpi: str | None = None) -> tuple[float, float, float, int]:
+    """Mean impact cf - base with its interval and R (:func:`sim.experiments.estimate.paired`)."""
+    e = estimate.paired(cf, base, kpi, confidence=confidence)
+    return e.mean, e.ci_low, e.ci_high, e.n
 
 
 def rank(
@@ -566,7 +567,7 @@ def rank(
                 row["error"] = "some replications failed"
         else:
             c_main = _values(recs, kpi_name, horizon)
-            m, lo, hi, n = _paired(b_main, c_main, confidence)
+            m, lo, hi, n = _paired(b_main, c_main, confidence, kpi_name)
             sign = direction if direction != 0 else 1
             ilo, ihi = sorted((sign * lo + 0.0, sign * hi + 0.0)) if not math.isnan(lo) else (math.nan, math.nan)
             row.update(cf_mean=float(np.nanmean(c_main)) if (~np.isnan(c_main)).any() else math.nan,
@@ -576,7 +577,7 @@ def rank(
             sec = {}
             for k in secondary:
                 bm, cm = _values(base_recs, k, horizon), _values(recs, k, horizon)
-                sm, slo, shi, sn = _paired(bm, cm, confidence)
+                sm, slo, shi, sn = _paired(bm, cm, confidence, k)
                 sec[k] = {"base_mean": float(np.nanmean(bm)) if (~np.isnan(bm)).any() else math.nan,
                           "diff_mean": sm, "diff_ci_low": slo, "diff_ci_high": shi, "n": sn}
             row["secondary"] = sec

@@ -1,8 +1,9 @@
 """Counterfactual comparison with common random numbers: paired KPI differences with intervals.
 
 Replication r of the base and of the counterfactual use the same seed, hence the same named random
-streams (``sim.engine.rng``): differences reflect the change, not sampling noise.  Intervals are Student-t
-intervals of the paired differences.
+streams (``sim.engine.rng``): differences reflect the change, not sampling noise.  Every statistic comes
+from :mod:`sim.experiments.estimate`: mean paired difference, its 95 % t interval clipped to the range a
+difference of the KPI can take, and the 10/90 % spread of the differences.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from sim.engine.simulation import Simulation
+from sim.experiments import estimate
 from sim.schema import Scenario
 
 
@@ -34,30 +35,19 @@ def without_rules(s: Scenario, rule_ids: list[str] | None = None) -> Scenario:
 
 @dataclass
 class KpiComparison:
-    """One KPI: base, counterfactual, paired difference with a confidence interval."""
+    """One KPI: base and counterfactual means, the paired difference with its interval and spread, R."""
 
     kpi: str
     base_mean: float
     counterfactual_mean: float
     diff_mean: float
-    diff_ci_low: float
+    diff_ci_low: float  # 95 % t interval of the mean difference, clipped to the KPI's range
     diff_ci_high: float
-    n_pairs: int
+    diff_p10: float  # spread of the paired differences across replications
+    diff_p90: float
+    n_pairs: int  # R: replications where both worlds have the KPI
     base_missing: int
     counterfactual_missing: int
-
-
-def paired_interval(diffs: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high) of a Student-t interval for the mean of *diffs*."""
-    n = len(diffs)
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    m = float(np.mean(diffs))
-    if n == 1:
-        return m, math.nan, math.nan
-    sd = float(np.std(diffs, ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return m, m - half, m + half
 
 
 def compare(
@@ -80,17 +70,15 @@ def compare(
 
 
 def summarise(base_k: list[dict], cf_k: list[dict], confidence: float = 0.95) -> list[KpiComparison]:
-    """Paired comparison of two lists of KPI dicts (same replication order)."""
+    """Paired comparison of two lists of KPI dicts (same replication order), through :mod:`sim.experiments.estimate`."""
     keys = sorted(set().union(*base_k, *cf_k))
     out = []
     for key in keys:
         b = np.array([k.get(key, math.nan) for k in base_k], dtype=float)
         c = np.array([k.get(key, math.nan) for k in cf_k], dtype=float)
-        both = ~np.isnan(b) & ~np.isnan(c)
-        m, lo, hi = paired_interval(b[both] - c[both], confidence)
+        d = estimate.paired(b, c, key, confidence=confidence)
         out.append(KpiComparison(
-            key, float(np.nanmean(b)) if (~np.isnan(b)).any() else math.nan,
-            float(np.nanmean(c)) if (~np.isnan(c)).any() else math.nan, m, lo, hi, int(both.sum()),
-            int(np.isnan(b).sum()), int(np.isnan(c).sum()),
+            key, estimate.level(b, key).mean, estimate.level(c, key).mean, d.mean, d.ci_low, d.ci_high, d.p10, d.p90,
+            d.n, int(np.isnan(b).sum()), int(np.isnan(c).sum()),
         ))
     return out

@@ -2,7 +2,9 @@
 
 A store is a directory written by one driver (:func:`sim.experiments.sweep.run_sweep`)::
 
-    sweep.json                    the spec, sweep_id, base-scenario hash, code version, parameter kinds
+    sweep.json                    the spec, sweep_id, base-scenario hash, code version, model fingerprint
+                                  (``sim.engine.version.model_fingerprint``: a store holds one model's runs),
+                                  parameter kinds
     design.parquet                every planned run: run_id, point_id, policy_index, sample_index,
                                   replication, seed, one column per parameter (value), u:<factor> (the
                                   design's unit-hypercube coordinate, for SALib's analyzers)

@@ -285,21 +285,21 @@ def chokepoint_bars(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
 
 def interval_dots(df: pd.DataFrame, title: str, x_title: str, start: dt.date | None = None,
                   horizon_days: float | None = None) -> go.Figure:
-    """One row per world: the median as a dot and the interval as a bar (columns ``label, median, low, high``).
+    """One row per world: the mean as a dot and the spread as a bar (columns ``label, mean, low, high``).
 
     With *start*, values are simulation days drawn as dates; a dashed line marks the horizon (values at
     the horizon mean "not finished by then").
     """
-    if df.empty or df["median"].isna().all():
+    if df.empty or df["mean"].isna().all():
         return _empty(title, "nothing to show")
     df = df.iloc[::-1]
     conv = (lambda s: _dates(start, s)) if start is not None else (lambda s: s)
-    med, lo, hi = conv(df["median"]), conv(df["low"]), conv(df["high"])
+    med, lo, hi = conv(df["mean"]), conv(df["low"]), conv(df["high"])
     fig = go.Figure()
     for (_, r), _m, a, b in zip(df.iterrows(), med, lo, hi, strict=True):
         fig.add_trace(go.Scatter(x=[a, b], y=[r["label"], r["label"]], mode="lines", showlegend=False,
                                  line={"color": "#9ecae1", "width": 10}, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=med, y=df["label"], mode="markers", name="median",
+    fig.add_trace(go.Scatter(x=med, y=df["label"], mode="markers", name="mean",
                              marker={"size": 12, "color": "#08519c", "symbol": "diamond"}, showlegend=False))
     if start is not None and horizon_days is not None and (df["high"] >= horizon_days - 1e-9).any():
         fig.add_vline(x=pd.Timestamp(start) + pd.Timedelta(days=float(horizon_days)), line_dash="dash",

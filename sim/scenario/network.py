@@ -7,27 +7,8 @@ from dataclasses import dataclass
 import networkx as nx
 
 from sim.schema import Scenario
+from sim.schema.network import ACCEPTS, EMITS  # noqa: F401 - the flow tables live with the schema (validate checks them)
 
-#: Which flows may enter a node of each kind (what makes sense physically).
-ACCEPTS: dict[str, set[str]] = {
-    "foundry": set(),
-    "memory": set(),
-    "packager": {"dies", "hbm", "wafers"},
-    "vendor": {"chips", "dies"},
-    "distributor": {"chips"},
-    "cloud": {"chips"},
-    "lab": {"chips", "rental"},
-}
-#: Which flows may leave a node of each kind.
-EMITS: dict[str, set[str]] = {
-    "foundry": {"wafers", "dies"},
-    "memory": {"hbm"},
-    "packager": {"chips"},
-    "vendor": {"chips"},
-    "distributor": {"chips"},
-    "cloud": {"rental"},
-    "lab": set(),
-}
 SUPPLY_FLOWS = {"wafers", "dies", "hbm", "chips", "rental"}
 
 

@@ -8,7 +8,10 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from sim.schema._base import SimModel, Sourced
-from sim.schema.dist import NonNegQuantity, Series, UnitQuantity
+from sim.schema.dist import NonNegQuantity, PositiveUnitQuantity, Series, UnitQuantity, at_least
+
+#: An MTBF: every value at least one hour per chip.
+MtbfHours = at_least(1.0, "hours per chip; 0 would mean a failure every instant")
 
 RerouteOption = Literal["other_product", "domestic", "grey", "cloud"]
 Sourcing = Literal["own", "rent", "own_then_rent", "cheapest"]
@@ -18,12 +21,16 @@ Objective = Literal["earliest_finish", "lowest_cost"]
 class Strategy(Sourced):
     """How a lab turns need, budget and rules into orders at each procurement review."""
 
-    review_interval_days: float = Field(default=30.0, gt=0)
+    review_interval_days: float = Field(
+        default=30.0, ge=1, le=3650,
+        description="Days between procurement reviews, 1 to 3,650 (at most one review per simulated day per lab: "
+                    "each review can place an order per product, so shorter periods multiply the event count).")
     domestic_preference: float = Field(
-        default=1.0, gt=0, description="Multiplier on domestic products' compute-per-dollar score."
+        default=1.0, gt=0, le=1e6, description="Multiplier on domestic products' compute-per-dollar score."
     )
     stockpile_factor: float = Field(
-        default=1.0, ge=1, description="Order multiplier for a product covered by an announced, not yet effective rule."
+        default=1.0, ge=1, le=1000,
+        description="Order multiplier for a product covered by an announced, not yet effective rule."
     )
     reroute: list[RerouteOption] = Field(
         default_factory=lambda: ["other_product", "domestic", "grey"],
@@ -40,14 +47,14 @@ class Strategy(Sourced):
             "(for labs whose budget is a published capex figure for accelerators)."
         ),
     )
-    max_grey_premium: float = Field(default=1.0, ge=0, description="Largest grey markup it will pay, as a fraction.")
+    max_grey_premium: float = Field(default=1.0, ge=0, le=1000, description="Largest grey markup it will pay, as a fraction.")
 
 
 class ClusterSize(SimModel):
     """How many accelerators a job uses."""
 
-    min: int = Field(ge=1)
-    max: int = Field(ge=1)
+    min: int = Field(ge=1, le=100_000_000)
+    max: int = Field(ge=1, le=100_000_000)
 
     @model_validator(mode="after")
     def _ordered(self) -> ClusterSize:
@@ -59,9 +66,10 @@ class ClusterSize(SimModel):
 class TrainingJob(Sourced):
     """A training run: a compute target on one chip type, with failures and checkpoints."""
 
-    flop: float | None = Field(default=None, gt=0, description="Compute target; or give params and tokens.")
-    params: float | None = Field(default=None, gt=0, description="Active parameters N (C = 6 N D).")
-    tokens: float | None = Field(default=None, gt=0, description="Training tokens D.")
+    flop: float | None = Field(default=None, gt=0, le=1e35, description="Compute target (at most 1e35); or give "
+                                                                       "params and tokens.")
+    params: float | None = Field(default=None, gt=0, le=1e16, description="Active parameters N (C = 6 N D).")
+    tokens: float | None = Field(default=None, gt=0, le=1e18, description="Training tokens D.")
     chips: list[str] = Field(
         default_factory=list,
         description=(
@@ -86,20 +94,26 @@ class TrainingJob(Sourced):
     deadline: dt.date | None = None
     sourcing: Sourcing = "own_then_rent"
     clouds: list[str] = Field(default_factory=list, description="Cloud regions it may rent from; empty = any.")
-    mfu: dict[str, UnitQuantity] = Field(
+    mfu: dict[str, PositiveUnitQuantity] = Field(
         default_factory=dict,
-        description="Model FLOP utilisation by chip at the reference cluster size; absent = the chip's training_mfu.",
+        description="Model FLOP utilisation by chip at the reference cluster size, above 0 and at most 1; absent = "
+                    "the chip's training_mfu.",
     )
-    mfu_reference_chips: int = Field(default=1024, ge=1)
+    mfu_reference_chips: int = Field(default=1024, ge=1, le=100_000_000)
     mfu_loss_per_doubling: float = Field(
         default=0.0, ge=0, lt=1, description="Relative MFU loss per doubling of cluster size above the reference."
     )
-    mtbf_hours_per_chip: dict[str, NonNegQuantity] = Field(
-        default_factory=dict, description="Hours between job-interrupting failures per chip; absent = no failures."
+    mtbf_hours_per_chip: dict[str, MtbfHours] = Field(
+        default_factory=dict,
+        description="Hours between job-interrupting failures per chip, at least 1 (0 would mean a failure every "
+                    "instant; a cluster of n chips fails every MTBF/n hours); absent = no failures.",
     )
-    checkpoint_interval_hours: float = Field(default=1.0, gt=0)
+    checkpoint_interval_hours: float = Field(default=1.0, gt=0, le=100_000)
     restart_hours: NonNegQuantity = Field(default=0.5)
-    rental_days_block: float = Field(default=30.0, gt=0, description="Rental contracts are renewed in blocks of this.")
+    rental_days_block: float = Field(
+        default=30.0, ge=1, le=3650,
+        description="Rental contracts are renewed in blocks of this many days, at least 1 (one renewal per "
+                    "simulated day per job at most).")
 
     @model_validator(mode="after")
     def _target(self) -> TrainingJob:
@@ -191,7 +205,8 @@ class RentalStream(Sourced):
 
     cloud: str
     chip: str
-    arrivals_per_day: float = Field(gt=0)
-    gpus: int = Field(default=1, ge=1)
-    mean_duration_days: float = Field(gt=0)
+    arrivals_per_day: float = Field(gt=0, le=100_000, description="Poisson arrivals per day, at most 100,000 (each "
+                                                                   "arrival is two events; see the run budget).")
+    gpus: int = Field(default=1, ge=1, le=100_000_000)
+    mean_duration_days: float = Field(gt=0, le=100_000)
     tenant_hq: str = "US"

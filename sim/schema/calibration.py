@@ -57,7 +57,8 @@ class ABCSettings(SimModel):
     """Sequential Monte Carlo: population, stopping rules, threshold schedule."""
 
     population_size: int = Field(default=200, ge=5, le=100_000, description="Accepted particles per generation.")
-    generations: int = Field(default=8, ge=1, le=100, description="At most this many generations (in all, over resumes).")
+    generations: int = Field(default=8, ge=1, le=100,
+                             description="At most this many generations (in all, over resumes).")
     min_epsilon: float = Field(default=0.0, ge=0, description="Stop once the threshold is at or below this.")
     min_acceptance_rate: float = Field(default=0.02, ge=0, le=1,
                                        description="Stop after a generation accepting fewer than this share.")
@@ -91,7 +92,8 @@ class CalibrationSpec(SimModel):
     observed: str = Field(default="../observed.yaml", description="Observables file, relative to the spec file.")
     observables: list[str] | None = Field(
         default=None, description="Observable ids to use (default: every one computed from the base scenario).")
-    exclude: list[str] = Field(default_factory=list, description="Observable ids left out (with the reason in the file).")
+    exclude: list[str] = Field(default_factory=list,
+                               description="Observable ids left out (with the reason in the file).")
     cutoff: dt.date = Field(default=dt.date(2024, 12, 31),
                             description="Fit on observables dated on or before this day; hold out the later ones.")
     seed: int = Field(default=0, ge=0, lt=2**63)

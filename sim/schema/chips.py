@@ -8,10 +8,13 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from sim.schema._base import Sourced
-from sim.schema.dist import NonNegQuantity, UnitQuantity
+from sim.schema.dist import NonNegQuantity, PositiveUnitQuantity
 
 #: Operand bit length of each precision, used for TPP (ECCN 3A090: TPP = TOPS x bit length).
 BITS_PER_PRECISION: dict[str, int] = {"fp4": 4, "fp8": 8, "int8": 8, "fp16": 16, "bf16": 16, "tf32": 32, "fp32": 32}
+
+#: Dense TFLOPS above this are not a chip (1e9 TFLOPS is a zettaFLOP/s).
+MAX_TFLOPS = 1e9
 
 Precision = Literal["fp4", "fp8", "int8", "fp16", "bf16", "tf32", "fp32"]
 
@@ -28,10 +31,14 @@ class ChipSpec(Sourced):
         default=True, description="Whether its dies are a direct product of US tools (foreign-direct-product scope)."
     )
     release: dt.date
-    die_area_mm2: float = Field(gt=0, description="Total logic die area in the package.")
-    dies_per_package: int = Field(default=1, ge=1)
+    die_area_mm2: float = Field(
+        ge=1, le=100_000,
+        description="Total logic die area in the package, 1 to 100,000 mm^2 (a 300 mm wafer is 70,686 mm^2; "
+                    "below 1 mm^2 the dies per wafer overflow any count).")
+    dies_per_package: int = Field(default=1, ge=1, le=1000)
     dense_tflops: dict[Precision, float] = Field(
-        description="Dense (no sparsity) tera-ops per second by precision (TFLOPS or TOPS)."
+        description="Dense (no sparsity) tera-ops per second by precision (TFLOPS or TOPS); each above 0 and "
+                    "at most 1e9 (a chip that computes nothing would hold a training cluster forever)."
     )
     hbm_gb: float = Field(default=0, ge=0)
     hbm_tb_s: float = Field(default=0, ge=0, description="Memory bandwidth, TB/s.")
@@ -39,22 +46,26 @@ class ChipSpec(Sourced):
     interconnect_gb_s: float = Field(default=0, ge=0, description="Aggregate chip-to-chip bandwidth, GB/s.")
     tdp_w: float = Field(default=0, ge=0)
     price_usd: NonNegQuantity = Field(description="Unit price to a direct buyer.")
-    service_life_years: float = Field(default=5.0, gt=0)
+    service_life_years: float = Field(default=5.0, ge=0.1, le=100, description="0.1 to 100 years.")
     annual_failure_rate: float = Field(default=0.04, ge=0, le=1, description="Permanent failures per chip-year.")
     datacenter: bool = Field(default=True, description="False for gaming parts (rules treat them differently).")
-    training_mfu: UnitQuantity | None = Field(
-        default=None, description="Typical model FLOP utilisation of LLM training on this chip (a job may override)."
+    training_mfu: PositiveUnitQuantity | None = Field(
+        default=None, description="Typical model FLOP utilisation of LLM training on this chip (a job may override); "
+                                  "above 0 and at most 1."
     )
     max_cluster_chips: int | None = Field(
-        default=None, ge=1, description="Largest training cluster of this chip known to work (interconnect limits)."
+        default=None, ge=1, le=100_000_000,
+        description="Largest training cluster of this chip known to work (interconnect limits)."
     )
 
     @model_validator(mode="after")
     def _has_compute(self) -> ChipSpec:
         if not self.dense_tflops:
             raise ValueError("dense_tflops needs at least one precision")
-        if any(v < 0 for v in self.dense_tflops.values()):
-            raise ValueError("dense_tflops values must be >= 0")
+        bad = {p: v for p, v in self.dense_tflops.items() if not 0 < v <= MAX_TFLOPS}
+        if bad:
+            p, v = next(iter(bad.items()))
+            raise ValueError(f"dense_tflops.{p} must be above 0 and at most {MAX_TFLOPS:g}, got {v:g}")
         return self
 
 

@@ -16,20 +16,33 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from sim.schema._base import Sourced
 
+#: The largest magnitude any distribution parameter may have.  Every quantity in the library is below 1e15
+#: (tokens served per day, ~2e14, is the largest); products of two such numbers stay far from float overflow
+#: (1e308), so no draw, product or integer conversion in the engine can overflow.
+MAX_MAGNITUDE = 1e18
+#: The largest log-normal sigma: a factor of e^4 (55x) per standard deviation, so even a 10-sigma draw
+#: (e^40, 2e17) times the largest median stays finite.
+MAX_LOG_SIGMA = 4.0
+#: Beta shape parameters (and PERT's lamb, a concentration): below 1e-3 numpy's sampler returns 0/1/NaN.
+MIN_SHAPE, MAX_SHAPE = 1e-3, 1e6
+
+Bounded = Annotated[float, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+BoundedOptional = Annotated[float | None, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+
 
 class Constant(Sourced):
     """A fixed value."""
 
     dist: Literal["constant"] = "constant"
-    value: float
+    value: Bounded
 
 
 class Uniform(Sourced):
     """Uniform on [low, high]."""
 
     dist: Literal["uniform"]
-    low: float
-    high: float
+    low: Bounded
+    high: Bounded
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -42,9 +55,9 @@ class Triangular(Sourced):
     """Triangular with lower limit, mode and upper limit."""
 
     dist: Literal["triangular"]
-    low: float
-    mode: float
-    high: float
+    low: Bounded
+    mode: Bounded
+    high: Bounded
 
     @model_validator(mode="after")
     def _ordered(self) -> Triangular:
@@ -57,10 +70,10 @@ class Normal(Sourced):
     """Normal, optionally truncated to [low, high] (resampled, not clipped)."""
 
     dist: Literal["normal"]
-    mean: float
-    sd: float = Field(ge=0)
-    low: float | None = None
-    high: float | None = None
+    mean: Bounded
+    sd: float = Field(ge=0, le=MAX_MAGNITUDE)
+    low: BoundedOptional = None
+    high: BoundedOptional = None
 
     @model_validator(mode="after")
     def _bounds(self) -> Normal:
@@ -73,20 +86,20 @@ class LogNormal(Sourced):
     """Log-normal given its median and the standard deviation of log(x)."""
 
     dist: Literal["lognormal"]
-    median: float = Field(gt=0)
-    sigma: float = Field(ge=0)
+    median: float = Field(gt=0, le=MAX_MAGNITUDE)
+    sigma: float = Field(ge=0, le=MAX_LOG_SIGMA, description="At most 4 (a factor of 55 per standard deviation).")
 
 
 class Beta(Sourced):
     """Beta(a, b) scaled onto [low, high] (default [0, 1]); or give mean and concentration a+b."""
 
     dist: Literal["beta"]
-    a: float | None = Field(default=None, gt=0)
-    b: float | None = Field(default=None, gt=0)
-    mean: float | None = None
-    concentration: float | None = Field(default=None, gt=0)
-    low: float = 0.0
-    high: float = 1.0
+    a: float | None = Field(default=None, ge=MIN_SHAPE, le=MAX_SHAPE)
+    b: float | None = Field(default=None, ge=MIN_SHAPE, le=MAX_SHAPE)
+    mean: BoundedOptional = None
+    concentration: float | None = Field(default=None, ge=MIN_SHAPE, le=MAX_SHAPE)
+    low: Bounded = 0.0
+    high: Bounded = 1.0
 
     @model_validator(mode="after")
     def _params(self) -> Beta:
@@ -112,10 +125,10 @@ class Pert(Sourced):
     """PERT: a beta on [low, high] with the given mode; ``lamb`` weights the mode (4 is classic)."""
 
     dist: Literal["pert"]
-    low: float
-    mode: float
-    high: float
-    lamb: float = Field(default=4.0, gt=0)
+    low: Bounded
+    mode: Bounded
+    high: Bounded
+    lamb: float = Field(default=4.0, gt=0, le=MAX_SHAPE)
 
     @model_validator(mode="after")
     def _ordered(self) -> Pert:
@@ -153,10 +166,11 @@ def support(d: Dist) -> tuple[float, float]:
     return 0.0, inf  # LogNormal
 
 
-def _within(lo: float, hi: float, what: str):
+def _within(lo: float, hi: float, what: str, *, lo_open: bool = False):
     def check(d: Dist) -> Dist:
         s_lo, s_hi = support(d)
-        if s_lo < lo or s_hi > hi:
+        open_support = isinstance(d, (Beta, LogNormal))  # draws never touch the ends of a beta or a log-normal
+        if s_lo < lo or s_hi > hi or (lo_open and s_lo <= lo and not open_support):
             shown = f"{s_lo:g}" if s_lo == s_hi else f"[{s_lo:g}, {s_hi:g}]"
             raise ValueError(f"must be {what}, got {shown}")
         return d
@@ -172,6 +186,13 @@ Quantity = Annotated[Dist, _coerce]
 NonNegQuantity = Annotated[Dist, _coerce, AfterValidator(_within(0, float("inf"), ">= 0"))]
 #: A quantity between 0 and 1 (yields, shares, probabilities, MFU).
 UnitQuantity = Annotated[Dist, _coerce, AfterValidator(_within(0, 1, "between 0 and 1"))]
+#: A share that must be above zero (MFU: a chip doing no useful work would hold its cluster forever).
+PositiveUnitQuantity = Annotated[Dist, _coerce, AfterValidator(_within(0, 1, "above 0 and at most 1", lo_open=True))]
+
+
+def at_least(lo: float, what: str):
+    """A non-negative quantity whose every value is at least *lo* (say why in *what*)."""
+    return Annotated[Dist, _coerce, AfterValidator(_within(lo, float("inf"), f">= {lo:g} ({what})"))]
 
 
 class Step(Sourced):

@@ -20,7 +20,8 @@ class DieAllocation(Sourced):
     share: float = Field(ge=0, le=1, description="Share of wafer starts for this design.")
     die_yield: UnitQuantity = Field(description="Share of gross dies that are good (drawn per lot).")
     gross_dies_per_wafer: float | None = Field(
-        default=None, gt=0, description="Candidate dies per 300 mm wafer; derived from die area when omitted."
+        default=None, gt=0, le=1_000_000,
+        description="Candidate dies per 300 mm wafer; derived from die area when omitted."
     )
     packager: str = Field(description="Id of the packager node the good dies go to.")
 
@@ -102,7 +103,10 @@ class Vendor(Sourced):
             "allocation round in proportion to the open orders of each buyer."
         ),
     )
-    allocation_interval_days: float = Field(default=7.0, gt=0, description="Days between pro-rata rounds.")
+    allocation_interval_days: float = Field(
+        default=7.0, ge=1, le=3650,
+        description="Days between pro-rata rounds, at least 1 (one allocation round per simulated day per vendor "
+                    "at most, so the event count stays proportional to the horizon).")
 
 
 class GreyChannel(Sourced):
@@ -126,6 +130,27 @@ class Distributor(Sourced):
 NodeSpec = Annotated[Union[Foundry, Memory, Packager, Vendor, Distributor], Field(discriminator="kind")]  # noqa: UP007
 
 Flow = Literal["wafers", "dies", "hbm", "chips", "rental"]
+
+#: Which flows may enter a node of each kind (what makes sense physically); labs and clouds included.
+ACCEPTS: dict[str, frozenset[str]] = {
+    "foundry": frozenset(),
+    "memory": frozenset(),
+    "packager": frozenset({"dies", "hbm", "wafers"}),
+    "vendor": frozenset({"chips", "dies"}),
+    "distributor": frozenset({"chips"}),
+    "cloud": frozenset({"chips"}),
+    "lab": frozenset({"chips", "rental"}),
+}
+#: Which flows may leave a node of each kind.
+EMITS: dict[str, frozenset[str]] = {
+    "foundry": frozenset({"wafers", "dies"}),
+    "memory": frozenset({"hbm"}),
+    "packager": frozenset({"chips"}),
+    "vendor": frozenset({"chips"}),
+    "distributor": frozenset({"chips"}),
+    "cloud": frozenset({"rental"}),
+    "lab": frozenset(),
+}
 Channel = Literal["direct", "reexport", "grey", "remote"]
 
 
@@ -137,5 +162,5 @@ class EdgeSpec(Sourced):
     flow: Flow
     channel: Channel = "direct"
     lead_time_days: NonNegQuantity = 0.0
-    capacity_per_month: float | None = Field(default=None, ge=0, description="Units per month; none = unlimited.")
-    markup: float = Field(default=0.0, ge=0, description="Price premium over list, as a fraction.")
+    capacity_per_month: float | None = Field(default=None, ge=0, le=1e15, description="Units per month; none = unlimited.")
+    markup: float = Field(default=0.0, ge=0, le=1000, description="Price premium over list, as a fraction.")

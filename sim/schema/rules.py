@@ -80,7 +80,7 @@ class License(SimModel):
     review_days: NonNegQuantity = Field(default=38.0)
     revenue_share: float = Field(default=0.0, ge=0, le=1, description="Share of sale price paid to the government.")
     volume_cap_ratio: float | None = Field(
-        default=None, gt=0, description="Licensed units per year at most this ratio of the reference volume."
+        default=None, gt=0, le=1e6, description="Licensed units per year at most this ratio of the reference volume."
     )
     volume_cap_reference_units_per_month: Series | None = Field(
         default=None,
@@ -122,8 +122,11 @@ class Cap(SimModel):
 
     restrictiveness: ClassVar[int] = 5
     kind: Literal["cap"]
-    units_per_period: float = Field(ge=0)
-    period_days: float = Field(default=365.0, gt=0)
+    units_per_period: float = Field(ge=0, le=1e15)
+    period_days: float = Field(
+        default=365.0, ge=1, le=36_500,
+        description="Days per cap period, at least 1 (queued excess is re-offered each period: shorter periods "
+                    "multiply the event count without meaning anything for a yearly or quarterly legal cap).")
     excess: Literal["queue", "deny"] = "deny"
 
 
@@ -143,7 +146,7 @@ class Exemptions(SimModel):
         default=False, description="Lots ordered before the announcement ship under the old regime."
     )
     in_transit: bool = Field(default=True, description="Lots already shipped when it takes effect arrive.")
-    grace_days: float = Field(default=0.0, ge=0, description="Days after 'effective' before enforcement.")
+    grace_days: float = Field(default=0.0, ge=0, le=36_500, description="Days after 'effective' before enforcement.")
 
 
 class Rule(Sourced):

@@ -155,11 +155,32 @@ def cross_check(s: Scenario) -> list[Problem]:
                 if hi > 1:
                     add(f"nodes.{nid}.grey", f"shares and probabilities must be <= 1, got {hi:g} (step {k})")
 
+    from sim.schema.network import ACCEPTS, EMITS
+
+    def kind_of(node_id: str) -> str:
+        return "lab" if node_id in s.labs else "cloud" if node_id in s.clouds else s.nodes[node_id].kind
+
     for eid, e in s.edges.items():
+        known = True
         for end in ("from_", "to"):
             ref = getattr(e, end)
             if ref not in actors:
+                known = False
                 add(f"edges.{eid}.{end.rstrip('_')}", f"unknown node '{ref}'" + _hint(ref, actors))
+        if not known:
+            continue
+        if e.from_ == e.to:
+            add(f"edges.{eid}.to", f"an edge from '{e.from_}' to itself (a self-loop) carries nothing")
+            continue
+        src, dst = kind_of(e.from_), kind_of(e.to)
+        if e.flow not in EMITS[src]:
+            add(f"edges.{eid}.flow", f"a {src} does not send {e.flow} (a {src} sends: "
+                                     f"{', '.join(sorted(EMITS[src])) or 'nothing'})")
+        elif e.flow not in ACCEPTS[dst]:
+            add(f"edges.{eid}.flow", f"a {dst} does not receive {e.flow} (a {dst} receives: "
+                                     f"{', '.join(sorted(ACCEPTS[dst])) or 'nothing'})")
+        if e.channel == "remote" and e.flow != "rental":
+            add(f"edges.{eid}.channel", "the remote channel carries rental access only")
 
     for rid, r in s.rules.items():
         for k, place in enumerate(r.scope.destinations):

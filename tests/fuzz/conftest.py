@@ -2,7 +2,8 @@
 
 Worlds are small (a few chips, vendors, labs, clouds, rules) so hundreds run in a CI minute, but
 reach the corners: zero capacity, yield 0 and 1, rules effective on day 0 or the last day, a
-one-day horizon, daily reviews that make thousands of tiny lots, MFU 0, empty budgets.
+one-day horizon, daily reviews that make thousands of tiny lots, MFU near 0, empty budgets.  (MFU 0, a
+chip of 0 TFLOPS and sub-day review periods are refused at load since issue 19: tests/test_reliability_*.py.)
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def _unit():
                      st.floats(0.01, 0.99).map(lambda m: {"dist": "beta", "mean": m, "concentration": 5}))
 
 
+def _pos_unit():
+    """A share above 0 (MFU: zero is refused at load)."""
+    return st.one_of(st.just(1.0), st.floats(1e-6, 1),
+                     st.floats(0.01, 0.99).map(lambda m: {"dist": "beta", "mean": m, "concentration": 5}))
+
+
 def _date_within(draw, horizon: int, before: int = 0, after: int = 0) -> dt.date:
     return START + dt.timedelta(days=draw(st.integers(-before, horizon + after)))
 
@@ -54,11 +61,11 @@ def scenarios(draw) -> dict:
             "name": f"Chip {i}", "vendor": vendor, "designer_country": vendors[vendor],
             "release": _date_within(draw, horizon, before=400),
             "die_area_mm2": draw(st.floats(50, 900)), "dies_per_package": draw(st.integers(1, 2)),
-            "dense_tflops": {"bf16": draw(st.one_of(st.just(0.0), st.floats(1, 2500))),
-                             "int8": draw(st.floats(0, 5000))},
+            "dense_tflops": {"bf16": draw(st.one_of(st.just(1e-3), st.floats(1, 2500))),
+                             "int8": draw(st.floats(1e-3, 5000))},
             "hbm_tb_s": draw(st.floats(0, 8)), "hbm_stacks": draw(st.integers(0, 8)),
             "interconnect_gb_s": draw(st.sampled_from([0, 400, 600, 900])),
-            "price_usd": draw(_qty(50_000)), "service_life_years": draw(st.floats(0.05, 8)),
+            "price_usd": draw(_qty(50_000)), "service_life_years": draw(st.floats(0.1, 8)),
             "annual_failure_rate": draw(st.one_of(st.just(0.0), st.floats(0, 0.9))),
             "datacenter": draw(st.booleans()),
         }
@@ -121,7 +128,7 @@ def scenarios(draw) -> dict:
                 "cluster_size": {"min": lo, "max": lo + draw(st.integers(0, 500))},
                 "earliest_start": _date_within(draw, horizon),
                 "sourcing": draw(st.sampled_from(["own", "rent", "own_then_rent", "cheapest"])),
-                "mfu": {c: draw(_unit()) for c in jchips},
+                "mfu": {c: draw(_pos_unit()) for c in jchips},
                 "mfu_loss_per_doubling": draw(st.floats(0, 0.5)),
                 "checkpoint_interval_hours": draw(st.floats(0.1, 10)),
                 "restart_hours": draw(_qty(3)),

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sim._version import __version__
+from sim.engine.version import model_fingerprint
 from sim.experiments.sweep.spec import LoadedSpec, _hash, grid_u, values_from_u
 from sim.scenario.paths import Assignment
 from sim.schema.sweep import SweepSpec
@@ -88,6 +88,7 @@ def expand(ls: LoadedSpec, lhs_blocks: Sequence[int] | None = None) -> list[Run]
     levers = ls.policy_levers
     policies = list(itertools.product(*[values_from_u(p, grid_u(p)) for p in levers.values()])) or [()]
     crn_seeds = replication_seeds(spec)
+    model = model_fingerprint()  # a changed engine gives new run ids: results of two models never share one
     runs = []
     for pi, policy in enumerate(policies):
         for si in range(U.shape[0]):
@@ -102,7 +103,7 @@ def expand(ls: LoadedSpec, lhs_blocks: Sequence[int] | None = None) -> list[Run]
                 else:
                     ss = np.random.SeedSequence(spec.seed, spawn_key=(r, int(point_key[:15], 16)))
                     seed = int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
-                run_id = _hash([__version__, ls.base_hash, values, seed])[:16]
+                run_id = _hash([model, ls.base_hash, values, seed])[:16]
                 runs.append(Run(run_id, point_id, pi, si, r, seed, values, tuple(float(x) for x in U[si])))
     return runs
 

@@ -2,7 +2,7 @@
 
 **Runs.**  The design (SALib for LHS, Sobol/Saltelli and Morris; a full factorial for grids) is drawn
 in the unit hypercube and mapped to parameter values (``sim.schema.sweep``).  Each (point,
-replication) is one run whose id is content-addressed: ``run_id = sha256(code version, base scenario,
+replication) is one run whose id is content-addressed: ``run_id = sha256(model fingerprint, base scenario,
 fixed settings, parameter values, seed)[:16]``, so re-running a spec never repeats a stored run and two
 design rows that land on the same scenario and seed share one run.  Seeds come from the spec's seed
 through ``numpy.random.SeedSequence(seed).spawn(replications)`` (replication r uses the same seed at
@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim._version import __version__
+from sim.engine.version import model_fingerprint
 from sim.experiments.sweep.design import Run, assignments, expand
 from sim.experiments.sweep.executors import EXECUTORS, ChunkResult, _execute, _one_line, kpi_matcher
 from sim.experiments.sweep.spec import LoadedSpec, is_numeric, load_spec
@@ -191,7 +192,7 @@ def _prepare_store(root: Path, ls: LoadedSpec, extend: bool) -> dict:
         raise SweepError([f"{root}: not a directory"])
     fresh = {"format": st.STORE_FORMAT, "sweep_id": ls.sweep_id, "name": spec.name, "spec_key": ls.spec_key,
              "spec": spec.model_dump(mode="json"), "spec_file": ls.file, "base_file": _shown(ls.base_file),
-             "base_hash": ls.base_hash, "version": __version__,
+             "base_hash": ls.base_hash, "version": __version__, "model": model_fingerprint(),
              "parameters": {n: {"group": "lever" if n in spec.levers else "uncertainty", "path": p.path,
                                 "kind": p.kind, "numeric": is_numeric(p)} for n, p in spec.parameters.items()},
              "factors": list(ls.factors), "policy_levers": list(ls.policy_levers),
@@ -201,6 +202,10 @@ def _prepare_store(root: Path, ls: LoadedSpec, extend: bool) -> dict:
         if any(root.glob("*")) and not (root / "runs").is_dir():
             raise SweepError([f"{root}: exists and is not a sweep store (no {st.META}); choose another --store"])
         return fresh
+    if old.get("model") != fresh["model"]:
+        made_by = f"model {old['model']}" if old.get("model") else "a model that did not record its fingerprint"
+        raise SweepError([f"{root}: made by {made_by}, and this is model {fresh['model']} (MODEL_VERSION-source "
+                          "hash): resuming would mix two models' results; use another --store"])
     if old.get("spec_key") != ls.spec_key:
         raise SweepError([f"{root}: holds sweep '{old.get('sweep_id')}', made from a different spec (parameters, "
                           f"design kind, base scenario or KPIs differ); use another --store"])

@@ -15,8 +15,10 @@ and how to reproduce it.  It is built in three steps:
    static PNG charts made by kaleido in one batched call).
 
 Without a browser for kaleido the HTML keeps its interactive charts, the Markdown and PDF say that
-charts are missing; nothing here raises for that.  Intervals across replications are 80 % intervals
-(10th to 90th percentile); dates are shown as months.
+charts are missing; nothing here raises for that.  Every statistic is :mod:`sim.experiments.estimate`'s:
+a level or a paired difference is the mean over R replications with its 95 % t interval (clipped to the
+KPI's range), and where the document shows spread across replications, the 10th to 90th percentiles;
+dates are shown as months.
 """
 
 from __future__ import annotations
@@ -31,12 +33,12 @@ import numpy as np
 
 from sim.reports.briefing.model import (
     AUDIENCES,
-    INTERVAL,
     LAB_OPTION_SUFFIXES,
     MAX_RULE_VARIANTS,
     MAX_SWING_REPS,
     MAX_SWINGS,
     REPO,
+    SWING_QUANTILES,
     BriefingData,
     BriefingError,
     Progress,
@@ -272,7 +274,7 @@ def _collect_scenario(s: Scenario, file: str | None, audience: str, replications
         data.variants[key] = v
         data.options.append(key)
     for sw in swings:
-        for q, key in ((INTERVAL[0] / 100, sw.low_key), (INTERVAL[1] / 100, sw.high_key)):
+        for q, key in ((SWING_QUANTILES[0], sw.low_key), (SWING_QUANTILES[1], sw.high_key)):
             v = Variant(key, sw.path, "swing", _set_quantile(s, sw, q), None, job_key=job)
             _run_variant(v, swing_reps, False, tick(key))
             data.variants[key] = v

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.experiments.estimate import CONFIDENCE, SPREAD, statistic
 from sim.reports.formatting import format_value
 from sim.schema import Scenario
 from sim.units import MONTH_DAYS
@@ -24,10 +25,11 @@ AUDIENCES = ("policy", "lab")
 FORMATS = ("html", "pdf", "md")
 
 
-INTERVAL = (10.0, 90.0)  # percentiles of the interval across replications
+SWING_QUANTILES = (0.1, 0.9)  # an uncertain input swung to these quantiles, one at a time
 
 
-INTERVAL_PCT = 80
+CONFIDENCE_PCT = round(100 * CONFIDENCE)  # the interval of a mean (sim.experiments.estimate)
+SPREAD_PCT = tuple(int(p) for p in SPREAD)  # percentiles shown as the spread across replications
 
 
 DAYS_PER_MONTH = MONTH_DAYS
@@ -163,28 +165,9 @@ class Ledger:
                 for f in self.facts.values()]
 
 
-def _stat(values: Sequence[float], how: str) -> float:
-    v = np.asarray(values, dtype=float)
-    if how == "nan_count":
-        return float(np.isnan(v).sum())
-    if how == "n":
-        return float(len(v))
-    v = v[~np.isnan(v)]
-    if len(v) == 0:
-        return math.nan
-    if how == "median":
-        return float(np.percentile(v, 50))
-    if how == "p10":
-        return float(np.percentile(v, INTERVAL[0]))
-    if how == "p90":
-        return float(np.percentile(v, INTERVAL[1]))
-    if how == "mean":
-        return float(np.mean(v))
-    if how == "max":
-        return float(np.max(v))
-    if how == "min":
-        return float(np.min(v))
-    raise ValueError(how)
+def _stat(values: Sequence[float], how: str, kpi: str | None = None, paired: bool = False) -> float:
+    """One named statistic of a fact (:func:`sim.experiments.estimate.statistic`; intervals clipped to the KPI)."""
+    return statistic(values, how, kpi, paired_diff=paired)
 
 
 @dataclass

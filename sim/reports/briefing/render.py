@@ -57,11 +57,11 @@ class Briefing:
         """The fact's value recomputed from the runs (or store, comparison, backtest) it names."""
         p, d = fact.prov, self.data
         if fact.kind == "run":
-            return _stat(d.variants[p["variant"]].values(p["kpi"], p.get("censor")), p["stat"])
+            return _stat(d.variants[p["variant"]].values(p["kpi"], p.get("censor")), p["stat"], p["kpi"])
         if fact.kind == "paired":
             a = np.array(d.variants[p["variant"]].values(p["kpi"], p.get("censor")))
             b = np.array(d.variants[p["minus"]].values(p["minus_kpi"], p.get("censor"))[: len(a)])
-            return _stat(a - b, p["stat"])
+            return _stat(a - b, p["stat"], p["kpi"], paired=True)
         if fact.kind == "runtext":
             return _modal_chip(d.variants[p["variant"]])
         if fact.kind == "swing":
@@ -81,8 +81,8 @@ class Briefing:
                 mask = np.ones(len(inputs), bool)
                 for col, val in p["where"].items():
                     mask &= inputs[col].astype(str).to_numpy() == str(val)
-                return _stat(outputs[p["kpi"]].to_numpy(dtype=float)[mask], p["stat"])
-            return _stat(outputs[p["kpi"]].to_numpy(dtype=float), p["stat"])
+                return _stat(outputs[p["kpi"]].to_numpy(dtype=float)[mask], p["stat"], p["kpi"])
+            return _stat(outputs[p["kpi"]].to_numpy(dtype=float), p["stat"], p["kpi"])
         return fact.value
 
     def ledger_json(self) -> dict:

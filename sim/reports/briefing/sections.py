@@ -19,8 +19,9 @@ import pandas as pd
 
 from sim.reports.briefing.collect import _shown, read_sources
 from sim.reports.briefing.model import (
+    CONFIDENCE_PCT,
     DAYS_PER_MONTH,
-    INTERVAL_PCT,
+    SPREAD_PCT,
     BriefingData,
     Chart,
     Fact,
@@ -120,50 +121,75 @@ def kpi_label(L: Ledger, kpi: str) -> Fact:
 
 
 # ===================================================================================== helpers
+LEVEL = ("mean", "ci_low", "ci_high", "p10", "p90")  # the estimate, its 95 % interval, the 10/90 % spread
+
+
 class Stats:
-    """Median and interval ends of one KPI over one variant's runs, as facts."""
+    """A KPI's level over one variant's runs, as facts: the mean, its 95 % interval, the 10/90 % spread.
+
+    The statistics are :mod:`sim.experiments.estimate`'s (the interval is clipped to the KPI's range); *stats*
+    picks which become facts (a sentence that prints only the mean asks for ``("mean",)``).
+    """
 
     def __init__(self, L: Ledger, name: str, v: Variant, kpi: str, fmt: str, censor: float | None = None,
-                 stats=("median", "p10", "p90")):
+                 stats=LEVEL):
         self.kpi = kpi
         for st in stats:
-            setattr(self, st, L.add(f"{name}.{st}", _stat(v.values(kpi, censor), st), fmt, "run", variant=v.key,
+            setattr(self, st, L.add(f"{name}.{st}", _stat(v.values(kpi, censor), st, kpi), fmt, "run", variant=v.key,
                                     kpi=kpi, stat=st, censor=censor, seeds=_seed_range(v), runs=len(v.kpis)))
 
     def cell(self) -> list:
-        if self.p10.text == self.p90.text == self.median.text:
-            return [self.median]
-        return [self.median, " (", self.p10, " to ", self.p90, ")"]
+        """``mean (low to high)``: the mean and its 95 % interval (the mean alone when they print the same)."""
+        return _cell_with_interval(self)
 
     def interval(self, L: Ledger, lead: str = " (", short: bool = False) -> list:
-        """`` (80 % interval A to B)``, or `` (the same in every replication)``; *short*: `` (A to B)`` or nothing."""
+        """`` (95 % interval A to B)``, or `` (the same in every replication)``; *short*: `` (A to B)`` or nothing."""
         if self.p10.text == self.p90.text:
             return [] if short else [lead, "the same in every replication)"]
+        if _no_interval(self):
+            return []
         if short:
-            return [lead, self.p10, " to ", self.p90, ")"]
-        return [lead, _interval(L), " % interval ", self.p10, " to ", self.p90, ")"]
+            return [lead, self.ci_low, " to ", self.ci_high, ")"]
+        return [lead, _interval(L), " % interval ", self.ci_low, " to ", self.ci_high, ")"]
 
 
 class Paired:
-    """Median and interval ends of the paired (same seed) difference a − b of a KPI, as facts."""
+    """The paired (same seed) difference a − b of a KPI, as facts: mean, its 95 % interval, the 10/90 % spread."""
 
     def __init__(self, L: Ledger, name: str, a: Variant, b: Variant, kpi_a: str, kpi_b: str, fmt: str,
-                 censor: float | None = None, stats=("median", "p10", "p90"), abs_fmt: str | None = None):
+                 censor: float | None = None, stats=LEVEL, abs_fmt: str | None = None):
         n = min(len(a.kpis), len(b.kpis))
         diffs = np.array(a.values(kpi_a, censor)[:n]) - np.array(b.values(kpi_b, censor)[:n])
         for st in stats:
-            setattr(self, st, L.add(f"{name}.{st}", _stat(diffs, st), fmt, "paired", variant=a.key, minus=b.key,
-                                    kpi=kpi_a, minus_kpi=kpi_b, stat=st, censor=censor, seeds=_seed_range(a),
-                                    runs=n))
-        self.value = _stat(diffs, "median")
+            setattr(self, st, L.add(f"{name}.{st}", _stat(diffs, st, kpi_a, paired=True), fmt, "paired", variant=a.key,
+                                    minus=b.key, kpi=kpi_a, minus_kpi=kpi_b, stat=st, censor=censor,
+                                    seeds=_seed_range(a), runs=n))
+        self.value = _stat(diffs, "mean")
         if abs_fmt is not None:
-            self.abs = L.add(f"{name}.median_abs", self.value, abs_fmt, "paired", variant=a.key, minus=b.key,
-                             kpi=kpi_a, minus_kpi=kpi_b, stat="median", censor=censor, seeds=_seed_range(a), runs=n)
+            self.abs = L.add(f"{name}.mean_abs", self.value, abs_fmt, "paired", variant=a.key, minus=b.key,
+                             kpi=kpi_a, minus_kpi=kpi_b, stat="mean", censor=censor, seeds=_seed_range(a), runs=n)
 
     def cell(self, unit: str = "") -> list:
-        if self.p10.text == self.p90.text == self.median.text:
-            return [self.median, unit]
-        return [self.median, unit, " (", self.p10, " to ", self.p90, ")"]
+        """``mean unit (low to high)``: the mean difference and its 95 % interval."""
+        return _cell_with_interval(self, unit)
+
+    def spread(self, L: Ledger, unit: str = "") -> list:
+        """`` (10–90 % of paired replications: A to B unit)``, or nothing when every pair gives the same."""
+        if self.p10.text == self.p90.text:
+            return []
+        lo, hi = _spread(L)
+        return [" (", lo, "–", hi, " % of paired replications: ", self.p10, " to ", self.p90, unit, ")"]
+
+
+def _no_interval(st: Stats | Paired) -> bool:
+    return not hasattr(st, "ci_low") or not math.isfinite(st.ci_low.value if st.ci_low.value is not None else math.nan)
+
+
+def _cell_with_interval(st: Stats | Paired, unit: str = "") -> list:
+    if _no_interval(st) or st.ci_low.text == st.ci_high.text == st.mean.text:
+        return [st.mean, unit] if unit else [st.mean]
+    return [st.mean, unit, " (", st.ci_low, " to ", st.ci_high, ")"] if unit else \
+        [st.mean, " (", st.ci_low, " to ", st.ci_high, ")"]
 
 
 def _seed_range(v: Variant) -> list[int]:
@@ -239,7 +265,7 @@ def build_scenario(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
         unfinished = L.add("answer.unfinished", _stat(base.values(kpi), "nan_count"), "int", "run", variant="scenario",
                            kpi=kpi, stat="nan_count", seeds=_seed_range(base), runs=len(base.kpis))
         word = _direction(delta.value, "later than", "earlier than", "at about the same time as", 0.05 * DAYS_PER_MONTH)
-        s1 = ["With the rules in force, ", lab_name, "'s ", flop_f, "-FLOP training run finishes in ", level.median]
+        s1 = ["With the rules in force, ", lab_name, "'s ", flop_f, "-FLOP training run finishes in ", level.mean]
         if chip is not None:
             s1 += [" on ", chip]
         s1 += level.interval(L) + [", "]
@@ -249,31 +275,32 @@ def build_scenario(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
             s1 += [delta.abs, " months ", word, " the same run without the rules"]
         if cf_chip is not None:
             s1 += [", which would train on ", cf_chip]
-        if delta.p10.text != delta.p90.text:
-            s1 += [" (difference ", delta.p10, " to ", delta.p90, " months)"]
+        s1 += delta.spread(L, " months")
         s1 += ["."]
         if unfinished.value:
             s1 += [" In ", unfinished, " of ", R, " runs it does not finish by ", end, "."]
         answer.append(para(*s1))
     elif prim["kind"] == "compute":
         word = _direction(delta.value, "more than", "less than", "about as much as", 1e-9)
-        answer.append(para("With the rules in force, ", lab_name, " ends the horizon (", end, ") with ", level.median,
+        answer.append(para("With the rules in force, ", lab_name, " ends the horizon (", end, ") with ", level.mean,
                            " of installed compute", *level.interval(L), ", ", delta.abs, " ", word,
-                           " without the rules (difference ", delta.p10, " to ", delta.p90, ")."))
+                           " without the rules", *delta.spread(L), "."))
     else:
-        answer.append(para("With the rules in force, ", level.median, " chips are denied", *level.interval(L), "."))
+        answer.append(para("With the rules in force, ", level.mean, " chips are denied", *level.interval(L), "."))
     opt_sentence = (_lab_sentence(data, L, prim) if data.audience == "lab" else _policy_sentence(data, L, prim))
     if opt_sentence:
         answer.append(para(*opt_sentence))
-    answer.append(para("Intervals are ", _interval(L), " % intervals across ", R, " replications with common "
-                       "random numbers (seeds ", seed0, " to ", seed1, "); differences are paired by seed."))
+    lo_pct, hi_pct = _spread(L)
+    answer.append(para("Figures are means over ", R, " replications with common random numbers (seeds ", seed0, " to ",
+                       seed1, "); intervals are ", _interval(L), " % intervals of the mean, and differences are paired "
+                       "by seed; spreads are the ", lo_pct, "th to ", hi_pct, "th percentiles across replications."))
     sections.append(section("answer", answer))
 
     # ------------------------------------------------------------------ key figures
     key_rows, delta_kpis = _key_rows(data, L)
     sections.append(section("key_figures", [
         table(["", "with the rules", "without the rules", "difference"], key_rows,
-              ["Median (", _interval(L), " % interval) across ", R,
+              ["Mean (", _interval(L), " % interval of the mean) across ", R,
                " replications; the difference is paired by seed."]),
         chart("finish"), chart("fleet"), chart("deltas"),
     ]))
@@ -292,8 +319,8 @@ def build_scenario(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
         drivers.append(table(["input", "low setting: headline change", "high setting: headline change", "swing"],
                              [[r["label"], [r["low_value"], ": ", *r["low_delta"]],
                                [r["high_value"], ": ", *r["high_delta"]], r["range"]] for r in swing_rows],
-                             ["Headline changes are paired medians against the scenario over the same seeds; the "
-                              "distributions are listed under assumptions."]))
+                             ["Headline changes are mean paired differences against the scenario over the same "
+                              "seeds; the distributions are listed under assumptions."]))
         drivers.append(chart("tornado"))
     else:
         drivers.append(para("The scenario has no uncertain input (every number is a constant), so there is no "
@@ -316,9 +343,18 @@ def build_scenario(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
 
 
 def _interval(L: Ledger) -> Fact:
+    """The confidence level of every interval of a mean, % (a fact)."""
     if "setting.interval" not in L.facts:
-        L.add("setting.interval", INTERVAL_PCT, "int", "setting", what="interval level, %")
+        L.add("setting.interval", CONFIDENCE_PCT, "int", "setting", what="confidence level of intervals of a mean, %")
     return L.facts["setting.interval"]
+
+
+def _spread(L: Ledger) -> tuple[Fact, Fact]:
+    """The percentiles shown as spread across replications (facts)."""
+    if "setting.spread_low" not in L.facts:
+        L.add("setting.spread_low", SPREAD_PCT[0], "int", "setting", what="low percentile of the spread")
+        L.add("setting.spread_high", SPREAD_PCT[1], "int", "setting", what="high percentile of the spread")
+    return L.facts["setting.spread_low"], L.facts["setting.spread_high"]
 
 
 def _lab_sentence(data: BriefingData, L: Ledger, prim: dict) -> list | None:
@@ -329,7 +365,7 @@ def _lab_sentence(data: BriefingData, L: Ledger, prim: dict) -> list | None:
         return None
     base = data.variants["scenario"]
     H = data.scenario.horizon_days
-    meds = {v.key: _stat(v.values(prim["kpi"](v), H), "median") if prim["kpi"](v) else math.inf for v in opts}
+    meds = {v.key: _stat(v.values(prim["kpi"](v), H), "mean") if prim["kpi"](v) else math.inf for v in opts}
     best = min(opts, key=lambda v: meds[v.key])
     worst = max(opts, key=lambda v: meds[v.key])
     name_best = L.text(f"option.{best.key}.name", best.label, scenario=best.label, path="name")
@@ -337,49 +373,49 @@ def _lab_sentence(data: BriefingData, L: Ledger, prim: dict) -> list | None:
     gain = Paired(L, f"answer.best_gain.{best.key}", best, base, prim["kpi"](best), prim["kpi"](base), "months+", H,
                   abs_fmt="months")
     word = _direction(gain.value, "later than", "earlier than", "at about the same time as", 0.05 * DAYS_PER_MONTH)
-    base_med = _stat(base.values(prim["kpi"](base), H), "median")
+    base_med = _stat(base.values(prim["kpi"](base), H), "mean")
     if meds[best.key] >= base_med - 0.05 * DAYS_PER_MONTH:
         out = ["None of the options compared finishes earlier than the scenario; the earliest, ", name_best,
-               ", finishes in ", bs.median]
+               ", finishes in ", bs.mean]
     else:
-        out = ["Of the options compared, ", name_best, " finishes first, in ", bs.median, *bs.interval(L),
+        out = ["Of the options compared, ", name_best, " finishes first, in ", bs.mean, *bs.interval(L),
                ", ", gain.abs, " months ", word, " the scenario"]
         cost_kpi = _job_kpi(data, best, "job_cost_usd")
         if cost_kpi:
-            c = Stats(L, f"answer.best_cost.{best.key}", best, cost_kpi, "usd", stats=("median",))
-            c0 = Stats(L, "answer.base_cost", base, _job_kpi(data, base, "job_cost_usd"), "usd", stats=("median",))
-            out += [", at a cost of ", c.median, " against ", c0.median]
+            c = Stats(L, f"answer.best_cost.{best.key}", best, cost_kpi, "usd", stats=("mean",))
+            c0 = Stats(L, "answer.base_cost", base, _job_kpi(data, base, "job_cost_usd"), "usd", stats=("mean",))
+            out += [", at a cost of ", c.mean, " against ", c0.mean]
     if worst.key != best.key and meds[worst.key] > base_med + 0.05 * DAYS_PER_MONTH:
         name_worst = L.text(f"option.{worst.key}.name", worst.label, scenario=worst.label, path="name")
-        ws = Stats(L, f"answer.worst.{worst.key}", worst, prim["kpi"](worst), "month", H, stats=("median",))
-        out += ["; ", name_worst, " finishes last, in ", ws.median]
+        ws = Stats(L, f"answer.worst.{worst.key}", worst, prim["kpi"](worst), "month", H, stats=("mean",))
+        out += ["; ", name_worst, " finishes last, in ", ws.mean]
     return out + ["."]
 
 
 def _policy_sentence(data: BriefingData, L: Ledger, prim: dict) -> list:
     base = data.variants["scenario"]
     blocked = Stats(L, "answer.blocked", base, "blocked_units", "count")
-    if not blocked.median.value:
+    if not blocked.mean.value:
         return ["In these runs the rules deny no shipment: they act, if at all, through what the lab chooses not to "
                 "order."]
-    revenue = Stats(L, "answer.revenue", base, "vendor_revenue_lost_usd", "usd", stats=("median",))
-    grey = Stats(L, "answer.grey", base, "grey_units", "count", stats=("median",))
-    out = ["The rules deny ", blocked.median, " chips", *blocked.interval(L, " (", short=True), " worth ",
-           revenue.median, " in vendor revenue, while ", grey.median, " chips reach buyers through the grey channel"]
+    revenue = Stats(L, "answer.revenue", base, "vendor_revenue_lost_usd", "usd", stats=("mean",))
+    grey = Stats(L, "answer.grey", base, "grey_units", "count", stats=("mean",))
+    out = ["The rules deny ", blocked.mean, " chips", *blocked.interval(L, " (", short=True), " worth ",
+           revenue.mean, " in vendor revenue, while ", grey.mean, " chips reach buyers through the grey channel"]
     variants = [data.variants[k] for k in data.options if data.variants[k].role == "rule_variant"]
     if variants and prim["kind"] == "job":
         H = data.scenario.horizon_days
         effects = []
         for v in variants:
             d = np.array(v.values(prim["kpi"](v), H)) - np.array(base.values(prim["kpi"](base), H))
-            effects.append((_stat(d, "median"), v))
+            effects.append((_stat(d, "mean"), v))
         eff, v = min(effects, key=lambda t: t[0])
         rid = v.key.split(":", 1)[1]
         rule = L.text(f"rule.{rid}.name", data.scenario.rules[rid].name or rid, scenario=data.scenario.name,
                       path=f"rules.{rid}.name")
         if eff < -0.05 * DAYS_PER_MONTH:
             p = Paired(L, f"answer.rule_effect.{rid}", v, base, prim["kpi"](v), prim["kpi"](base), "months+", H,
-                       stats=("median",), abs_fmt="months")
+                       stats=("mean",), abs_fmt="months")
             out += ["; dropping ", rule, " alone would let the run finish ", p.abs, " months earlier"]
         else:
             out += ["; no single rule, dropped alone, brings the run forward by a month or more"]
@@ -432,11 +468,11 @@ def _swings(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
         ref = Variant(base.key, base.label, base.role, base.scenario, base.file, base.seeds[:n], base.run_ids[:n],
                       base.kpis[:n], base.jobs[:n], None, base.job_key)
         kpi = prim["kpi"](base)
-        dl = Paired(L, f"swing.{sw.path}.low", lo, ref, kpi, kpi, prim["diff"], prim["censor"], stats=("median",))
-        dh = Paired(L, f"swing.{sw.path}.high", hi, ref, kpi, kpi, prim["diff"], prim["censor"], stats=("median",))
+        dl = Paired(L, f"swing.{sw.path}.low", lo, ref, kpi, kpi, prim["diff"], prim["censor"], stats=("mean",))
+        dh = Paired(L, f"swing.{sw.path}.high", hi, ref, kpi, kpi, prim["diff"], prim["censor"], stats=("mean",))
         rng_val = abs(dh.value - dl.value) if math.isfinite(dh.value) and math.isfinite(dl.value) else math.nan
-        rng = L.add(f"swing.{sw.path}.range", rng_val, prim["diff"].rstrip("+"), "swing", low=dl.median.name,
-                    high=dh.median.name, what="absolute difference of the paired medians at the two settings")
+        rng = L.add(f"swing.{sw.path}.range", rng_val, prim["diff"].rstrip("+"), "swing", low=dl.mean.name,
+                    high=dh.mean.name, what="absolute difference of the mean paired differences at the two settings")
         label = L.text(f"swing.{sw.path}.label", sw.path, "label", what="dotted path of the input")
         series = len(sw.members) > 1
         dist_text = "; ".join(describe(d, human) for d in sw.dists[:3]) + (" …" if len(sw.dists) > 3 else "")
@@ -453,7 +489,7 @@ def _swings(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
                        scenario=data.scenario.name, path=sw.path, quantile=0.9)
         reps = L.add("setting.swing_replications", n, "int", "setting", what="replications per swing setting")
         rows.append({"path": sw.path, "label": label, "dist": dist, "low_value": lv, "high_value": hv,
-                     "low_delta": [dl.median, prim["unit"]], "high_delta": [dh.median, prim["unit"]],
+                     "low_delta": [dl.mean, prim["unit"]], "high_delta": [dh.mean, prim["unit"]],
                      "range": [rng, prim["unit"]], "range_value": rng_val,
                      "source": sw.source, "reps": reps, "dl": dl.value, "dh": dh.value})
     rows.sort(key=lambda r: -(r["range_value"] if math.isfinite(r["range_value"]) else -1))
@@ -479,20 +515,21 @@ def _options_blocks(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
                 continue
             st = Stats(L, f"option.{v.key}.finish", v, kpi, "month", H)
             vs = Paired(L, f"option.{v.key}.vs_scenario", v, base, kpi, prim["kpi"](base), "months+", H,
-                        stats=("median",)) if v is not base else None
-            cost = Stats(L, f"option.{v.key}.cost", v, _job_kpi(data, v, "job_cost_usd"), "usd", stats=("median",))
+                        stats=("mean",)) if v is not base else None
+            cost = Stats(L, f"option.{v.key}.cost", v, _job_kpi(data, v, "job_cost_usd"), "usd", stats=("mean",))
             unf = L.add(f"option.{v.key}.unfinished", _stat(v.values(kpi), "nan_count"), "int", "run", variant=v.key,
                         kpi=kpi, stat="nan_count", seeds=_seed_range(v), runs=len(v.kpis))
             rented = Stats(L, f"option.{v.key}.rented", v, _job_kpi(data, v, "job_rented_share"), "share",
                            stats=("mean",))
-            rows.append([name, chip, st.cell(), [vs.median, " months"] if vs else "–", cost.median,
+            rows.append([name, chip, st.cell(), [vs.mean, " months"] if vs else "–", cost.mean,
                          [unf, " of ", R], rented.mean])
         return [
             para("Each option is a scenario file run with the same seeds. Risk is shown two ways: runs that do not "
                  "finish by the end of the horizon, and the share of the cluster rented abroad (exposed to rules "
                  "on remote access)."),
             table(["option", "chip", "finishes", "vs the scenario", "cost", "unfinished", "rented share"], rows,
-                  ["Median (", _interval(L), " % interval) of the finish; median cost; mean rented share."]),
+                  ["Mean (", _interval(L), " % interval of the mean) of the finish; mean cost; mean rented share; ",
+                   R, " replications each."]),
         ]
     variants = [base, cf] + [data.variants[k] for k in data.options]
     rows = []
@@ -506,12 +543,12 @@ def _options_blocks(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
             name = [L.text(f"option.{v.key}.name", v.label, scenario=v.label, path="name")]
         cells = [name]
         for kpi, fmt in (("blocked_units", "count"), ("grey_units", "count"), ("vendor_revenue_lost_usd", "usd")):
-            cells.append(Stats(L, f"variant.{v.key}.{kpi}", v, kpi, fmt, stats=("median",)).median)
+            cells.append(Stats(L, f"variant.{v.key}.{kpi}", v, kpi, fmt, stats=("mean",)).mean)
         if data.lab:
             cells.append(Stats(L, f"variant.{v.key}.compute", v, f"compute_eflops_end[{data.lab}]", "eflops",
-                               stats=("median",)).median)
+                               stats=("mean",)).mean)
         if prim["kind"] == "job" and prim["kpi"](v):
-            cells.append(Stats(L, f"variant.{v.key}.finish", v, prim["kpi"](v), "month", H, stats=("median",)).median)
+            cells.append(Stats(L, f"variant.{v.key}.finish", v, prim["kpi"](v), "month", H, stats=("mean",)).mean)
         rows.append(cells)
     header = ["rule variant", "chips denied", "grey-channel leakage", "vendor revenue lost"]
     if data.lab:
@@ -522,7 +559,7 @@ def _options_blocks(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
                    "dropped alone (same seeds). Leakage counts chips that reach buyers through the grey channel.")]
     if not [k for k in data.options if data.variants[k].role == "rule_variant"]:
         blocks.append(para("No single rule denies a shipment in these runs, so no rule is dropped alone."))
-    blocks.append(table(header, rows, ["Medians across ", R, " replications."]))
+    blocks.append(table(header, rows, ["Means across ", R, " replications."]))
     return blocks
 
 
@@ -661,15 +698,15 @@ def _scenario_charts(data: BriefingData, L: Ledger, prim: dict, swing_rows: list
             continue
         vals = v.values(kpi, prim["censor"])
         label = "no rules" if v.role == "counterfactual" else v.label
-        rows.append({"label": label, "median": _stat(vals, "median"), "low": _stat(vals, "p10"),
-                     "high": _stat(vals, "p90")})
+        rows.append({"label": label, "mean": _stat(vals, "mean", kpi), "low": _stat(vals, "p10", kpi),
+                     "high": _stat(vals, "p90", kpi)})
     df = pd.DataFrame(rows)
     if prim["kind"] == "job":
-        title = "When the training run finishes, by world (median and interval across replications)"
+        title = "When the training run finishes, by world (mean, and 10–90 % of replications)"
         charts.append(Chart("finish", title, plots.interval_dots(df, title, "finish date", start=s.start,
                                                                  horizon_days=H), 900, 170 + 48 * len(df)))
     else:
-        title = "The headline quantity by world (median and interval across replications)"
+        title = "The headline quantity by world (mean, and 10–90 % of replications)"
         charts.append(Chart("finish", title, plots.interval_dots(df, title, prim["fmt"]), 900, 170 + 48 * len(df)))
     if base.fleet is not None and data.lab:
         title = "Installed fleet of the lab by chip and origin, first replication with the rules"
@@ -716,7 +753,9 @@ def build_compare(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
             lvl, dif = "number", "number+"
         out = {"unit": " months" if dif == "months+" else " days" if "_day" in kpi and s is None else ""}
         for fld, fmt in (("base_mean", lvl), ("counterfactual_mean", lvl), ("diff_mean", dif), ("diff_ci_low", dif),
-                         ("diff_ci_high", dif)):
+                         ("diff_ci_high", dif), ("diff_p10", dif), ("diff_p90", dif)):
+            if fld not in row:  # a result saved before the spread was reported
+                continue
             v = row.get(fld)
             out[fld] = L.add(f"compare.{kpi}.{fld}", math.nan if v is None else float(v), fmt, "compare", file=src,
                              kpi=kpi, field=fld)
@@ -734,11 +773,12 @@ def build_compare(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
                            "compare_text", file=src, what="base name"), " against ", f["counterfactual_mean"], " in ",
                            L.text("compare.cf", p["counterfactual"], "compare_text", file=src, what="name"),
                            "; the mean paired difference is ", f["diff_mean"], f["unit"], " (", _ci(L),
-                           " % confidence interval ", f["diff_ci_low"], " to ", f["diff_ci_high"], ", ", R,
-                           " replications)."))
-        answer.append(para("A compare result keeps only means and confidence intervals of the mean, not the spread of "
-                           "single runs; brief the scenario file itself for intervals across runs, drivers and "
-                           "options."))
+                           " % interval ", f["diff_ci_low"], " to ", f["diff_ci_high"], ", ", R,
+                           " replications)", *([" and ", *_spread(L)[:1], "–", _spread(L)[1],
+                                                " % of paired replications lie between ", f["diff_p10"], " and ",
+                                                f["diff_p90"], f["unit"]] if "diff_p10" in f else []), "."))
+        answer.append(para("A compare result keeps the means, their intervals and the spread of the paired differences; "
+                           "brief the scenario file itself for drivers and options."))
     else:
         answer.append(para("The compare result holds no KPI."))
     table_rows = []
@@ -751,14 +791,14 @@ def build_compare(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
         section("answer", answer),
         section("key_figures", [table(["", "scenario (mean)", "counterfactual (mean)", "difference (interval)"],
                                       table_rows, ["Means over ", R, " paired replications; ", _ci(L),
-                                                   " % confidence intervals of the mean difference."]),
+                                                   " % intervals of the mean difference."]),
                                 chart("deltas"), chart("days")]),
         section("drivers", [para("Not available from a comparison result: brief the scenario (one-at-a-time "
                                  "swings) or a sweep store (sensitivity indices).")]),
         section("options", [para("A comparison holds one pair of worlds; see the table above.")]),
         section("assumptions", _compare_assumptions(data, L)),
-        section("caveats", [bullets([["Means of few replications can hide a skewed spread; the scenario's own "
-                                      "briefing shows intervals across runs."]])]),
+        section("caveats", [bullets([["Means of few replications can hide a skewed spread; look at the spread of the "
+                                      "paired differences, and the scenario's own briefing."]])]),
         section("reproduce", []),
     ]
     comp = pd.DataFrame(changed)
@@ -776,9 +816,7 @@ def build_compare(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
 
 
 def _ci(L: Ledger) -> Fact:
-    if "setting.confidence" not in L.facts:
-        L.add("setting.confidence", 95, "int", "setting", what="confidence level of sim.experiments.compare intervals, %")
-    return L.facts["setting.confidence"]
+    return _interval(L)
 
 
 def _compare_assumptions(data: BriefingData, L: Ledger) -> list[dict]:
@@ -820,15 +858,16 @@ def build_sweep(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
             for col, val in values_where.items():
                 mask &= inputs[col].astype(str).to_numpy() == str(val)
             vals = y[mask]
-        return L.add(fact_name, _stat(vals, stat), fmt, "sweep", store=src, kpi=kpi, stat=stat, where=values_where)
+        return L.add(fact_name, _stat(vals, stat, kpi), fmt, "sweep", store=src, kpi=kpi, stat=stat, where=values_where)
 
-    med, p10, p90 = st("sweep.median", None, "median"), st("sweep.p10", None, "p10"), st("sweep.p90", None, "p90")
+    med, p10, p90 = st("sweep.mean", None, "mean"), st("sweep.p10", None, "p10"), st("sweep.p90", None, "p90")
+    lo_pct, hi_pct = _spread(L)
     question = (L.text("scenario.question", s.question, scenario=s.name, path="question") if s is not None else
                 L.text("sweep.description", store.meta["spec"].get("description") or store.sweep_id, "sweep_text",
                        store=src, what="spec description"))
     kpi_f = L.text("sweep.kpi", kpi, "label", what="KPI analysed")
-    answer = [para("Across the ", n, " runs of sweep ", name, ", ", kpi_label(L, kpi), " has a median of ", med, " (",
-                   _interval(L), " % interval ", p10, " to ", p90, ").")]
+    answer = [para("Across the ", n, " runs of sweep ", name, ", ", kpi_label(L, kpi), " has a mean of ", med, " (",
+                   lo_pct, "–", hi_pct, " % of runs: ", p10, " to ", p90, ").")]
     index_rows, tornado_rows, method = _sweep_indices(report, L, src, kpi)
     if index_rows:
         top = index_rows[0]
@@ -862,11 +901,11 @@ def build_sweep(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
             where = {lv: row[lv] for lv in store.levers}
             label = L.text(f"sweep.policy{i}", ", ".join(f"{k} = {v}" for k, v in where.items()), "sweep_text",
                            store=src, what="lever values")
-            rows.append([label, [st(f"sweep.policy{i}.median", where, "median"), " (",
+            rows.append([label, [st(f"sweep.policy{i}.mean", where, "mean"), " (",
                                  st(f"sweep.policy{i}.p10", where, "p10"), " to ",
                                  st(f"sweep.policy{i}.p90", where, "p90"), ")"]])
-        options = [table(["levers", kpi_label(L, kpi)], rows, ["Median (", _interval(L), " % interval) of the runs "
-                                                                 "at each lever setting."])]
+        options = [table(["levers", kpi_label(L, kpi)], rows, ["Mean (", lo_pct, "–", hi_pct, " % of the runs) at each "
+                                                                 "lever setting."])]
     else:
         options = [para("The sweep has no levers, so there is no option to compare.")]
     params = []
@@ -893,14 +932,14 @@ def build_sweep(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
         vals = outputs[k].to_numpy(dtype=float)
         if not np.isfinite(vals).any():
             continue
-        fs = [L.add(f"sweep.kpi{i}.{stt}", _stat(vals, stt), klvl, "sweep", store=src, kpi=k, stat=stt, where=None)
-              for stt in ("median", "p10", "p90")]
+        fs = [L.add(f"sweep.kpi{i}.{stt}", _stat(vals, stt, k), klvl, "sweep", store=src, kpi=k, stat=stt, where=None)
+              for stt in ("mean", "p10", "p90")]
         key_rows.append([kpi_label(L, k), [fs[0], " (", fs[1], " to ", fs[2], ")"]])
     sections = [
         section("question", [para(question)]),
         section("answer", answer),
-        section("key_figures", [table(["KPI", "median (interval) across the sweep"], key_rows,
-                                      ["Median (", _interval(L), " % interval) over every stored run."]),
+        section("key_figures", [table(["KPI", "mean (spread) across the sweep"], key_rows,
+                                      ["Mean (", lo_pct, "–", hi_pct, " % of runs) over every stored run."]),
                                 chart("distribution")]),
         section("drivers", drivers or [para("No sensitivity analysis was possible for this store.")]),
         section("options", options),
