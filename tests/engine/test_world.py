@@ -226,3 +226,14 @@ def test_results_do_not_depend_on_the_order_ids_were_written_in(flagship):
     a, b = Simulation(flagship, 3).run(), Simulation(other, 3).run()
     for name in a.tables:
         pd.testing.assert_frame_equal(a.tables[name], b.tables[name])
+
+
+def test_rules_never_make_the_flagship_job_finish_earlier_beyond_noise(flagship):
+    """With common random numbers, the rules' effect on ByteDance's finish day is never significantly negative:
+    no mechanism in the flagship lets the rules speed the job (stockpiling ahead of a rule only buys chips the
+    job could also have bought without it)."""
+    from sim.experiments.compare import compare
+
+    rows = {c.kpi: c for c in compare(flagship, without_rules(flagship), replications=6)}
+    c = rows["job_finish_or_horizon_day[bytedance/llm]"]
+    assert c.diff_ci_high >= 0, f"rules speed the job: {c.diff_mean:+.1f} d [{c.diff_ci_low:.1f}, {c.diff_ci_high:.1f}]"
