@@ -92,7 +92,8 @@ def load_file(path: str) -> Loaded:
 
 
 def load_upload(filename: str, content: bytes) -> Loaded:
-    """Validate an uploaded scenario with the CLI's one-line errors; ``include:`` resolves against scenarios/."""
+    """Validate an uploaded scenario with the CLI's one-line errors; ``extends:``/``include:`` resolve only inside
+    scenarios/ (a reference elsewhere on disk is a problem, and that file is never read)."""
     if len(content) > UPLOAD_LIMIT_BYTES:
         return Loaded(filename, None, (f"{filename}:1: -: file is {len(content):,} bytes; the limit is "
                                        f"{UPLOAD_LIMIT_BYTES:,}",))
@@ -106,7 +107,7 @@ def load_upload(filename: str, content: bytes) -> Loaded:
         tmp.write(content)
         tmp.flush()
         try:
-            scenario = sim.load_scenario(tmp.name)
+            scenario = sim.load_scenario(tmp.name, within=SCENARIO_DIR)  # extends/include: the library only
         except ScenarioError as e:
             temp_name = Path(tmp.name).name
             lines = tuple(
