@@ -9,10 +9,30 @@ Public API::
     result.tables["shipments"].head()
 """
 
+from typing import TYPE_CHECKING
+
 from sim._version import __version__
-from sim.engine.simulation import Simulation
-from sim.results.result import RunResult
-from sim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict
-from sim.schema import Scenario
+
+# Loaded on first use (PEP 562), so `import sim.cli` is quick: the console script can catch Ctrl-C (exit 130,
+# one line) before numpy, pydantic and SimPy are imported.
+_LAZY = {"Simulation": "sim.engine.simulation", "RunResult": "sim.results.result",
+         "ScenarioError": "sim.scenario.loader",
+         "load_scenario": "sim.scenario.loader", "scenario_from_dict": "sim.scenario.loader", "Scenario": "sim.schema"}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sim.engine.simulation import Simulation
+    from sim.results.result import RunResult
+    from sim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict
+    from sim.schema import Scenario
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
 
 __all__ = ["RunResult", "Scenario", "ScenarioError", "Simulation", "__version__", "load_scenario", "scenario_from_dict"]

@@ -175,8 +175,8 @@ def test_the_estimate_is_an_upper_estimate(tiny_scenario):
 
 def test_a_scenario_over_the_budget_is_refused_naming_the_field(tmp_path):
     f = tmp_path / "stream.yaml"
-    f.write_text(f"extends: {TINY}\nclouds:\n  c:\n    country: MY\nrental_streams:\n  s:\n    cloud: c\n    chip: h100\n"
-                 "    arrivals_per_day: 90000\n    mean_duration_days: 1\n")
+    f.write_text(f"extends: {TINY}\nclouds:\n  c:\n    country: MY\nrental_streams:\n  s:\n    cloud: c\n"
+                 "    chip: h100\n    arrivals_per_day: 90000\n    mean_duration_days: 1\n")
     with pytest.raises(ScenarioError) as info:
         load_scenario(f)
     (p,) = info.value.problems

@@ -24,7 +24,8 @@ def brief(
     audience: Annotated[str, typer.Option(help="policy (rule variants: chips denied, leakage, revenue lost) or lab "
                                                "(options: finish, cost, risk).")] = "policy",
     replications: Annotated[int, typer.Option(min=1, max=1000, help="Paired replications per world.")] = 10,
-    seed: Annotated[int | None, typer.Option(min=0, help="First seed (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1,
+                                             help="First seed (default: the scenario's).")] = None,
     option: Annotated[list[Path] | None, typer.Option("--option", help="An option to compare (a scenario file; "
                                                                        "repeatable). Lab default: the scenario's "
                                                                        "_only/_rent/_mix/_no_remote siblings.")] = None,

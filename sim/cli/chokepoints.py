@@ -51,7 +51,8 @@ def chokepoints(
         "--kind", help="Only targets of this kind: foundry, memory, packager, vendor, distributor, cloud, edge "
                        "(repeatable, or comma-separated)."
     )] = None,
-    seed: Annotated[int | None, typer.Option(help="First seed (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1,
+                                             help="First seed (default: the scenario's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Rank chokepoints: knock out each node (or channel edge) and measure the lab's KPI against the graph's view."""

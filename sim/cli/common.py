@@ -11,7 +11,7 @@ from rich.console import Console
 from sim.scenario.loader import ScenarioError, load_scenario
 
 out = Console() if sys.stdout.isatty() else Console(width=160)  # pipes and files get full-width tables
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a problem line is never wrapped, whatever the width
 
 EXIT_BAD_INPUT = 2
 
@@ -21,6 +21,34 @@ def _fail(problems: list) -> None:
     for p in problems:
         err.print(str(p), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _check_output_dir(path: Path, flag: str) -> None:
+    """Exit 2 with one line, before any long work, if *path* (a folder to create or fill) cannot be written."""
+    import os
+
+    if path.exists() and not path.is_dir():
+        _fail([f"{path}: {flag} must be a folder, and this is a file"])
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        _fail([f"{path}: cannot write: {probe} is a file, not a folder"])
+    if not os.access(probe, os.W_OK | os.X_OK):
+        _fail([f"{path}: cannot write: Permission denied ({probe})"])
+
+
+def _check_output_file(path: Path, flag: str) -> None:
+    """Exit 2 with one line, before any long work, if the file *path* cannot be created or replaced."""
+    import os
+
+    if path.is_dir():
+        _fail([f"{path}: {flag} must be a file, and this is a folder"])
+    if path.exists() and not os.access(path, os.W_OK):
+        _fail([f"{path}: cannot write: Permission denied"])
+    _check_output_dir(path.parent if str(path.parent) else Path("."), flag)
 
 
 def _load(path: Path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sim.cli.common import EXIT_BAD_INPUT, _fail, _fmt, _load, _progress_runner, err, out
+from sim.cli.common import EXIT_BAD_INPUT, _check_output_dir, _fail, _fmt, _load, _progress_runner, err, out
 from sim.scenario.loader import ScenarioError, load_raw, load_scenario
 
 app = typer.Typer(
@@ -134,7 +136,8 @@ def graph(
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Scenario file.")],
-    seed: Annotated[int | None, typer.Option(help="Random seed (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1,
+                                             help="Random seed (default: the scenario's).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write every table to this folder.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="Table format for --out: parquet or csv.")] = "parquet",
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
@@ -158,8 +161,8 @@ def run(
         s, values, missing = apply_draw(s, post, draw, seed if seed is not None else s.seed)
         note_posterior(post, missing, f"inputs (draw {draw}: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
                        + ")")
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        _fail([f"{out_dir}: --out must be a folder, and this is a file"])
+    if out_dir is not None:
+        _check_output_dir(out_dir, "--out")  # before the run, not after it
     with _progress_runner(f"running {s.name}") as bar:
         task = bar.add_task("run", total=s.horizon_days)
         result = Simulation(s, seed).run(progress=lambda day, total: bar.update(task, completed=day))
@@ -189,7 +192,8 @@ def compare(
     against: Annotated[Path | None, typer.Option("--against", help="Another scenario as the counterfactual.")] = None,
     without_rules: Annotated[bool, typer.Option("--without-rules", help="Counterfactual: no rules at all.")] = False,
     without: Annotated[list[str] | None, typer.Option("--without", help="Counterfactual: drop this rule (repeatable).")] = None,
-    seed: Annotated[int | None, typer.Option(help="First seed (default: the scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1,
+                                             help="First seed (default: the scenario's).")] = None,
     replications: Annotated[int, typer.Option(min=1, max=10_000, help="Paired replications.")] = 10,
     kpi: Annotated[list[str] | None, typer.Option("--kpi", help="Only KPIs containing this text (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -285,8 +289,10 @@ def _register_extensions() -> None:
     from sim.cli.brief import register as brief_commands
     from sim.cli.calibrate import register as calibrate_commands
     from sim.cli.chokepoints import register as chokepoint_commands
+    from sim.cli.options import register as options_commands
     from sim.cli.sweep import register as sweep_commands
 
+    options_commands(app)
     sweep_commands(app)
     calibrate_commands(app)
     chokepoint_commands(app)
@@ -297,22 +303,75 @@ _register_extensions()
 
 
 def main() -> None:
-    """Console-script entry point: bad input exits 2 with one line per problem; a bug exits 1 with one line."""
+    """Console-script entry point: bad input exits 2 with one line per problem; a bug exits 1 with one line;
+    Ctrl-C exits 130 with one line at any moment; an unwritable standard output (a full disk, /dev/full) exits 2
+    with one line, a closed pipe (``| head``) quietly.  Warnings from numerical libraries are never printed."""
     import os
+    import signal
+    import warnings
 
+    debug = bool(os.environ.get("EXPORTSIM_DEBUG"))
+    if not debug:
+        warnings.simplefilter("ignore")  # numpy/scipy RuntimeWarnings would land among the problem lines
+    code = 0
     try:
-        app(standalone_mode=True)
-    except SystemExit:
-        raise
+        try:
+            app(standalone_mode=True)  # Typer: usage errors framed (exit 2); Ctrl-C inside a command exits 130
+        finally:
+            sys.stdout.flush()  # a full device fails here, not in the interpreter's exit
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if code == 130:
+            _say("interrupted")
     except KeyboardInterrupt:
-        err.print("interrupted")
-        raise SystemExit(130) from None
+        code = 130
+        _say("interrupted")
+    except OSError as e:
+        if not _is_stdout_error(e):
+            code = _internal(e, debug)
+        elif e.errno == errno.EPIPE:
+            code = 141  # like a shell: 128 + SIGPIPE, nothing printed
+        else:
+            _say(f"exportsim: cannot write to standard output: {e.strerror or e}")
+            code = EXIT_BAD_INPUT
     except Exception as e:  # a bug, not bad input: one line unless debugging
-        if os.environ.get("EXPORTSIM_DEBUG"):
-            raise
-        err.print(f"exportsim: internal error: {type(e).__name__}: {e} (set EXPORTSIM_DEBUG=1 for details)",
-                  markup=False, highlight=False)
-        raise SystemExit(1) from None
+        code = _internal(e, debug)
+    if code in (130, 141, EXIT_BAD_INPUT):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while we leave stays quiet too
+        _quiet_stdout()  # the interpreter's final flush of a broken stdout must print nothing
+    raise SystemExit(code)
+
+
+def _internal(e: BaseException, debug: bool) -> int:
+    if debug:
+        raise e
+    _say(" ".join(f"exportsim: internal error: {type(e).__name__}: {e} (set EXPORTSIM_DEBUG=1 for details)".split()))
+    return 1
+
+
+def _say(line: str) -> None:
+    """One line on stderr, never wrapped, whatever the terminal width."""
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+
+
+def _is_stdout_error(e: OSError) -> bool:
+    """Whether *e* came from writing standard output: a stream error (no file name) of the kinds a full or
+    closed output gives.  File writes name their file (and ``--out``/``--store`` report their own errors)."""
+    return e.filename is None and e.errno in (errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG)
+
+
+def _quiet_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush of a broken stdout prints nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -342,7 +342,7 @@ class CalibrationModel:
             if os.environ.get("EXPORTSIM_DEBUG"):
                 raise
             log.debug("run failed at %s: %s", u, e)
-            return {oid: math.nan for oid in self.lc.fit}
+            return dict.fromkeys(self.lc.fit, math.nan)
 
 
 @dataclass
@@ -614,8 +614,11 @@ def run_calibration(
         resumed = meta.get("abc_id") is not None and (root / ABC_DB).is_file()
         if resumed:
             history = abc.load(db, int(meta["abc_id"]))
-        else:
+        else:  # new, or the SQLite history was removed (e.g. a store copied without abc.db): start over
             (root / ABC_DB).unlink(missing_ok=True)
+            meta.update(status="running", generations=[], stopped_because="")
+            for name in (POSTERIOR, POPULATIONS, GENERATIONS, PREDICTIVE):
+                (root / name).unlink(missing_ok=True)
             x0 = {oid: (o.low + o.high) / 2 for oid, o in lc.fit.items()}
             history = abc.new(db, x0, meta_info={"exportsim_calibration": lc.spec.name, "key": lc.key})
             meta["abc_id"] = history.id
@@ -694,7 +697,7 @@ def _predictive_task(lc: LoadedCalibration, task: tuple[str, int, int, int, dict
     try:
         sims = simulate(lc, values, [seed], lc.used)
     except Exception as e:  # noqa: BLE001 - recorded
-        sims = {oid: math.nan for oid in lc.used}
+        sims = dict.fromkeys(lc.used, math.nan)
         row.update(status="failed", error=f"{type(e).__name__}: {e}"[:300])
     row.update({f"obs:{k}": v for k, v in sims.items()})
     return row

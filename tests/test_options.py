@@ -1,0 +1,71 @@
+"""The options study (sim.experiments.options, exportsim options): pairing, common seeds, flags, JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sim import load_scenario
+from sim.cli.main import app
+from sim.experiments import estimate
+from sim.experiments.options import default_options, is_variant_of, main_jobs, options_study
+from sim.reports import options as fmt
+
+DATA = Path(__file__).parent / "data"
+TINY = DATA / "tiny.yaml"
+OPTS = [DATA / "tiny_variant.yaml", DATA / "tiny_renamed.yaml", DATA / "tiny_lever.yaml"]
+
+
+def _study(R=2):
+    return options_study(load_scenario(TINY), TINY, OPTS, replications=R)
+
+
+def test_rows_pair_the_main_job_across_names_and_use_the_estimator():
+    st = _study()
+    keys = [r.option for r in st.rows]
+    assert keys == ["baseline", "no_rules", "tiny_variant", "tiny_renamed", "tiny_lever"]
+    assert st.seeds == [load_scenario(TINY).seed + r for r in range(2)]
+    renamed = st.row("tiny_renamed")
+    assert renamed.job == "job2" and renamed.kind == "variant"
+    assert st.row("tiny_lever").kind == "lever" and st.row("tiny_variant").kind == "variant"
+    base = st.row("baseline")
+    want = estimate.paired(renamed.finish_days, base.finish_days, "job_finish_or_horizon_day")
+    assert math.isclose(renamed.diff_days["mean"], want.mean)
+    assert renamed.diff_days["n"] == 2
+    assert renamed.finish_date is not None and renamed.finish_date[:2] == "20"
+    assert sum(renamed.chip_counts.values()) == 2
+
+
+def test_identical_option_is_flagged():
+    base = load_scenario(TINY)
+    st = options_study(base, TINY, [TINY], replications=2)  # the baseline itself as an option (a lever: no extends)
+    row = st.rows[-1]
+    assert row.identical and row.job_unchanged and row.diff_days["mean"] == 0
+    assert "cannot differ by construction" in fmt.note_cell(json.loads(json.dumps(st.to_dict()))["rows"][-1], 2)
+
+
+def test_variant_detection_and_defaults():
+    assert is_variant_of(DATA / "tiny_variant.yaml", TINY)
+    assert not is_variant_of(DATA / "tiny_lever.yaml", TINY)
+    flagship = Path("scenarios/bytedance_ascend.yaml")
+    names = [p.stem for p in default_options(flagship, "lab")]
+    assert names == ["bytedance_ascend_only", "bytedance_ascend_rent", "bytedance_ascend_mix",
+                     "bytedance_ascend_no_remote"]
+    assert "remote_access_ban" in [p.stem for p in default_options(flagship, "policy")]
+    assert main_jobs(load_scenario(TINY)) == {"lab-cn": "job1"}
+
+
+def test_cli_json_matches_the_api_and_text_has_dates():
+    runner = CliRunner()
+    args = ["options", str(TINY), "--replications", "2"] + sum((["--option", str(o)] for o in OPTS), [])
+    res = runner.invoke(app, args + ["--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == json.loads(json.dumps(_study().to_dict()))
+    text = runner.invoke(app, args)
+    assert text.exit_code == 0, text.output
+    assert "R = 2 paired" in " ".join(text.stdout.split()) and "2023-03-" in text.stdout
+    bad = runner.invoke(app, ["options", str(TINY), "--option", "nope.yaml"])
+    assert bad.exit_code == 2

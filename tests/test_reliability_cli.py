@@ -1,0 +1,125 @@
+"""Issue 19, command-line side: usage errors for seeds and counts, unwritable standard output, output paths checked
+before the long work, Ctrl-C quiet with exit 130 at any moment, no wrapping, no numerical warnings on stderr."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sim.cli import app
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+TINY = TESTS / "data" / "tiny.yaml"
+FLAGSHIP = ROOT / "scenarios" / "bytedance_ascend.yaml"
+
+
+def _exportsim() -> list[str]:
+    script = Path(sys.executable).parent / "exportsim"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sim.cli"]
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "EXPORTSIM_DEBUG"}
+    env.update(COLUMNS="80", **extra)
+    return env
+
+
+def _child(*argv: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([*_exportsim(), *argv], capture_output=True, text=True, timeout=timeout, env=_env(), **kw)
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", str(TINY), "--seed", "-1"],
+    ["run", str(TINY), "--seed", str(2**64)],
+    ["compare", str(TINY), "--without-rules", "--seed", "-5"],
+    ["compare", str(TINY), "--without-rules", "--replications", "-1"],
+    ["chokepoints", str(TINY), "--seed", "-1"],
+    ["brief", str(TINY), "--seed", "-1"],
+    ["sweep", str(TESTS / "corpus" / "sweep" / "_good_spec.yaml"), "--limit", "-1"],
+])
+def test_negative_seeds_and_counts_are_usage_errors(runner, argv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("argv", [["run", str(TINY), "--json"], ["schema"], ["validate", str(TINY)]])
+def test_a_full_standard_output_is_one_line(argv):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([*_exportsim(), *argv], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60,
+                              env=_env())
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == ["exportsim: cannot write to standard output: No space left on device"]
+
+
+def test_a_closed_pipe_is_quiet():
+    proc = subprocess.Popen([*_exportsim(), "schema"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    proc.stdout.read(10)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert b"Traceback" not in err and b"Exception ignored" not in err, err
+    assert proc.returncode in (0, 141)
+
+
+def test_output_folder_is_checked_before_the_run(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    t0 = time.perf_counter()
+    proc = _child("run", str(FLAGSHIP), "--out", str(tmp_path / "a_file" / "tables"))
+    assert time.perf_counter() - t0 < 15  # no 6-year run first
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"{tmp_path / 'a_file' / 'tables'}: cannot write: {tmp_path / 'a_file'} is a "
+                                        "file, not a folder"]
+
+
+def test_the_internal_error_line_is_not_wrapped(tmp_path):
+    """stderr is a pipe here: rich would wrap at 80 columns; the line must stay whole."""
+    code = ("import sys; sys.argv = ['exportsim', 'validate', sys.argv[1]]\n"
+            "import sim.cli.main as m\n"
+            "def boom(*a, **k): raise RuntimeError('x' * 150)\n"
+            "m.load_scenario = boom\n"
+            "m.main()\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(TINY)], capture_output=True, text=True, timeout=60,
+                          env=_env())
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("exportsim: internal error: RuntimeError: xxx") and lines[0].endswith("for details)")
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.35, 0.6, 1.5, 3.0])
+def test_ctrl_c_at_any_moment_is_quiet(delay):
+    """SIGINT while Python imports numpy, pydantic and SimPy (the first second), while loading, and while running:
+    one line, exit 130.  (A SIGINT in the first ~50 ms lands in CPython's own start-up, in ``site``, before any
+    line of exportsim runs: the interpreter's message, not ours; see SECURITY.md.)"""
+    proc = subprocess.Popen([*_exportsim(), "compare", str(FLAGSHIP), "--without-rules", "--replications", "50"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    if proc.returncode == -signal.SIGINT:  # arrived before the interpreter installed its handler: killed, silent
+        assert err == ""
+        return
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert err.splitlines() == ["interrupted"], err
+    assert out == ""
+
+
+def test_numerical_warnings_never_reach_stderr(tmp_path):
+    """A spec whose ranges make scipy warn: the problem lines are all that is printed."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"name: w\nbase: {TINY}\ndesign: {{kind: lhs, n: 2}}\nuncertainties:\n"
+                    "  y: {path: nodes.smic.allocation.ascend910b.die_yield, dist: normal, mean: 0.5, sd: 1.0e+300}\n")
+    proc = _child("sweep", str(spec), "--store", str(tmp_path / "st"))
+    assert proc.returncode == 2
+    assert "Warning" not in proc.stderr and "site-packages" not in proc.stderr, proc.stderr
+    assert all(line.startswith(("s.yaml:", str(spec))) for line in proc.stderr.splitlines()), proc.stderr
