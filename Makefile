@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run dashboard test golden fuzz install bench clean
+.PHONY: run dashboard test lint golden fuzz install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ dashboard: $(STAMP)
 ## test: the test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## lint: ruff (rule set in pyproject.toml) and mypy on sim/ (per-module settings there too)
+lint: $(STAMP)
+	$(BIN)/ruff check sim app tests benchmarks
+	$(BIN)/mypy
 
 ## golden: rewrite tests/golden/ from the current model (refuses changed outputs unless MODEL_VERSION was bumped)
 golden: $(STAMP)

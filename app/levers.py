@@ -183,9 +183,8 @@ def apply(original: dict, levers: list[Lever], values: dict[str, Any]) -> dict:
             elif lever.kind == "scale":
                 if _exists(d, path):
                     set_(d, path, scale_quantity(get(d, path), float(value), lever.payload.get("cap")))
-            elif lever.kind == "add_rule":
-                if value:
-                    d.setdefault("rules", {})[path[-1]] = remote_ban_rule(d, str(value))
+            elif lever.kind == "add_rule" and value:
+                d.setdefault("rules", {})[path[-1]] = remote_ban_rule(d, str(value))
     return d
 
 

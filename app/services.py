@@ -9,6 +9,7 @@ blocked edges and chokepoints all come from ``sim``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
@@ -99,7 +100,7 @@ def load_upload(filename: str, content: bytes) -> Loaded:
                                        f"{UPLOAD_LIMIT_BYTES:,}",))
     # Written beside the library so `include: [_catalog/...]` and `extends:` work as for a local file.
     try:
-        tmp = tempfile.NamedTemporaryFile(dir=SCENARIO_DIR, prefix=".upload-", suffix=".yaml")
+        tmp = tempfile.NamedTemporaryFile(dir=SCENARIO_DIR, prefix=".upload-", suffix=".yaml")  # noqa: SIM115 - entered just below
     except OSError as e:
         return Loaded(filename, None, (f"{filename}:1: -: cannot be checked here: the scenario library "
                                        f"is not writable ({e.strerror or e})",))
@@ -282,7 +283,7 @@ def network(scenario_json: str, on: dt.date) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def chokepoints(scenario_json: str, lab: str, replications: int, since: dt.date) -> dict:
-    """Simulated knock-outs of every node and channel for *lab* (sim.experiments.chokepoints), as plain data and a frame."""
+    """Simulated knock-outs of every node and channel for *lab* (sim.experiments.chokepoints): data and a frame."""
     from sim.experiments import chokepoints as sim_chokepoints
 
     try:
@@ -384,10 +385,8 @@ def _store_stamp(path: str) -> float:
         if (root / "runs").is_dir():
             candidates += list((root / "runs").glob("*.parquet"))
         for p in candidates:
-            try:
+            with contextlib.suppress(OSError):
                 stamp = max(stamp, p.stat().st_mtime)
-            except OSError:
-                pass
     except OSError:
         pass
     return stamp
@@ -578,7 +577,7 @@ def sweep_default_condition(data: SweepData, kpi: str) -> str:
     """A starting condition for scenario discovery: the KPI above its 75th percentile."""
     from sim.experiments import analysis
 
-    return analysis.default_condition(data.points[kpi] if kpi in data.points else [])
+    return analysis.default_condition(data.points.get(kpi, []))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -1,5 +1,5 @@
-"""Chokepoint ranking (sim.experiments.chokepoints): quantity scaling, knock-outs through the engine, impacts with common
-random numbers, the ranking against betweenness, the chart and the command."""
+"""Chokepoint ranking (sim.experiments.chokepoints): quantity scaling, knock-outs through the engine, impacts with
+common random numbers, the ranking against betweenness, the chart and the command."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import sys
@@ -141,8 +142,8 @@ def _findings(rule: str) -> list[Finding]:
 
 def test_scan_sees_the_source_tree():
     files = {p.relative_to(REPO).as_posix() for p in _sources()}
-    assert {"sim/scenario/loader.py", "sim/experiments/backtest.py", "sim/experiments/sweep/driver.py", "app/services.py",
-            "sim/cli/main.py"} <= files
+    assert {"sim/scenario/loader.py", "sim/experiments/backtest.py", "sim/experiments/sweep/driver.py",
+            "app/services.py", "sim/cli/main.py"} <= files
 
 
 def test_scanner_catches_what_it_looks_for(tmp_path, monkeypatch):
@@ -209,7 +210,8 @@ def test_scenario_loader_is_a_safe_loader():
     import sim.experiments.backtest
     from sim.scenario.loader import _Loader
 
-    assert "_read_yaml" in inspect.getsource(sim.experiments.backtest.load_observed)  # observables go through the same loader
+    # observables go through the same loader
+    assert "_read_yaml" in inspect.getsource(sim.experiments.backtest.load_observed)
     assert issubclass(_Loader, yaml.SafeLoader)
     tags = set(_Loader.yaml_constructors) | set(_Loader.yaml_multi_constructors)
     assert not [t for t in tags if t and "python" in t], tags
@@ -381,10 +383,8 @@ def test_default_store_stays_under_sweeps(tmp_path, monkeypatch):
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.format(name='".."', base=TINY))
     before = _tree(tmp_path)
-    try:
+    with contextlib.suppress(ScenarioError):  # refusing the name is fine
         run_sweep(spec, None, executor="serial")
-    except ScenarioError:
-        pass  # refusing the name is fine
     new = {Path(p) for p in _tree(tmp_path) - before}
     assert all(p.resolve().is_relative_to((tmp_path / "sweeps").resolve()) or p == tmp_path / "sweeps"
                for p in new), sorted(map(str, new))

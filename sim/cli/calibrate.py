@@ -66,9 +66,8 @@ def _progress_printer(quiet: bool):
                       f"({ev['acceptance_rate']:.1%}), ESS {ev['ess']:.0f}, {_duration(ev['wall_s'])}; "
                       f"{ev['total_samples']} runs in all, {_duration(time.perf_counter() - t0)} elapsed; "
                       f"eta {_duration(ev.get('eta_s'))}", markup=False, highlight=False)
-        elif kind == "predictive":
-            if ev["done"] in (0, ev["of"]) or ev["done"] % 100 == 0:
-                err.print(f"predictive checks: {ev['done']}/{ev['of']} runs", markup=False, highlight=False)
+        elif kind == "predictive" and (ev["done"] in (0, ev["of"]) or ev["done"] % 100 == 0):
+            err.print(f"predictive checks: {ev['done']}/{ev['of']} runs", markup=False, highlight=False)
 
     return show
 

@@ -1,6 +1,6 @@
-"""``exportsim sweep`` and ``exportsim analyze``: thin Typer commands over sim.experiments.sweep and sim.experiments.analysis.
+"""``exportsim sweep`` and ``exportsim analyze``: thin Typer commands over sim.experiments.sweep and .analysis.
 
-Registered on the main app by ``register(app)`` (sim/cli.py stays the lead's).
+Registered on the main app by ``register(app)`` (sim/cli/main.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Sweep analysis: (inputs, outputs) frames -> sensitivity indices and scenario discovery.
 
-Everything here takes tidy frames (:meth:`sim.experiments.store.Store.frames`, :meth:`~sim.experiments.store.Store.design`) or
-plain arrays and knows nothing about SimPy.
+Everything here takes tidy frames (:meth:`sim.experiments.store.Store.frames`,
+:meth:`~sim.experiments.store.Store.design`) or plain arrays and knows nothing about SimPy.
 
 * :func:`sobol_from_design` / :func:`morris_from_design`: SALib's analyzers over a Saltelli or Morris
   design, on the design's unit-hypercube coordinates (``u:<factor>`` columns), with the KPI averaged
@@ -177,7 +177,7 @@ def rank_correlations(inputs: pd.DataFrame, outputs: pd.DataFrame, kpi: str, par
     from scipy import stats
 
     df = inputs[["point_id", *params]].assign(y=outputs[kpi].to_numpy())
-    pm = df.groupby("point_id", sort=False).agg({**{p: "first" for p in params}, "y": "mean"})
+    pm = df.groupby("point_id", sort=False).agg({**dict.fromkeys(params, "first"), "y": "mean"})
     pm = pm[np.isfinite(pm["y"])]
     rows = []
     for p in params:
@@ -315,7 +315,7 @@ def _g(x: float) -> str:
 
 
 def _inside(X: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    return np.all((X >= lo) & (X <= hi), axis=1)
+    return np.all((lo <= X) & (hi >= X), axis=1)
 
 
 def _peel(X, y, lo, hi, alpha, min_n):

@@ -138,7 +138,7 @@ def _evaluate(node: ast.AST, df: pd.DataFrame):
         return _evaluate(node.body, df)
     if isinstance(node, ast.Name):
         return pd.to_numeric(df[node.id], errors="coerce")
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):  # the AST check allows numbers only
         return float(node.value)
     if isinstance(node, ast.UnaryOp):
         v = _evaluate(node.operand, df)
@@ -153,6 +153,7 @@ def measure(result: RunResult, m: Measure, scenario_start) -> float:
     if m.kpi is not None:
         v = result.kpis.get(m.kpi, math.nan)
         return float(v) * m.scale
+    assert m.table is not None  # a measure names a KPI or a table (schema)
     df = result.tables[m.table]
     for col, allowed in m.where.items():
         if col not in df.columns:

@@ -113,7 +113,7 @@ def _ks_uniform(u: np.ndarray, w: np.ndarray) -> float:
 def _interval(x: np.ndarray) -> dict:
     x = x[~np.isnan(x)]
     if len(x) == 0:
-        return {k: math.nan for k in ("median", "p2_5", "p10", "p90", "p97_5")} | {"n": 0}
+        return dict.fromkeys(("median", "p2_5", "p10", "p90", "p97_5"), math.nan) | {"n": 0}
     q = np.percentile(x, [50, 2.5, 10, 90, 97.5])
     return {"median": float(q[0]), "p2_5": float(q[1]), "p10": float(q[2]), "p90": float(q[3]),
             "p97_5": float(q[4]), "n": int(len(x))}

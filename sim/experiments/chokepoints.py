@@ -355,7 +355,7 @@ def resolve_kpi(s: Scenario, lab: str, kpi: str | None) -> tuple[str, str | None
                 raise ChokepointError(f"--kpi: no job '{key}' in the scenario")
             return kpi, kjob
         return kpi, None
-    if kpi.startswith("job_") or kpi.startswith("first_day_"):
+    if kpi.startswith(("job_", "first_day_")):
         if kpi.startswith("first_day_"):
             return f"{kpi}[{lab}]", job
         if job is None:

@@ -49,7 +49,8 @@ def with_sign(x: float, body: str) -> str:
 
 def month(start: dt.date, day: float) -> str:
     """Simulation day *day* from *start* as ``March 2026``."""
-    return day_to_date(start, day).strftime("%B %Y")
+    d = day_to_date(start, day)
+    return d.strftime("%B %Y") if d is not None else "n/a"
 
 
 def format_value(fmt: str, value: Any, ctx: dict) -> str:

@@ -87,8 +87,10 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
         k[f"stockpile_extra_units[{rule}]"] = float(q)
     # vendor revenue lost, at list price: demand denied (once), demand refused (once) and futile demand (once).
     # Export-side denials of an allocated lot return the units to stock for other buyers: not lost.
-    demand_denied = hard[hard["ship_day"].isna() & hard["treatment"].isin(["deny", "no_route"]) & (hard["refund_usd"] == 0)]
-    lost = float((demand_denied["qty"] * demand_denied["price_usd"]).sum()) + float((futile["qty"] * futile["price_usd"]).sum())
+    demand_denied = hard[hard["ship_day"].isna() & hard["treatment"].isin(["deny", "no_route"])
+                         & (hard["refund_usd"] == 0)]
+    lost = (float((demand_denied["qty"] * demand_denied["price_usd"]).sum())
+            + float((futile["qty"] * futile["price_usd"]).sum()))
     lost += refused_demand_value(chips)
     k["vendor_revenue_lost_usd"] = lost
     k["fees_paid_usd"] = float(chips["fee_usd"].sum())
@@ -102,7 +104,8 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
     by_country: dict[str, float] = {}
     for product, q in (made.groupby("product")["qty"].sum().items() if len(made) else []):
         spec = scenario.chips[product]
-        by_country[spec.designer_country] = by_country.get(spec.designer_country, 0.0) + float(q) * peak_flops(spec) / 1e18
+        by_country[spec.designer_country] = (by_country.get(spec.designer_country, 0.0)
+                                             + float(q) * peak_flops(spec) / 1e18)
     for country, eflops in sorted(by_country.items()):
         k[f"produced_eflops[{country}]"] = eflops  # dense BF16 peak of every chip made over the run, EFLOP/s
     fleet = t["fleet"]
@@ -125,7 +128,8 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
         k[f"job_finish_or_horizon_day[{key}]"] = float(finish) if pd.notna(finish) else horizon
         k[f"job_start_day[{key}]"] = float(j["start_day"]) if pd.notna(j["start_day"]) else math.nan
         k[f"job_cost_usd[{key}]"] = float(j["cost_usd"])
-        k[f"job_cost_per_pflop_usd[{key}]"] = float(j["cost_usd"]) / (j["flop_done"] / 1e15) if j["flop_done"] > 0 else math.nan
+        k[f"job_cost_per_pflop_usd[{key}]"] = (float(j["cost_usd"]) / (j["flop_done"] / 1e15) if j["flop_done"] > 0
+                                               else math.nan)
         k[f"job_rented_share[{key}]"] = float(j["rented_chips"]) / j["chips"] if j["chips"] else 0.0
         lab = scenario.labs[j["lab"]]
         k[f"job_domestic_share[{key}]"] = float(j["origin"] == lab.hq and j["rented_chips"] == 0) if j["chips"] else 0.0
@@ -133,7 +137,8 @@ def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> 
         k[f"job_failures[{key}]"] = float(j["failures"])
         k[f"job_effective_pflops[{key}]"] = float(j["effective_pflops"])
         if pd.notna(j["deadline_day"]):
-            k[f"job_delay_vs_deadline_days[{key}]"] = (float(finish) if pd.notna(finish) else horizon) - float(j["deadline_day"])
+            end = float(finish) if pd.notna(finish) else horizon
+            k[f"job_delay_vs_deadline_days[{key}]"] = end - float(j["deadline_day"])
     for lid in scenario.labs:
         mine = jobs[(jobs["lab"] == lid) & jobs["finished"].astype(bool)] if len(jobs) else jobs
         for x in flop_thresholds:

@@ -124,7 +124,8 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
         with path.open("rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)  # the size on disk may lie (procfs): read no more than the cap
         if len(raw) > MAX_FILE_BYTES:
-            raise ScenarioError([LoadProblem(shown, 1, "", f"file is over {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}")])
+            raise ScenarioError([LoadProblem(shown, 1, "", f"file is over {MAX_FILE_BYTES} bytes; the limit is "
+                                                           f"{MAX_FILE_BYTES}")])
         text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError([LoadProblem(shown, 1, "", "file not found")]) from None
@@ -153,7 +154,8 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
     if data is None:
         raise ScenarioError([LoadProblem(shown, 1, "", "file is empty")])
     if not isinstance(data, dict):
-        raise ScenarioError([LoadProblem(shown, 1, "", f"top level must be a mapping of keys, got {type(data).__name__}")])
+        raise ScenarioError([LoadProblem(shown, 1, "", "top level must be a mapping of keys, got "
+                                                       f"{type(data).__name__}")])
     size = _expanded_size(node, {})
     if size > MAX_EXPANDED_NODES:
         raise ScenarioError([LoadProblem(shown, 1, "", f"document expands to more than {MAX_EXPANDED_NODES:,} values "
@@ -444,10 +446,8 @@ def _data_path(loc: tuple, data: Any) -> Path_:
     out: list[Any] = []
     cur = data
     for seg in loc:
-        if isinstance(cur, dict) and seg in cur:
-            out.append(seg)
-            cur = cur[seg]
-        elif isinstance(cur, list) and isinstance(seg, int) and 0 <= seg < len(cur):
+        if (isinstance(cur, dict) and seg in cur
+                or isinstance(cur, list) and isinstance(seg, int) and 0 <= seg < len(cur)):
             out.append(seg)
             cur = cur[seg]
         elif isinstance(seg, str) and ("[" in seg or _is_tag(cur, seg)):

@@ -49,7 +49,8 @@ def check_graph(s: Scenario, g: nx.DiGraph | None = None) -> list[GraphIssue]:
     sources = _sources(s, g)
     for lid in s.labs:
         if not any(nx.has_path(g, src, lid) for src in sources):
-            issues.append(GraphIssue(f"labs.{lid}", "no chip supply reaches this lab (no path from a foundry, die bank or vendor stock)"))
+            issues.append(GraphIssue(f"labs.{lid}", "no chip supply reaches this lab (no path from a foundry, die bank "
+                                                    "or vendor stock)"))
     return issues
 
 
@@ -73,7 +74,7 @@ def chokepoints(s: Scenario, g: nx.DiGraph | None = None) -> dict[str, list[str]
     sources = _sources(s, g)
     out: dict[str, list[str]] = {}
     for lid in s.labs:
-        own = {c for c in s.labs[lid].initial_fleet}  # a lab with its own fleet is never fully cut off
+        own = set(s.labs[lid].initial_fleet)  # a lab with its own fleet is never fully cut off
         reach = [src for src in sources if nx.has_path(g, src, lid)]
         if not reach or own:
             out[lid] = []

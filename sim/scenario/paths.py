@@ -75,7 +75,8 @@ def _brief(v: Any) -> str:
 
 def get_path(data: Any, path: PathLike) -> Any:
     """The value at *path* in *data* (mappings by key, lists by index); :class:`PathError` if absent."""
-    cur, done = data, []
+    cur = data
+    done: list[str] = []
     for seg in _segments(path):
         cur = _step(cur, seg, done)
         done.append(seg)

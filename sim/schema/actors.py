@@ -39,7 +39,8 @@ class Strategy(Sourced):
     extra_demand_units_per_month: Series = Field(
         default=0.0, description="Units per month wanted beyond jobs and inference (fleet growth)."
     )
-    products: list[str] = Field(default_factory=list, description="Chip ids the lab will buy; empty = any it can reach.")
+    products: list[str] = Field(default_factory=list,
+                                description="Chip ids the lab will buy; empty = any it can reach.")
     spend_budget: bool = Field(
         default=False,
         description=(
@@ -47,7 +48,8 @@ class Strategy(Sourced):
             "(for labs whose budget is a published capex figure for accelerators)."
         ),
     )
-    max_grey_premium: float = Field(default=1.0, ge=0, le=1000, description="Largest grey markup it will pay, as a fraction.")
+    max_grey_premium: float = Field(default=1.0, ge=0, le=1000,
+                                    description="Largest grey markup it will pay, as a fraction.")
 
 
 class ClusterSize(SimModel):

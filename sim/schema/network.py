@@ -162,5 +162,6 @@ class EdgeSpec(Sourced):
     flow: Flow
     channel: Channel = "direct"
     lead_time_days: NonNegQuantity = 0.0
-    capacity_per_month: float | None = Field(default=None, ge=0, le=1e15, description="Units per month; none = unlimited.")
+    capacity_per_month: float | None = Field(default=None, ge=0, le=1e15,
+                                             description="Units per month; none = unlimited.")
     markup: float = Field(default=0.0, ge=0, le=1000, description="Price premium over list, as a fraction.")

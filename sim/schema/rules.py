@@ -161,7 +161,8 @@ class Rule(Sourced):
     announced: dt.date
     anticipated: dt.date | None = Field(
         default=None,
-        description="When buyers came to expect the rule (press reports), if before 'announced'; stockpiling starts here.",
+        description="When buyers came to expect the rule (press reports), if before 'announced'; stockpiling "
+                    "starts here.",
     )
     effective: dt.date
     rescinded: dt.date | None = Field(

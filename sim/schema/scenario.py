@@ -134,16 +134,19 @@ def cross_check(s: Scenario) -> list[Problem]:
             for section in ("initial_dies", "die_arrivals_per_month"):
                 for chip_id in getattr(node, section):
                     if chip_id not in s.chips:
-                        add(f"nodes.{nid}.{section}.{chip_id}", f"unknown chip '{chip_id}'")
+                        add(f"nodes.{nid}.{section}.{chip_id}",
+                            f"unknown chip '{chip_id}'")
         if node.kind == "vendor":
             for section in ("initial_inventory", "external_supply_per_month"):
                 for chip_id in getattr(node, section):
                     if chip_id not in s.chips:
-                        add(f"nodes.{nid}.{section}.{chip_id}", f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
+                        add(f"nodes.{nid}.{section}.{chip_id}",
+                            f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
             for g, group in enumerate(node.fungible_supply):
                 for j, chip_id in enumerate(group):
                     if chip_id not in s.chips:
-                        add(f"nodes.{nid}.fungible_supply.{g}.{j}", f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
+                        add(f"nodes.{nid}.fungible_supply.{g}.{j}",
+                            f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
             for k, p in enumerate(node.priority):
                 if p.buyer not in actors:
                     add(f"nodes.{nid}.priority.{k}.buyer", f"unknown buyer '{p.buyer}'")
@@ -195,7 +198,8 @@ def cross_check(s: Scenario) -> list[Problem]:
         for k, clause in enumerate(r.scope.items):
             for j, prod in enumerate(clause.products):
                 if prod not in s.chips:
-                    add(f"rules.{rid}.scope.items.{k}.products.{j}", f"unknown chip '{prod}'" + _hint(prod, set(s.chips)))
+                    add(f"rules.{rid}.scope.items.{k}.products.{j}",
+                        f"unknown chip '{prod}'" + _hint(prod, set(s.chips)))
         for k, other in enumerate(r.overrides):
             if other not in s.rules:
                 add(f"rules.{rid}.overrides.{k}", f"unknown rule '{other}'" + _hint(other, set(s.rules)))
@@ -217,7 +221,8 @@ def cross_check(s: Scenario) -> list[Problem]:
                 add(f"labs.{lid}.jobs.{jid}", f"mfu is missing for chip(s): {', '.join(missing)}")
             for chip_id in job.mfu:
                 if chip_id not in s.chips:
-                    add(f"labs.{lid}.jobs.{jid}.mfu.{chip_id}", f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
+                    add(f"labs.{lid}.jobs.{jid}.mfu.{chip_id}",
+                        f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
             for k, cloud in enumerate(job.clouds):
                 if cloud not in s.clouds:
                     add(f"labs.{lid}.jobs.{jid}.clouds.{k}", f"unknown cloud '{cloud}'" + _hint(cloud, set(s.clouds)))
@@ -232,7 +237,8 @@ def cross_check(s: Scenario) -> list[Problem]:
         for wid, wl in lab.workloads.items():
             for k, chip_id in enumerate(wl.chips):
                 if chip_id not in s.chips:
-                    add(f"labs.{lid}.workloads.{wid}.chips.{k}", f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
+                    add(f"labs.{lid}.workloads.{wid}.chips.{k}",
+                        f"unknown chip '{chip_id}'" + _hint(chip_id, set(s.chips)))
     for cid, cloud in s.clouds.items():
         for tenant in cloud.tenant_share:
             if tenant not in s.labs:

@@ -94,7 +94,7 @@ def test_malformed_upload_shows_one_line_errors_not_a_traceback(tiny_app):
 
 def test_valid_upload_becomes_the_open_scenario(tiny_app):
     at = tiny_app.run()
-    text = open(TINY, "rb").read().replace(b"name: tiny", b"name: tiny_uploaded")
+    text = Path(TINY).read_bytes().replace(b"name: tiny", b"name: tiny_uploaded")
     at.file_uploader(key="scn_upload").upload("mine.yaml", text, "application/x-yaml").run()
     assert not at.exception
     assert at.subheader[0].value == "tiny_uploaded"

@@ -157,7 +157,8 @@ def scenarios(draw) -> dict:
         if draw(st.booleans()):
             lab["inference"] = {"tokens_per_day": _series(draw, horizon, 5e12), "active_params": draw(_qty(5e10)),
                                 "utilisation": draw(st.floats(0.05, 1)),
-                                "chips": draw(st.lists(st.sampled_from(sorted(chips)), min_size=1, max_size=3, unique=True))}
+                                "chips": draw(st.lists(st.sampled_from(sorted(chips)), min_size=1, max_size=3,
+                                                       unique=True))}
         labs[lid] = lab
         for vid in vendors:
             if draw(st.booleans()) or not edges.get(f"{vid}-{lid}"):

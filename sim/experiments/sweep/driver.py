@@ -30,6 +30,7 @@ so it never holds a lock a reader could meet.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -162,10 +163,10 @@ def run_sweep(
                 report.done += len(res.records) - n_failed
                 report.failed += n_failed
                 report.remaining -= len(res.records)
-                for r in res.records:
-                    if r["status"] == "ok":
+                for rec in res.records:
+                    if rec["status"] == "ok":
                         kept_any = True
-                        matched.update(k for k in r if k not in ("run_id", "status", "error", "elapsed_s"))
+                        matched.update(k for k in rec if k not in ("run_id", "status", "error", "elapsed_s"))
                 if progress is not None:
                     progress(report.done + report.failed, len(todo), report.failed)
                 if fail_fast and n_failed:
@@ -173,10 +174,8 @@ def run_sweep(
     finally:
         if stream is not None:
             stream.close()  # shuts the pool/cluster down; in-flight chunks are dropped (re-run resumes them)
-        try:
+        with contextlib.suppress(Exception):  # the Parquet files are the truth; the catalogue is a convenience
             st.rebuild_catalogue(root)
-        except Exception:  # noqa: BLE001 - the Parquet files are the truth; the catalogue is a convenience
-            pass
     if kept_any:
         report.unmatched_kpis = [p for p in ls.spec.kpis if not any(kpi_matcher([p]).match(k) for k in matched)]
     report.wall_s = time.perf_counter() - t0

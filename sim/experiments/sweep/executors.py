@@ -7,7 +7,7 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,7 @@ def run_chunk(base: dict | None, tasks: list[tuple[str, int, list[Assignment]]],
             rec.update(status="failed", error=scenario_err)
         else:
             try:
+                assert scenario is not None  # validated above (or scenario_err is set)
                 result = Simulation(scenario, seed, run_id=run_id).run()
                 rec.update({k: float(v) for k, v in result.kpis.items() if match.match(k)})
                 if keep_tables:
@@ -107,7 +108,7 @@ Chunk = list[tuple[str, int, list[Assignment]]]
 
 
 def _execute(kind: str, workers: int, scheduler: str | None, base: dict, chunks: Iterator[Chunk],
-             keep_tables: bool, kpis: Sequence[str]) -> Iterator[tuple[Chunk, ChunkResult | BaseException]]:
+             keep_tables: bool, kpis: Sequence[str]) -> Generator[tuple[Chunk, ChunkResult | BaseException]]:
     """Yield (chunk, result or the infrastructure error) as chunks finish, at most 2*workers in flight."""
     if kind == "serial":
         for chunk in chunks:
@@ -195,7 +196,8 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max):
                 pool = new_pool()
                 for chunk in lost:
                     if was_alone:
-                        yield chunk, RuntimeError("worker process died twice running this chunk (the second time alone)")
+                        yield chunk, RuntimeError("worker process died twice running this chunk (the second time "
+                                                  "alone)")
                     else:
                         solo.append(chunk)
     finally:

@@ -131,8 +131,8 @@ class Ledger:
 
     def appendix(self) -> list[dict]:
         """Ledger rows for the document: the statistics of one KPI over one variant grouped on one row."""
-        rows: list[dict] = []
-        groups: dict[tuple, dict] = {}
+        rows: list[dict[str, Any]] = []
+        groups: dict[tuple, dict[str, Any]] = {}
         for f in self.facts.values():
             if f.kind in ("label", "scenario", "sources"):
                 continue
@@ -142,7 +142,8 @@ class Ledger:
                 if key in groups:
                     groups[key]["shown"].append((p["stat"], f))
                     continue
-                row = {"name": f.name.rsplit(".", 1)[0], "shown": [(p["stat"], f)], "fact": f, "grouped": True}
+                row: dict[str, Any] = {"name": f.name.rsplit(".", 1)[0], "shown": [(p["stat"], f)], "fact": f,
+                                       "grouped": True}
                 groups[key] = row
             else:
                 row = {"name": f.name, "shown": [("", f)], "fact": f, "grouped": False}
@@ -229,6 +230,13 @@ class BriefingData:
     compare_payload: dict | None = None
     sweep: dict | None = None
     option_files: list[str] = field(default_factory=list)
+
+    @property
+    def world(self) -> Scenario:
+        """The scenario briefed (always there for a scenario target; compare and sweep targets may lack one)."""
+        if self.scenario is None:
+            raise BriefingError([f"{self.target}: no scenario to brief"])
+        return self.scenario
 
 
 def _modal_chip(v: Variant) -> str | None:

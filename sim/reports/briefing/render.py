@@ -68,13 +68,16 @@ class Briefing:
             hi, lo = self.recompute(self.facts[p["high"]]), self.recompute(self.facts[p["low"]])
             return abs(hi - lo) if math.isfinite(hi) and math.isfinite(lo) else math.nan
         if fact.kind == "compare":
+            assert d.compare_payload is not None
             row = next(r for r in d.compare_payload["kpis"] if r["kpi"] == p["kpi"])
             v = row[p["field"]]
             return math.nan if v is None else v
         if fact.kind == "backtest":
+            assert d.backtest is not None
             row = next(r for r in d.backtest if r.observable == p["observable"])
             return getattr(row, p["field"])
         if fact.kind == "sweep" and "stat" in p:
+            assert d.sweep is not None
             outputs = d.sweep["outputs"]
             inputs = d.sweep["inputs"]
             if p.get("where"):
@@ -252,7 +255,7 @@ def build(data: BriefingData, command: str | None = None) -> Briefing:
     builder = {"scenario": build_scenario, "compare": build_compare, "sweep": build_sweep}[data.kind]
     context, charts = builder(data, ledger)
     L = ledger
-    repro = {
+    repro: dict[str, Any] = {
         "command": L.text("repro.command", command or _default_command(data), "setting", what="the command line"),
         "version": L.text("repro.version", _code_version(), "setting", what="sim.__version__ and git HEAD"),
         "hash": L.text("repro.hash", scenario_hash(s), "setting", what="sha256 of the scenario as canonical JSON")

@@ -1,13 +1,13 @@
 """What a briefing says: its sections as blocks of text parts and facts, for each kind of target.
 
-Each ``build_*`` function takes :class:`~sim.reports.briefing.model.BriefingData` and a :class:`~sim.reports.briefing.model.Ledger`
-and returns ``(context, charts)``.  The context holds ``title``, ``subtitle`` and ``sections``: a list of
-``{"id", "title", "blocks"}``; a block is a dict with ``type`` ``para`` (``parts``), ``list``
-(``items``: lists of parts), ``table`` (``header``, ``rows`` of cells, each a list of parts, ``note``),
-``chart`` (``name``) or ``code`` (``fact``).  A part is a plain string (template text: it never holds a
-digit) or a :class:`~sim.reports.briefing.model.Fact` (every number and every text taken from a scenario or source
-list).  The templates only lay these out, so Markdown, HTML and PDF say the same thing.
-"""
+Each ``build_*`` function takes :class:`~sim.reports.briefing.model.BriefingData` and a
+:class:`~sim.reports.briefing.model.Ledger` and returns ``(context, charts)``. The context holds ``title``,
+``subtitle`` and ``sections``: a list of ``{"id", "title", "blocks"}``; a block is a dict with ``type``
+``para`` (``parts``), ``list`` (``items``: lists of parts), ``table`` (``header``, ``rows`` of cells, each a
+list of parts, ``note``), ``chart`` (``name``) or ``code`` (``fact``). A part is a plain string (template
+text: it never holds a digit) or a :class:`~sim.reports.briefing.model.Fact` (every number and every text
+taken from a scenario or source list). The templates only lay these out, so Markdown, HTML and PDF say the
+same thing."""
 
 from __future__ import annotations
 
@@ -131,12 +131,19 @@ class Stats:
     picks which become facts (a sentence that prints only the mean asks for ``("mean",)``).
     """
 
-    def __init__(self, L: Ledger, name: str, v: Variant, kpi: str, fmt: str, censor: float | None = None,
+    mean: Fact
+    ci_low: Fact
+    ci_high: Fact
+    p10: Fact
+    p90: Fact
+
+    def __init__(self, L: Ledger, name: str, v: Variant, kpi: str | None, fmt: str, censor: float | None = None,
                  stats=LEVEL):
         self.kpi = kpi
         for st in stats:
-            setattr(self, st, L.add(f"{name}.{st}", _stat(v.values(kpi, censor), st, kpi), fmt, "run", variant=v.key,
-                                    kpi=kpi, stat=st, censor=censor, seeds=_seed_range(v), runs=len(v.kpis)))
+            setattr(self, st, L.add(f"{name}.{st}", _stat(v.values(kpi or "", censor), st, kpi), fmt, "run",
+                                    variant=v.key, kpi=kpi, stat=st, censor=censor, seeds=_seed_range(v),
+                                    runs=len(v.kpis)))
 
     def cell(self) -> list:
         """``mean (low to high)``: the mean and its 95 % interval (the mean alone when they print the same)."""
@@ -155,6 +162,13 @@ class Stats:
 
 class Paired:
     """The paired (same seed) difference a − b of a KPI, as facts: mean, its 95 % interval, the 10/90 % spread."""
+
+    mean: Fact
+    ci_low: Fact
+    ci_high: Fact
+    p10: Fact
+    p90: Fact
+    abs: Fact
 
     def __init__(self, L: Ledger, name: str, a: Variant, b: Variant, kpi_a: str, kpi_b: str, fmt: str,
                  censor: float | None = None, stats=LEVEL, abs_fmt: str | None = None):
@@ -214,7 +228,7 @@ def _chip_fact(L: Ledger, name: str, data: BriefingData, v: Variant) -> Fact | N
 
 def _primary(data: BriefingData) -> dict:
     """The headline quantity: the job's finish day, else the lab's compute at the end, else denied chips."""
-    s = data.scenario
+    s = data.world
     if data.lab is not None and data.job is not None:
         return {"kind": "job", "kpi": lambda v: _job_kpi(data, v), "fmt": "month", "diff": "months+",
                 "censor": s.horizon_days, "unit": " months"}
@@ -235,7 +249,7 @@ def _direction(x: float, later: str, earlier: str, same: str, tol: float) -> str
 def build_scenario(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
     from sim.reports import plots
 
-    s = data.scenario
+    s = data.world
     base, cf = data.variants["scenario"], data.variants["counterfactual"]
     prim = _primary(data)
     H = s.horizon_days
@@ -256,6 +270,7 @@ def build_scenario(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
     delta = Paired(L, "answer.delta", base, cf, kpi, prim["kpi"](cf), prim["diff"], prim["censor"],
                    abs_fmt="months" if prim["kind"] == "job" else prim["diff"].rstrip("+"))
     if prim["kind"] == "job":
+        assert data.lab is not None and data.job is not None
         job = s.labs[data.lab].jobs[data.job]
         flop = job.flop if job.flop is not None else 6 * (job.params or 0) * (job.tokens or 0)
         flop_f = L.add("scenario.job_flop", flop, "flop", "scenario", scenario=s.name,
@@ -364,7 +379,7 @@ def _lab_sentence(data: BriefingData, L: Ledger, prim: dict) -> list | None:
             return ["No option files were given (pass --option FILE) so no alternative strategy is compared."]
         return None
     base = data.variants["scenario"]
-    H = data.scenario.horizon_days
+    H = data.world.horizon_days
     meds = {v.key: _stat(v.values(prim["kpi"](v), H), "mean") if prim["kpi"](v) else math.inf for v in opts}
     best = min(opts, key=lambda v: meds[v.key])
     worst = max(opts, key=lambda v: meds[v.key])
@@ -404,14 +419,14 @@ def _policy_sentence(data: BriefingData, L: Ledger, prim: dict) -> list:
            revenue.mean, " in vendor revenue, while ", grey.mean, " chips reach buyers through the grey channel"]
     variants = [data.variants[k] for k in data.options if data.variants[k].role == "rule_variant"]
     if variants and prim["kind"] == "job":
-        H = data.scenario.horizon_days
+        H = data.world.horizon_days
         effects = []
         for v in variants:
             d = np.array(v.values(prim["kpi"](v), H)) - np.array(base.values(prim["kpi"](base), H))
             effects.append((_stat(d, "mean"), v))
         eff, v = min(effects, key=lambda t: t[0])
         rid = v.key.split(":", 1)[1]
-        rule = L.text(f"rule.{rid}.name", data.scenario.rules[rid].name or rid, scenario=data.scenario.name,
+        rule = L.text(f"rule.{rid}.name", data.world.rules[rid].name or rid, scenario=data.world.name,
                       path=f"rules.{rid}.name")
         if eff < -0.05 * DAYS_PER_MONTH:
             p = Paired(L, f"answer.rule_effect.{rid}", v, base, prim["kpi"](v), prim["kpi"](base), "months+", H,
@@ -429,14 +444,15 @@ KEY_KPIS_WORLD = ["blocked_units", "grey_units", "seized_units", "vendor_revenue
 
 def _key_rows(data: BriefingData, L: Ledger) -> tuple[list[list], list[str]]:
     base, cf = data.variants["scenario"], data.variants["counterfactual"]
-    H = data.scenario.horizon_days
+    H = data.world.horizon_days
     kpis: list[str] = []
     if data.lab and data.job:
         kpis += [f"{k}[{data.lab}/{data.job}]" for k in KEY_KPIS_JOB]
     if data.lab:
         kpis += [f"{k}[{data.lab}]" for k in KEY_KPIS_LAB]
     kpis += KEY_KPIS_WORLD
-    rows, shown = [], []
+    rows: list[Any] = []
+    shown: list[str] = []
     chip_b = _chip_fact(L, "key.chip.scenario", data, base)
     chip_c = _chip_fact(L, "key.chip.counterfactual", data, cf)
     for kpi in kpis:
@@ -461,7 +477,7 @@ def _key_rows(data: BriefingData, L: Ledger) -> tuple[list[list], list[str]]:
 
 def _swings(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
     base = data.variants["scenario"]
-    rows = []
+    rows: list[Any] = []
     for sw in data.swings:
         lo, hi = data.variants[sw.low_key], data.variants[sw.high_key]
         n = len(lo.kpis)
@@ -478,15 +494,15 @@ def _swings(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
         dist_text = "; ".join(describe(d, human) for d in sw.dists[:3]) + (" …" if len(sw.dists) > 3 else "")
         if series:
             dist_text = f"a series of {len(sw.dists)} steps: " + dist_text
-        dist = L.text(f"swing.{sw.path}.dist", dist_text, scenario=data.scenario.name, path=sw.path)
+        dist = L.text(f"swing.{sw.path}.dist", dist_text, scenario=data.world.name, path=sw.path)
         if series:
             lv = L.text(f"swing.{sw.path}.low_value", "each step at its low percentile", "label", what="label")
             hv = L.text(f"swing.{sw.path}.high_value", "each step at its high percentile", "label", what="label")
         else:
             lv = L.add(f"swing.{sw.path}.low_value", ppf(sw.dists[0], 0.1), "flop", "scenario",
-                       scenario=data.scenario.name, path=sw.path, quantile=0.1)
+                       scenario=data.world.name, path=sw.path, quantile=0.1)
             hv = L.add(f"swing.{sw.path}.high_value", ppf(sw.dists[0], 0.9), "flop", "scenario",
-                       scenario=data.scenario.name, path=sw.path, quantile=0.9)
+                       scenario=data.world.name, path=sw.path, quantile=0.9)
         reps = L.add("setting.swing_replications", n, "int", "setting", what="replications per swing setting")
         rows.append({"path": sw.path, "label": label, "dist": dist, "low_value": lv, "high_value": hv,
                      "low_delta": [dl.mean, prim["unit"]], "high_delta": [dh.mean, prim["unit"]],
@@ -498,17 +514,17 @@ def _swings(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
 
 def _options_blocks(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
     base, cf = data.variants["scenario"], data.variants["counterfactual"]
-    H = data.scenario.horizon_days
+    H = data.world.horizon_days
     R = L.facts["setting.replications"]
     if data.audience == "lab":
         opts = [base] + [data.variants[k] for k in data.options if data.variants[k].role == "option"]
         if len(opts) == 1:
             return [para("No option files were given. Pass one or more with --option FILE (a scenario that "
                          "extends this one and changes the strategy) to compare them here.")]
-        rows = []
+        rows: list[Any] = []
         for v in opts:
             kpi = prim["kpi"](v)
-            name = L.text(f"option.{v.key}.name", v.label, scenario=v.label, path="name")
+            name: Any = L.text(f"option.{v.key}.name", v.label, scenario=v.label, path="name")
             chip = _chip_fact(L, f"option.{v.key}.chip", data, v) if kpi else None
             if kpi is None or prim["kind"] != "job":
                 rows.append([name, chip, None, None, None, None, None])
@@ -566,7 +582,7 @@ def _options_blocks(data: BriefingData, L: Ledger, prim: dict) -> list[dict]:
 def _assumption_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], sources_used: list[str]) -> list[dict]:
     from sim.scenario.diff import diff_scenarios
 
-    s = data.scenario
+    s = data.world
     _base, cf = data.variants["scenario"], data.variants["counterfactual"]
     titles, sources_file = read_sources(data.scenario_file)
     blocks: list[dict] = []
@@ -583,7 +599,7 @@ def _assumption_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], so
         blocks.append(para("The uncertain inputs swung above, with the distribution the scenario gives each:"))
         blocks.append(table(["input", "value or distribution", "sources"],
                             [[r["label"], r["dist"], cite(r["source"])] for r in swing_rows]))
-    rows = []
+    rows: list[Any] = []
     for d in diff_scenarios(s, cf.scenario):
         label = L.text(f"diff.{d.path}.path", d.path, "label", what="dotted path")
         old = L.text(f"diff.{d.path}.old", _short(d.old, s, d.path), scenario=s.name, path=d.path)
@@ -615,8 +631,8 @@ def _assumption_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], so
     return blocks
 
 
-def _file(p: str) -> str:
-    return _shown(p)
+def _file(p: str | None) -> str:
+    return _shown(p) if p is not None else "–"
 
 
 def _short(v: Any, s, path: str) -> str:
@@ -635,7 +651,7 @@ def _short(v: Any, s, path: str) -> str:
 
 
 def _caveat_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], prim: dict) -> list[dict]:
-    s = data.scenario
+    s = data.world
     blocks: list[dict] = []
     items: list[list] = []
     for r in swing_rows[:2]:
@@ -658,7 +674,7 @@ def _caveat_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], prim: 
                      what="backtest replications")
         blocks.append(para("Calibration: the library's backtest (exportsim backtest, ", reps, " replications) puts ",
                            n_in, " of ", n_all, " published observables inside their range. The misses:"))
-        rows = []
+        rows: list[Any] = []
         for r in misses:
             fmt = "count" if max(abs(r.published_high), abs(r.simulated_median or 0)) >= 1000 else "number"
             oid = r.observable
@@ -686,12 +702,12 @@ def _scenario_charts(data: BriefingData, L: Ledger, prim: dict, swing_rows: list
                      plots) -> list[Chart]:
     from sim.experiments.compare import summarise
 
-    s = data.scenario
+    s = data.world
     H = s.horizon_days
     base, cf = data.variants["scenario"], data.variants["counterfactual"]
     charts = []
     shown = [base, cf] + [data.variants[k] for k in data.options]
-    rows = []
+    rows: list[Any] = []
     for v in shown:
         kpi = prim["kpi"](v)
         if kpi is None:
@@ -733,6 +749,7 @@ def build_compare(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
     from sim.reports import plots
 
     p = data.compare_payload
+    assert p is not None, "a compare briefing holds its payload"
     s = data.scenario
     rows_all = p["kpis"]
     R = L.add("setting.replications", float(p.get("replications") or 0), "int", "compare_meta",
@@ -751,7 +768,8 @@ def build_compare(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
         lvl, dif, _ = kpi_formats(kpi)
         if s is None and lvl == "month":
             lvl, dif = "number", "number+"
-        out = {"unit": " months" if dif == "months+" else " days" if "_day" in kpi and s is None else ""}
+        unit = " months" if dif == "months+" else " days" if "_day" in kpi and s is None else ""
+        out: dict[str, Any] = {"unit": unit}
         for fld, fmt in (("base_mean", lvl), ("counterfactual_mean", lvl), ("diff_mean", dif), ("diff_ci_low", dif),
                          ("diff_ci_high", dif), ("diff_p10", dif), ("diff_p90", dif)):
             if fld not in row:  # a result saved before the spread was reported
@@ -777,8 +795,8 @@ def build_compare(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
                            " replications)", *([" and ", *_spread(L)[:1], "–", _spread(L)[1],
                                                 " % of paired replications lie between ", f["diff_p10"], " and ",
                                                 f["diff_p90"], f["unit"]] if "diff_p10" in f else []), "."))
-        answer.append(para("A compare result keeps the means, their intervals and the spread of the paired differences; "
-                           "brief the scenario file itself for drivers and options."))
+        answer.append(para("A compare result keeps the means, their intervals and the spread of the paired "
+                           "differences; brief the scenario file itself for drivers and options."))
     else:
         answer.append(para("The compare result holds no KPI."))
     table_rows = []
@@ -841,6 +859,7 @@ def build_sweep(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
     from sim.reports import plots
 
     sw = data.sweep
+    assert sw is not None, "a sweep briefing holds its store"
     store, inputs, outputs, kpi, report = sw["store"], sw["inputs"], sw["outputs"], sw["kpi"], sw["report"]
     s = data.scenario
     lvl, dif, _ = kpi_formats(kpi)
@@ -895,7 +914,7 @@ def build_sweep(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
         drivers.append(para(L.text(f"sweep.note{i}", note, "sweep_text", store=src, what="analysis note")))
     options: list[dict] = []
     if store.levers:
-        rows = []
+        rows: list[Any] = []
         pol = inputs[store.levers].astype(str).drop_duplicates()
         for i, (_, row) in enumerate(pol.iterrows()):
             where = {lv: row[lv] for lv in store.levers}
