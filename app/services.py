@@ -668,3 +668,147 @@ def sweep_run_scenario(path: str, run_id: str) -> dict:
         return {"error": "the sweep's spec no longer loads: " + "; ".join(str(p) for p in e.problems[:3])}
     except Exception as e:  # noqa: BLE001 - one line on the page
         return {"error": _one_line_error(e)}
+
+
+# ------------------------------------------------------------------------------------- calibration
+#: Where the dashboard looks for calibration stores (``exportsim calibrate ... --store calibrations/NAME``).
+CALIBRATION_DIRS = [Path(p) for p in os.environ.get("EXPORTSIM_CALIBRATIONS", "").split(os.pathsep) if p] or [
+    ROOT / "calibrations"]
+
+
+def calibration_stores() -> list[str]:
+    """Finished calibration stores (a posterior.parquet beside calibration.json) under CALIBRATION_DIRS."""
+    found = []
+    for d in CALIBRATION_DIRS:
+        if (d / "calibration.json").is_file():
+            found.append(d)
+        elif d.is_dir():
+            found += [p for p in sorted(d.iterdir()) if (p / "calibration.json").is_file()]
+    return [str(p) for p in found if (p / "posterior.parquet").is_file()]
+
+
+def _calibration_stamp(path: str) -> float:
+    p = Path(path)
+    return max((f.stat().st_mtime for f in p.glob("*.parquet")), default=0.0) + (p / "calibration.json").stat().st_mtime
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _calibration_cached(path: str, stamp: float) -> dict:
+    from sim.experiments.calibration_report import summarise
+
+    return summarise(path)
+
+
+def calibration_summary(path: str) -> dict:
+    """Everything ``exportsim calibrate --report`` shows, as plain data (cached until the store changes)."""
+    return _calibration_cached(str(path), _calibration_stamp(str(path)))
+
+
+def calibration_label(path: str) -> str:
+    """``name (N particles, model X)`` for a picker."""
+    from sim.experiments.calibrate import read_meta
+
+    meta = read_meta(path) or {}
+    return f"{meta.get('name', Path(path).name)} · {Path(path).name} · model {meta.get('model_fingerprint', '?')}"
+
+
+def calibration_figures(path: str) -> dict:
+    """The Calibration page's charts: overview, inputs, generations, correlation, one check per observable."""
+    from sim.experiments.calibration_report import CalibrationStore
+    from sim.reports import calibration as charts
+
+    rep = calibration_summary(path)
+    cs = CalibrationStore.load(path)
+    return {"overview": charts.predictive_overview(rep), "inputs": charts.prior_posterior(cs, rep),
+            "generations": charts.generations_chart(rep), "correlation": charts.correlation_heatmap(rep),
+            "checks": {r["observable"]: charts.predictive_check(cs, r["observable"], rep) for r in rep["observables"]}}
+
+
+def unreachable_sentences(path: str) -> list[str]:
+    """One sentence per observable no accepted run reaches."""
+    from sim.experiments.calibration_report import unreachable_sentence
+
+    return [unreachable_sentence(u) for u in calibration_summary(path)["unreachable"]]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def calibrated_json(scenario_json: str, store: str, draw: int, seed: int) -> tuple[str, dict, list[str], str]:
+    """The scenario with posterior draw *draw* (of the draws for *seed*) of a calibration store applied.
+
+    Returns (canonical JSON, {input: value}, input paths the scenario lacks, the posterior's label).
+    """
+    from sim.experiments.posterior import Posterior, apply_draw
+
+    post = Posterior.load(store)
+    s, values, missing = apply_draw(_scenario(scenario_json), post, int(draw), int(seed))
+    return canonical_json(_dump(s)), values, missing, post.label()
+
+
+def compare_calibrated(base_json: str, counterfactual_json: str, replications: int, seed: int, store: str,
+                       progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """:func:`compare` on the posterior: replication r applies posterior draw r to both worlds (same seed)."""
+    base_k, cf_k = [], []
+    for r in range(int(replications)):
+        b, _, _, _ = calibrated_json(base_json, store, r, int(seed))
+        c, _, _, _ = calibrated_json(counterfactual_json, store, r, int(seed))
+        base_k.append(kpis(b, int(seed) + r))
+        cf_k.append(kpis(c, int(seed) + r))
+        if progress is not None:
+            progress(r + 1, int(replications))
+    return pd.DataFrame([dataclasses.asdict(row) for row in sim_compare.summarise(base_k, cf_k)])
+
+
+# ---------------------------------------------------------------------------------------- options
+
+def option_files(source: str | None, audience: str = "lab") -> list[str]:
+    """The default option files of a scenario file for *audience* (as ``exportsim options`` picks them)."""
+    from sim.experiments import options as sim_options
+
+    return [str(p) for p in sim_options.default_options(source, audience)] if source else []
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def options_study(scenario_json: str, source: str | None, files: tuple[str, ...], replications: int, seed: int,
+                  audience: str = "lab", _progress: Callable[[int, int, str], None] | None = None) -> dict:
+    """The options study of ``exportsim options`` (same API, same numbers): its ``to_dict()``.
+
+    *source* is the scenario's file (variants are the files that extend it); *files* the option files.
+    """
+    from sim.experiments import options as sim_options
+
+    study = sim_options.options_study(_scenario(scenario_json), source, list(files), int(replications), int(seed),
+                                      audience, progress=_progress)
+    return json.loads(json.dumps(study.to_dict()))
+
+
+def options_table(study: dict) -> pd.DataFrame:
+    """The options study as the CLI's table of text (sim.reports.options)."""
+    from sim.reports import options as fmt
+
+    return pd.DataFrame(fmt.table(study), columns=list(fmt.COLUMNS))
+
+
+def options_title(study: dict) -> tuple[str, str]:
+    """(title, caption) of the options table, as the CLI prints them."""
+    from sim.reports import options as fmt
+
+    return fmt.title(study), fmt.CAPTION
+
+
+def options_chart(study: dict):
+    """The annotated finish-date chart of an options study."""
+    from sim.reports import options as fmt
+
+    return fmt.finish_chart(study)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def sensitivity(scenario_json: str, replications: int, seed: int,
+                _progress: Callable[[int, int, str], None] | None = None) -> dict:
+    """One-at-a-time sensitivity of the headline difference (baseline - no rules, the main job's finish day)."""
+    from sim.experiments import options as sim_options
+
+    head, swings = sim_options.sensitivity(_scenario(scenario_json), replications=int(replications), seed=int(seed),
+                                           progress=_progress)
+    return json.loads(json.dumps({"headline": head, "swings": [dataclasses.asdict(w) for w in swings]},
+                                 default=lambda x: None))

@@ -53,6 +53,7 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("app_pages/network.py", title="Network", icon=":material/hub:"),
     st.Page("app_pages/sweep.py", title="Sweep explorer", icon=":material/scatter_plot:"),
+    st.Page("app_pages/calibration.py", title="Calibration", icon=":material/straighten:"),
     st.Page("app_pages/briefing.py", title="Briefing", icon=":material/description:"),
 ]
 st.navigation(pages).run()

@@ -105,3 +105,19 @@ def open_scenario():
         problems_panel(current.problems)
         st.stop()
     return current
+
+
+def calibrated_switch(prefix: str, services) -> str | None:
+    """A "calibrated" toggle (and a store picker when there are several): the calibration store whose posterior
+    supplies the inputs, or None for the scenario's own priors."""
+    stores = services.calibration_stores()
+    left, right = st.columns([1, 3])
+    on = left.toggle("calibrated", key=f"{prefix}_calibrated", disabled=not stores,
+                     help="Draw the calibrated inputs from a posterior (exportsim calibrate) instead of the "
+                          "scenario's priors." if stores else "No calibration store yet (exportsim calibrate).")
+    if not on or not stores:
+        return None
+    if len(stores) == 1:
+        right.caption(f"posterior: {services.calibration_label(stores[0])}")
+        return stores[0]
+    return right.selectbox("Posterior", stores, format_func=services.calibration_label, key=f"{prefix}_posterior")

@@ -30,23 +30,35 @@ else:
         st.stop()
     cf_json, cf_label = services.canonical_json(loaded.data), loaded.name
 
+posterior = widgets.calibrated_switch("cmp", services)
+if posterior is not None:
+    st.info("Replication *r* of both worlds takes posterior draw *r* of "
+            f"{services.calibration_label(posterior)}: paired in the inputs and in the noise.")
 reps_col, filter_col = st.columns([1, 2])
 replications = reps_col.slider("Replications (R)", 2, 40, 5, key="cmp_reps")
 kpi_filter = filter_col.text_input("Show KPIs containing", "job_", key="cmp_filter",
                                    help="A substring of KPI names; empty shows every KPI.")
 args = (current.scenario_json, cf_json, int(replications), int(st.session_state[state.SEED]))
+
+
+def run_compare(progress=None):
+    if posterior is None:
+        return services.compare(*args, progress=progress)
+    return services.compare_calibrated(*args, posterior, progress=progress)
+
+
 if st.button(f"Run {replications} paired replications", key="cmp_run", type="primary", icon=":material/play_arrow:"):
     bar = st.progress(0.0, text="replication 0")
-    services.compare(*args, progress=lambda r, n: bar.progress(r / n, text=f"replication {r} of {n}"))
+    run_compare(progress=lambda r, n: bar.progress(r / n, text=f"replication {r} of {n}"))
     bar.empty()
-    st.session_state["cmp_last"] = args
-if st.session_state.get("cmp_last") != args:
+    st.session_state["cmp_last"] = (*args, posterior)
+if st.session_state.get("cmp_last") != (*args, posterior):
     st.info("Set the counterfactual and press the button to run the comparison.")
     st.stop()
 
-table = services.compare(*args)
+table = run_compare()
 shown = table[table["kpi"].str.contains(kpi_filter, regex=False)] if kpi_filter else table
-st.subheader(f"{meta['name']} − {cf_label}")
+st.subheader(f"{meta['name']} − {cf_label}" + (" (calibrated)" if posterior is not None else ""))
 for job in meta["jobs"]:
     row = table[table["kpi"] == f"job_finish_day[{job}]"]
     if len(row) and row["n_pairs"].iloc[0] > 0:
@@ -74,7 +86,11 @@ st.download_button("Download the comparison (CSV)", services.table_bytes(table, 
                    file_name=f"{meta['name']}_compare.csv", key="cmp_download", icon=":material/download:")
 
 seed = int(st.session_state[state.SEED])
-base_run, cf_run = services.run(current.scenario_json, seed), services.run(cf_json, seed)
+base_json_0, cf_json_0 = current.scenario_json, cf_json
+if posterior is not None:  # the fleet chart shows replication 0: posterior draw 0 in both worlds
+    base_json_0 = services.calibrated_json(current.scenario_json, posterior, 0, seed)[0]
+    cf_json_0 = services.calibrated_json(cf_json, posterior, 0, seed)[0]
+base_run, cf_run = services.run(base_json_0, seed), services.run(cf_json_0, seed)
 owner = meta["labs"][0] if len(meta["labs"]) == 1 else st.selectbox("Lab", meta["labs"], key="cmp_lab")
 st.plotly_chart(services.plots.fleet_overlay({meta["name"]: base_run.tables["fleet"], cf_label: cf_run.tables["fleet"]},
                                              base_run.start, owner), key="cmp_fleet")

@@ -9,14 +9,21 @@ current = widgets.open_scenario()
 
 meta = services.scenario_meta(current.scenario_json)
 seed = int(st.session_state[state.SEED])
+scenario_json = current.scenario_json
+posterior = widgets.calibrated_switch("run", services)
+if posterior is not None:
+    scenario_json, drawn, missing, label = services.calibrated_json(current.scenario_json, posterior, 0, seed)
+    st.info(f"Inputs from the {label}, draw 0 for seed {seed}: "
+            + ", ".join(f"{k} = {v:.4g}" for k, v in drawn.items())
+            + (f". Not in this scenario (not applied): {', '.join(missing)}." if missing else "."))
 st.caption(f"**{meta['name']}** · seed {seed} · one run (R = 1; the Compare page gives means and intervals over R "
            f"replications) · {meta['start']} → {meta['end']}")
 
 with st.status("Running the scenario…", expanded=False) as status:
     st.write("the scenario as edited")
-    result = services.run(current.scenario_json, seed)
+    result = services.run(scenario_json, seed)
     st.write("the same world without any rule (same seed)")
-    no_rules = services.run_without_rules(current.scenario_json, seed)
+    no_rules = services.run_without_rules(scenario_json, seed)
     status.update(label=f"Run done: {result.events_processed:,} events · run `{result.run_id}`", state="complete")
 
 lab = meta["labs"][0] if len(meta["labs"]) == 1 else st.selectbox("Lab", meta["labs"], key="run_lab")
