@@ -767,18 +767,35 @@ def option_files(source: str | None, audience: str = "lab") -> list[str]:
     return [str(p) for p in sim_options.default_options(source, audience)] if source else []
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+_STUDIES: dict[tuple, dict] = {}  # a small LRU by hand: st.cache_data cannot replay a progress bar's updates
+
+
+def _remember(cache: dict, key: tuple, make: Callable[[], dict], keep: int = 16) -> dict:
+    if key in cache:
+        cache[key] = cache.pop(key)  # most recent last
+        return cache[key]
+    value = make()
+    cache[key] = value
+    while len(cache) > keep:
+        cache.pop(next(iter(cache)))
+    return value
+
+
 def options_study(scenario_json: str, source: str | None, files: tuple[str, ...], replications: int, seed: int,
                   audience: str = "lab", _progress: Callable[[int, int, str], None] | None = None) -> dict:
-    """The options study of ``exportsim options`` (same API, same numbers): its ``to_dict()``.
+    """The options study of ``exportsim options`` (same API, same numbers): its ``to_dict()``, remembered.
 
     *source* is the scenario's file (variants are the files that extend it); *files* the option files.
     """
     from sim.experiments import options as sim_options
 
-    study = sim_options.options_study(_scenario(scenario_json), source, list(files), int(replications), int(seed),
-                                      audience, progress=_progress)
-    return json.loads(json.dumps(study.to_dict()))
+    def make() -> dict:
+        study = sim_options.options_study(_scenario(scenario_json), source, list(files), int(replications),
+                                          int(seed), audience, progress=_progress)
+        return json.loads(json.dumps(study.to_dict()))
+
+    key = (scenario_json, source, tuple(files), int(replications), int(seed), audience)
+    return _remember(_STUDIES, key, make)
 
 
 def options_table(study: dict) -> pd.DataFrame:
@@ -802,13 +819,18 @@ def options_chart(study: dict):
     return fmt.finish_chart(study)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+_SENSITIVITY: dict[tuple, dict] = {}
+
+
 def sensitivity(scenario_json: str, replications: int, seed: int,
                 _progress: Callable[[int, int, str], None] | None = None) -> dict:
     """One-at-a-time sensitivity of the headline difference (baseline - no rules, the main job's finish day)."""
     from sim.experiments import options as sim_options
 
-    head, swings = sim_options.sensitivity(_scenario(scenario_json), replications=int(replications), seed=int(seed),
-                                           progress=_progress)
-    return json.loads(json.dumps({"headline": head, "swings": [dataclasses.asdict(w) for w in swings]},
-                                 default=lambda x: None))
+    def make() -> dict:
+        head, swings = sim_options.sensitivity(_scenario(scenario_json), replications=int(replications),
+                                               seed=int(seed), progress=_progress)
+        return json.loads(json.dumps({"headline": head, "swings": [dataclasses.asdict(w) for w in swings]},
+                                     default=lambda x: None))
+
+    return _remember(_SENSITIVITY, (scenario_json, int(replications), int(seed)), make, keep=8)

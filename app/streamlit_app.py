@@ -48,7 +48,8 @@ with st.sidebar:
         st.error(f"{len(current.problems)} problem(s) in the scenario: see the Scenario page.")
 
 pages = [
-    st.Page("app_pages/scenario.py", title="Scenario", icon=":material/tune:", default=True),
+    st.Page("app_pages/answer.py", title="Answer", icon=":material/lightbulb:", default=True),
+    st.Page("app_pages/scenario.py", title="Scenario", icon=":material/tune:"),
     st.Page("app_pages/run.py", title="Run", icon=":material/play_arrow:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("app_pages/network.py", title="Network", icon=":material/hub:"),

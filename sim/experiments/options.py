@@ -405,6 +405,126 @@ def options_study(
                         scenario.start.isoformat(), horizon, int(replications), seeds, audience, ESTIMATOR, rows)
 
 
-__all__ = ["ESTIMATOR", "LAB_SUFFIXES", "POLICY_LEVERS", "Option", "OptionRow", "OptionsStudy", "apply_lever",
+__all__ = ["ESTIMATOR", "LAB_SUFFIXES", "POLICY_LEVERS", "Option", "OptionRow", "OptionsStudy", "Swing", "apply_lever",
            "build_options", "default_options", "is_variant_of", "lever_sections", "main_jobs", "options_study",
-           "paired_job"]
+           "paired_job", "sensitivity", "swing_inputs"]
+
+
+# ------------------------------------------------------------------------------------ sensitivity
+@dataclass
+class Swing:
+    """One uncertain input set to a low and a high quantile in both worlds: the headline difference at each."""
+
+    path: str  # the input, as a dotted path without series indices
+    members: list[str]  # every dotted path set (all steps of a series)
+    low_q: float
+    high_q: float
+    low_value: float  # the input at the low quantile (the first member)
+    high_value: float
+    diff_low: dict  # estimate of the paired difference baseline - counterfactual at the low quantile
+    diff_high: dict
+    flips: bool  # the mean difference changes sign at either end
+
+
+def swing_inputs(s: Scenario, lab: str, job: str, chips: Sequence[str] = (), limit: int = 6) -> list[tuple[str, list[str]]]:
+    """The uncertain inputs nearest the job: its own settings for *chips* (the chips it runs on in each world),
+    then those chips' figures and supply, the grey channel, the lab's budget (a series' steps grouped), at most
+    *limit*, alternating between the chips so each world's chip gets its inputs."""
+    from sim.scenario.quantities import iter_distributions
+
+    dump = s.model_dump(by_alias=True, mode="json")
+    groups: dict[str, list[str]] = {}
+    for path, _ in iter_distributions(dump):
+        key = ".".join(x for x in path.split(".") if not x.isdigit()).removesuffix(".value")
+        groups.setdefault(key, []).append(path)
+
+    def score(key: str) -> int:
+        segs = key.split(".")
+        if key.startswith(f"labs.{lab}.jobs.{job}."):
+            return 4 if not chips or set(chips) & set(segs) or not (set(segs) & set(dump.get("chips", {}))) else 0
+        if segs[0] == "nodes" and "grey" in segs:
+            return 2
+        if set(chips) & set(segs) and segs[0] in ("chips", "nodes"):
+            return 3
+        if key.startswith(f"labs.{lab}.budget"):
+            return 1
+        return 0
+
+    ranked = [k for k in sorted(groups, key=lambda k: -score(k)) if score(k) > 0]
+    return [(k, groups[k]) for k in ranked[:limit]]
+
+
+def sensitivity(base: Scenario, counterfactual: Scenario | None = None, inputs: list[tuple[str, list[str]]] | None = None,
+                replications: int = 5, seed: int | None = None, quantiles: tuple[float, float] = (0.1, 0.9),
+                progress: Progress | None = None) -> tuple[dict, list[Swing]]:
+    """One at a time: each input at its low and high quantile in both worlds (baseline and, by default, the world
+    without rules), the headline difference in the main job's finish day (baseline - counterfactual) at each.
+
+    Returns (the headline difference at the scenario's own distributions, the swings, largest first).
+    """
+    from sim.scenario.paths import get_path, set_path
+    from sim.scenario.quantities import ppf
+
+    cf_of = (lambda s: without_rules(s)) if counterfactual is None else (lambda s: counterfactual)
+    lab, job = next(iter(main_jobs(base).items()))
+    first = base.seed if seed is None else int(seed)
+    seeds = [first + r for r in range(int(replications))]
+    kpi = f"job_finish_or_horizon_day[{lab}/{job}]"
+
+    def diff(s: Scenario, c: Scenario) -> estimate.Estimate:
+        a = [_run(s, sd).kpis.get(kpi, math.nan) for sd in seeds]
+        b = [_run(c, sd).kpis.get(f"job_finish_or_horizon_day[{lab}/{paired_job(c, lab, job)}]", math.nan)
+             for sd in seeds]
+        return estimate.paired(a, b, "job_finish_or_horizon_day")
+
+    if inputs is None:
+        cf0 = cf_of(base)
+        used = [str(_run(base, seeds[0]).jobs.get((lab, job), {}).get("chip")),
+                str(_run(cf0, seeds[0]).jobs.get((lab, paired_job(cf0, lab, job)), {}).get("chip"))]
+        inputs = swing_inputs(base, lab, job, list(dict.fromkeys(used)))
+    total = (1 + 2 * len(inputs)) * 2 * len(seeds)
+    done = 0
+
+    def tick(what: str) -> None:
+        nonlocal done
+        done += 2 * len(seeds)
+        if progress is not None:
+            progress(done, total, what)
+
+    head = diff(base, cf_of(base))
+    tick("headline")
+    out: list[Swing] = []
+    for key, members in inputs:
+        res, vals = [], []
+        for q in quantiles:
+            data = base.model_dump(by_alias=True, mode="json")
+            first_value = math.nan
+            for path in members:
+                d = get_path(data, path)
+                v = ppf(d, q)
+                first_value = v if math.isnan(first_value) else first_value
+                set_path(data, path, {"dist": "constant", "value": v, "source": d.get("source") or []})
+            s_q = scenario_from_dict(data, file=f"{base.name} ({key} at q{round(q * 100)})")
+            res.append(diff(s_q, cf_of(s_q) if counterfactual is None else _with(counterfactual, members, data)))
+            vals.append(first_value)
+            tick(key)
+        sign = math.copysign(1, head.mean) if head.mean else 0
+        flips = any(e.mean == e.mean and sign and math.copysign(1, e.mean) != sign for e in res)
+        out.append(Swing(key, members, quantiles[0], quantiles[1], vals[0], vals[1], res[0].to_dict(), res[1].to_dict(),
+                         flips))
+    out.sort(key=lambda w: -abs((w.diff_high["mean"] or 0) - (w.diff_low["mean"] or 0)))
+    return head.to_dict(), out
+
+
+def _with(c: Scenario, members: list[str], data: dict) -> Scenario:
+    """*c* with the inputs at *members* taken from *data* where *c* has them (the same quantile in both worlds)."""
+    from sim.scenario.paths import PathError, get_path, has_path, set_path
+
+    cd = c.model_dump(by_alias=True, mode="json")
+    for path in members:
+        try:
+            if has_path(cd, path):
+                set_path(cd, path, get_path(data, path))
+        except PathError:
+            pass
+    return scenario_from_dict(cd, file=c.name)

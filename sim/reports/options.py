@@ -10,6 +10,7 @@ significant figures, chips whole.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from sim.reports.formatting import sig
@@ -106,4 +107,54 @@ CAPTION = ("finish: mean finish date over R seeds (at the horizon if unfinished)
            "P(earlier): seeds in which the option finishes strictly earlier; cost: the engine's full cost of the "
            "job (owned chips amortised with financing and power, plus rental bills)")
 
-__all__ = ["CAPTION", "COLUMNS", "chip_cell", "note_cell", "table", "title"]
+def _to_date(start: dt.date, day) -> dt.date | None:
+    return None if _nan(day) else start + dt.timedelta(days=float(day))
+
+
+def finish_chart(study: dict, height: int | None = None):
+    """One annotated chart: each option's finish date per seed (dots), its mean with the 95 % interval (bar),
+    the baseline's and the no-rules world's means as lines, and each option's difference written beside it."""
+    import plotly.graph_objects as go
+
+    start = dt.date.fromisoformat(study["start"])
+    R = int(study["replications"])
+    rows = study["rows"]
+    labels = [r["label"] if r["kind"] in ("baseline", "counterfactual") else r["option"] for r in rows]
+    fig = go.Figure()
+    for r, y in zip(rows, labels):
+        dates = [_to_date(start, d) for d in r["finish_days"]]
+        fig.add_trace(go.Scatter(x=dates, y=[y] * len(dates), mode="markers", showlegend=False,
+                                 marker={"size": 7, "opacity": 0.35, "color": "#4C78A8"},
+                                 hovertemplate="%{x|%Y-%m-%d}<extra>" + y + " (one seed)</extra>"))
+        e = r["finish_day"]
+        lo, hi = _to_date(start, e.get("ci_low")), _to_date(start, e.get("ci_high"))
+        if lo and hi:
+            fig.add_trace(go.Scatter(x=[lo, hi], y=[y, y], mode="lines", showlegend=False,
+                                     line={"color": "#E45756", "width": 4}, hoverinfo="skip"))
+        m = _to_date(start, e.get("mean"))
+        if m:
+            d = r.get("diff_days")
+            txt = "baseline" if d is None else f"{_interval(d, _days)} d"
+            fig.add_trace(go.Scatter(x=[m], y=[y], mode="markers+text", showlegend=False, text=[txt],
+                                     textposition="top center", marker={"size": 12, "color": "#E45756",
+                                                                        "symbol": "diamond"},
+                                     hovertemplate="mean %{x|%Y-%m-%d}<extra>" + y + "</extra>"))
+    for r, dash, name in ((rows[0], "dash", "baseline"), (rows[1] if len(rows) > 1 else None, "dot", "no rules")):
+        if r is None:
+            continue
+        m = _to_date(start, r["finish_day"].get("mean"))
+        if m:
+            fig.add_shape(type="line", x0=m, x1=m, y0=0, y1=1, yref="paper", line={"dash": dash, "color": "#555"})
+            fig.add_annotation(x=m, y=1.0, yref="paper", text=f"{name}: {m.isoformat()}", showarrow=False,
+                               yshift=10 if name == "baseline" else 24, font={"size": 11})
+    fig.update_layout(
+        title=f"When the main job finishes, by option (R = {R} seeds; dots: one seed each; diamond and bar: mean and "
+              f"95 % CI; label: mean paired difference vs baseline)",
+        xaxis={"title": "finish date", "type": "date", "tickformat": "%b %Y"},
+        yaxis={"autorange": "reversed", "automargin": True},
+        height=height or 120 + 55 * len(rows), margin={"l": 10, "r": 20, "t": 90, "b": 40}, template="plotly_white",
+    )
+    return fig
+
+
+__all__ = ["CAPTION", "COLUMNS", "chip_cell", "finish_chart", "note_cell", "table", "title"]

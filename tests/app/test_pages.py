@@ -12,7 +12,7 @@ from app import services
 ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "tests" / "data" / "tiny.yaml")
 
-PAGES = ["scenario", "run", "compare", "network", "sweep", "briefing"]
+PAGES = ["answer", "scenario", "run", "compare", "network", "sweep", "briefing"]
 MFU_LEVER = "scn_lever:mfu:lab-cn:job1:ascend910b"
 
 
@@ -20,9 +20,12 @@ def finish_card(at) -> str:
     return next(m.value for m in at.metric if m.label == "lab-cn/job1 finishes")
 
 
-def test_entrypoint_opens_the_scenario_page(tiny_app):
+def test_entrypoint_opens_the_answer_page(tiny_app):
     at = tiny_app.run()
-    assert not at.exception
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.header[0].value == "Answer"
+    assert "Does the October 2022 rule slow lab-cn's job?" in at.info[0].value
+    at.switch_page("app_pages/scenario.py").run()
     assert at.header[0].value == "Scenario"
     assert "Does the October 2022 rule slow lab-cn's job?" in at.info[0].value
 
@@ -30,6 +33,7 @@ def test_entrypoint_opens_the_scenario_page(tiny_app):
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(tiny_app, page):
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.header[0].value
@@ -37,6 +41,7 @@ def test_every_page_renders(tiny_app, page):
 
 def test_run_page_shows_kpi_cards_and_charts(tiny_app):
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     at.switch_page("app_pages/run.py").run()
     labels = [m.label for m in at.metric]
     assert {"lab-cn/job1 finishes", "Domestic share", "Units denied", "Units seized"} <= set(labels)
@@ -48,6 +53,7 @@ def test_run_page_shows_kpi_cards_and_charts(tiny_app):
 
 def test_mfu_lever_moves_the_finish_date(tiny_app):
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     at.switch_page("app_pages/run.py").run()
     before = finish_card(at)
     at.switch_page("app_pages/scenario.py").run()
@@ -63,6 +69,7 @@ def test_mfu_lever_moves_the_finish_date(tiny_app):
 
 def test_rule_toggle_removes_the_rule(tiny_app):
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     at.toggle(key="scn_lever:rule_on:us_2022_10").set_value(False).run()
     assert not at.exception
     assert "rules.us_2022_10" in set(at.dataframe[0].value["field"])
@@ -73,6 +80,7 @@ def test_rule_toggle_removes_the_rule(tiny_app):
 
 def test_reset_restores_the_file(tiny_app):
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     at.slider(key=MFU_LEVER).set_value(0.2).run()
     at.button(key="scn_reset").click().run()
     assert not at.exception
@@ -82,6 +90,7 @@ def test_reset_restores_the_file(tiny_app):
 
 def test_malformed_upload_shows_one_line_errors_not_a_traceback(tiny_app):
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     bad = b"name: bad\nstart: 2022-01-01\nend: 2021-01-01\nchips:\n  x: {vendr: nvidia}\n"
     at.file_uploader(key="scn_upload").upload("bad.yaml", bad, "application/x-yaml").run()
     assert not at.exception
@@ -94,6 +103,7 @@ def test_malformed_upload_shows_one_line_errors_not_a_traceback(tiny_app):
 
 def test_valid_upload_becomes_the_open_scenario(tiny_app):
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     text = Path(TINY).read_bytes().replace(b"name: tiny", b"name: tiny_uploaded")
     at.file_uploader(key="scn_upload").upload("mine.yaml", text, "application/x-yaml").run()
     assert not at.exception
@@ -109,6 +119,9 @@ def test_invalid_scenario_file_shows_its_problems_on_every_page(monkeypatch):
     monkeypatch.setattr(services, "DEFAULT_SCENARIO", str(ROOT / "tests" / "malformed" / "bad_date_format.yaml"))
     at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=60).run()
     assert not at.exception
+    assert at.error  # the Answer page (first) lists the problems too
+    at.switch_page("app_pages/scenario.py").run()
+    assert not at.exception
     assert any("does not load" in e.value for e in at.error)
     at.switch_page("app_pages/run.py").run()
     assert not at.exception
@@ -117,6 +130,7 @@ def test_invalid_scenario_file_shows_its_problems_on_every_page(monkeypatch):
 
 def test_compare_page_runs_paired_replications(tiny_app):
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     at.switch_page("app_pages/compare.py").run()
     at.slider(key="cmp_reps").set_value(3).run()
     at.button(key="cmp_run").click().run()
@@ -130,6 +144,7 @@ def test_network_date_slider(tiny_app):
     import datetime as dt
 
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     at.switch_page("app_pages/network.py").run()
     at.slider(key="net_date").set_value(dt.date(2022, 1, 2)).run()
     assert not at.exception
@@ -195,6 +210,7 @@ def test_yaml_download_is_plain_yaml():
 def test_briefing_page_offers_the_document(tiny_app, monkeypatch):
     monkeypatch.setenv("EXPORTSIM_NO_STATIC_CHARTS", "1")  # no browser start-up here; tests/test_briefing.py covers it
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     at.switch_page("app_pages/briefing.py").run()
     at.slider(key="brf_reps").set_value(2).run()
     at.button(key="brf_build").click().run()
@@ -206,6 +222,7 @@ def test_briefing_page_offers_the_document(tiny_app, monkeypatch):
 
 def test_network_page_ranks_simulated_chokepoints(tiny_app):
     at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     at.switch_page("app_pages/network.py").run()
     at.number_input(key="net_choke_reps").set_value(2).run()
     at.button(key="net_choke_go").click().run()
