@@ -164,8 +164,49 @@ def run_without_rules(scenario_json: str, seed: int) -> sim.RunResult:
 
 
 def counterfactual_json(scenario_json: str, without: list[str] | None) -> str:
-    """The scenario without the named rules (all of them when *without* is None), as canonical JSON."""
+    """The scenario without the named rules (all of them when *without* is None), as canonical JSON; the rules'
+    references to the removed ones go with them (sim.experiments.compare.without_rules)."""
     return canonical_json(_dump(sim_compare.without_rules(_scenario(scenario_json), without)))
+
+
+def counterfactual(scenario_json: str, without: list[str] | None) -> tuple[str | None, str | None]:
+    """(:func:`counterfactual_json`, None), or (None, one line saying why it cannot be built)."""
+    try:
+        return counterfactual_json(scenario_json, without), None
+    except ScenarioError as e:
+        return None, "; ".join(str(p) for p in e.problems[:3])
+    except (KeyError, ValueError) as e:
+        return None, _one_line_error(e)
+
+
+def _is_day(kpi: str) -> bool:
+    base = kpi.split("[", 1)[0]
+    return base.endswith("_day") or base.startswith("first_day_")
+
+
+def compare_display(table: pd.DataFrame, start: dt.date) -> pd.DataFrame:
+    """The Compare table as people read it: day KPIs as dates (levels) and days (differences), other KPIs with
+    3 significant figures; R last."""
+    from sim.reports.formatting import sig
+
+    def num(x: float) -> str:
+        return "—" if _nan(x) else sig(float(x), 3)
+
+    def date(x: float) -> str:
+        return "—" if _nan(x) else (start + dt.timedelta(days=float(x))).isoformat()
+
+    def days(x: float) -> str:
+        return "—" if _nan(x) else f"{float(x):+,.0f} d"
+
+    rows = []
+    for r in table.to_dict("records"):
+        lvl, dif = (date, days) if _is_day(r["kpi"]) else (num, num)
+        rows.append({"KPI": r["kpi"], "scenario": lvl(r["base_mean"]), "counterfactual": lvl(r["counterfactual_mean"]),
+                     "difference (mean)": dif(r["diff_mean"]),
+                     "95 % CI": "—" if _nan(r["diff_ci_low"]) else f"{dif(r['diff_ci_low'])} to {dif(r['diff_ci_high'])}",
+                     "10–90 % of pairs": "—" if _nan(r["diff_p10"]) else f"{dif(r['diff_p10'])} to {dif(r['diff_p90'])}",
+                     "R": int(r["n_pairs"])})
+    return pd.DataFrame(rows)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

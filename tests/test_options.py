@@ -69,3 +69,33 @@ def test_cli_json_matches_the_api_and_text_has_dates():
     assert "R = 2 paired" in " ".join(text.stdout.split()) and "2023-03-" in text.stdout
     bad = runner.invoke(app, ["options", str(TINY), "--option", "nope.yaml"])
     assert bad.exit_code == 2
+
+
+def test_without_rules_drops_the_references_to_removed_rules():
+    import json as _json
+
+    from sim.experiments.compare import without_rules
+    from sim.scenario.loader import scenario_from_dict
+
+    s = load_scenario("scenarios/bytedance_ascend.yaml")
+    for removed in (["us_2023_10"], ["us_2022_10"], ["us_2022_10", "us_2023_10"]):
+        c = without_rules(s, removed)
+        assert not set(removed) & set(c.rules)
+        assert not set(removed) & set(c.rules["us_2026_01_h200"].overrides)
+        scenario_from_dict(_json.loads(_json.dumps(c.model_dump(by_alias=True, mode="json"))))  # validates
+
+
+def test_compare_display_shows_dates_for_day_kpis():
+    import datetime as _dt
+
+    import pandas as pd
+
+    from app import services
+
+    t = pd.DataFrame([{"kpi": "job_finish_day[a/b]", "base_mean": 10.0, "counterfactual_mean": 5.0, "diff_mean": 5.0,
+                       "diff_ci_low": 1.0, "diff_ci_high": 9.0, "diff_p10": 2.0, "diff_p90": 8.0, "n_pairs": 3},
+                      {"kpi": "domestic_share[a]", "base_mean": 0.5, "counterfactual_mean": 0.25, "diff_mean": 0.25,
+                       "diff_ci_low": 0.1, "diff_ci_high": 0.4, "diff_p10": 0.1, "diff_p90": 0.4, "n_pairs": 3}])
+    d = services.compare_display(t, _dt.date(2024, 1, 1)).to_dict("records")
+    assert d[0]["scenario"] == "2024-01-11" and d[0]["difference (mean)"] == "+5 d"
+    assert d[1]["scenario"] == "0.5"

@@ -21,7 +21,12 @@ elif kind == "Without chosen rules":
     if not chosen:
         st.info("Choose at least one rule to remove.")
         st.stop()
-    cf_json, cf_label = services.counterfactual_json(current.scenario_json, chosen), "without " + ", ".join(chosen)
+    cf_json, problem = services.counterfactual(current.scenario_json, chosen)
+    if cf_json is None:
+        widgets.problems_panel([problem], title="This counterfactual cannot be built")
+        st.stop()
+    cf_label = "without " + ", ".join(chosen)
+    st.caption("Rules that override a removed rule keep overriding only the others (the references go with it).")
 else:
     other = st.selectbox("Scenario file", services.scenario_files(), format_func=services.short_name, key="cmp_file")
     loaded = services.load_file(other)
@@ -72,16 +77,9 @@ st.caption("Mean paired difference over R replications with common random number
 title = f"Mean paired difference, scenario − {cf_label}, % of {cf_label} (95 % interval, R = {replications})"
 st.plotly_chart(services.plots.kpi_differences(shown, title),
                 key="cmp_diffs")
-st.dataframe(
-    shown, hide_index=True, width="stretch",
-    column_config={"base_mean": st.column_config.NumberColumn("scenario", format="%.4g"),
-                   "counterfactual_mean": st.column_config.NumberColumn(cf_label, format="%.4g"),
-                   "diff_mean": st.column_config.NumberColumn("difference", format="%.4g"),
-                   "diff_ci_low": st.column_config.NumberColumn("95 % low", format="%.4g"),
-                   "diff_ci_high": st.column_config.NumberColumn("95 % high", format="%.4g"),
-                   "diff_p10": st.column_config.NumberColumn("10 % of pairs", format="%.4g"),
-                   "diff_p90": st.column_config.NumberColumn("90 % of pairs", format="%.4g"),
-                   "n_pairs": st.column_config.NumberColumn("R", format="%d")})
+st.dataframe(services.compare_display(shown, meta["start"]).rename(columns={"counterfactual": cf_label}),
+             hide_index=True, width="stretch", key="cmp_table")
+st.caption("Day KPIs: levels as dates, differences in days; other KPIs to 3 significant figures.")
 st.download_button("Download the comparison (CSV)", services.table_bytes(table, "csv"),
                    file_name=f"{meta['name']}_compare.csv", key="cmp_download", icon=":material/download:")
 

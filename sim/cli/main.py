@@ -269,8 +269,6 @@ def dashboard(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8501,
 ) -> None:
     """Open the Streamlit dashboard (edit, run, compare, network view) on http://127.0.0.1:PORT."""
-    import subprocess
-
     entry = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
     if not entry.exists():
         _fail([f"{entry}: the dashboard is not in this installation (it ships with the source tree)"])
@@ -278,7 +276,12 @@ def dashboard(
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.maxUploadSize", "1"]
     out.print(f"exportsim dashboard on http://127.0.0.1:{port} (Ctrl-C to stop)")
-    raise typer.Exit(subprocess.call(cmd, cwd=entry.parent.parent))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # exec, not a child: the process that started `exportsim dashboard` holds Streamlit's pid, so SIGTERM or
+    # SIGINT stops the server itself (a child would be left running when this process is killed)
+    os.chdir(entry.parent.parent)
+    os.execv(sys.executable, cmd)
 
 
 def _register_extensions() -> None:

@@ -20,7 +20,9 @@ from sim.schema import Scenario
 
 
 def without_rules(s: Scenario, rule_ids: list[str] | None = None) -> Scenario:
-    """A copy of *s* with the named rules removed (all rules when *rule_ids* is None)."""
+    """A copy of *s* with the named rules removed (all rules when *rule_ids* is None), and with the references to
+    them removed too: a remaining rule that ``overrides`` a removed one keeps overriding only the others (there is
+    nothing left to replace), so the copy validates as a scenario (the dashboard re-validates it)."""
     if rule_ids is None:
         rules = {}
         name = f"{s.name} (no rules)"
@@ -29,6 +31,8 @@ def without_rules(s: Scenario, rule_ids: list[str] | None = None) -> Scenario:
         if unknown:
             raise KeyError(f"unknown rule(s): {', '.join(unknown)}; known: {', '.join(sorted(s.rules))}")
         rules = {k: v for k, v in s.rules.items() if k not in rule_ids}
+        rules = {k: (v.model_copy(update={"overrides": [o for o in v.overrides if o in rules]})
+                     if any(o not in rules for o in v.overrides) else v) for k, v in rules.items()}
         name = f"{s.name} (without {', '.join(rule_ids)})"
     return s.model_copy(update={"rules": rules, "name": name})
 

@@ -136,8 +136,9 @@ def test_compare_page_runs_paired_replications(tiny_app):
     at.button(key="cmp_run").click().run()
     assert not at.exception
     table = at.dataframe[0].value
-    row = table[table["kpi"] == "job_finish_day[lab-cn/job1]"].iloc[0]
-    assert row["n_pairs"] == 3
+    row = table[table["KPI"] == "job_finish_day[lab-cn/job1]"].iloc[0]
+    assert row["R"] == 3
+    assert row["scenario"].startswith("20") and row["difference (mean)"].endswith(" d")  # dates, not day numbers
 
 
 def test_network_date_slider(tiny_app):
