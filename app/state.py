@@ -56,6 +56,82 @@ def init() -> None:
     st.session_state.setdefault(LEVERS, {})
 
 
+URL_READ = "url_read"  # the shared link's state has been applied to this session
+LEVER_PREFIX = "lever."  # query parameter of one lever: lever.<lever id>=<value>
+
+
+def _encode(lever: lv.Lever, value: Any) -> str:
+    if lever.kind == "toggle":
+        return "1" if value else "0"
+    if lever.kind == "add_rule":
+        return value or ""
+    return str(value)
+
+
+def _decode(lever: lv.Lever, text: str) -> Any:
+    if lever.kind == "toggle":
+        return text.lower() in ("1", "true", "on", "yes")
+    if lever.kind == "add_rule":
+        return text or None
+    if lever.kind == "date":
+        import datetime as dt
+
+        return dt.date.fromisoformat(text).isoformat()
+    value = float(text)
+    if lever.low is not None and lever.high is not None:
+        value = min(max(value, float(lever.low)), float(lever.high))
+    return value
+
+
+def from_url() -> list[str]:
+    """Once per session: open the scenario, seed and lever values of a shared link (``?scenario=...&seed=...&
+    lever.<id>=...``).  Returns one line per parameter that could not be applied."""
+    if st.session_state.get(URL_READ):
+        return []
+    st.session_state[URL_READ] = True
+    qp = st.query_params
+    problems: list[str] = []
+    if "scenario" in qp:
+        match = [f for f in services.scenario_files() if services.short_name(f) == qp["scenario"]]
+        if match:
+            st.session_state[SOURCE] = match[0]
+        else:
+            problems.append(f"scenario={qp['scenario']}: not a scenario of the library")
+    if "seed" in qp:
+        try:
+            st.session_state[SEED] = max(0, int(qp["seed"]))
+        except ValueError:
+            problems.append(f"seed={qp['seed']}: not a whole number")
+    wanted = {k[len(LEVER_PREFIX):]: v for k, v in qp.to_dict().items() if k.startswith(LEVER_PREFIX)}
+    if wanted:
+        loaded = loaded_for(st.session_state[SOURCE])
+        found = {lever.id: lever for lever in lv.discover(loaded.data)} if loaded.ok else {}
+        values = st.session_state[LEVERS].setdefault(st.session_state[SOURCE], {})
+        for lid, text in wanted.items():
+            if lid not in found:
+                problems.append(f"lever.{lid}: no such lever in this scenario")
+                continue
+            try:
+                values[lid] = _decode(found[lid], text)
+            except ValueError:
+                problems.append(f"lever.{lid}={text}: not a valid value")
+    return problems
+
+
+def to_url(current: Current) -> None:
+    """Write the open scenario, seed and changed levers into the address bar (a link reproduces the view)."""
+    params: dict[str, str] = {}
+    if current.source != UPLOAD:
+        params["scenario"] = services.short_name(current.source)
+    params["seed"] = str(st.session_state.get(SEED, ""))
+    for lever in current.levers:
+        value = current.values.get(lever.id, lever.default)
+        if value != lever.default:
+            params[LEVER_PREFIX + lever.id] = _encode(lever, value)
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+
+
 def loaded_for(source: str) -> services.Loaded:
     """The loaded scenario of a picker entry."""
     if source == UPLOAD:

@@ -16,6 +16,7 @@ from app import services, state  # noqa: E402
 
 st.set_page_config(page_title="exportsim", page_icon=":material/memory:", layout="wide")
 state.init()
+url_problems = state.from_url()
 
 
 def on_pick() -> None:
@@ -43,9 +44,14 @@ with st.sidebar:
     current = state.current()
     if current.ok:
         changed = sum(1 for lever in current.levers if current.values.get(lever.id, lever.default) != lever.default)
+        if changed:
+            st.badge("edited", icon=":material/edit:", color="orange")
         st.caption(f"**{current.label}** · " + (f"{changed} lever(s) changed" if changed else "as in file"))
     else:
         st.error(f"{len(current.problems)} problem(s) in the scenario: see the Scenario page.")
+    for problem in url_problems:
+        st.warning(f"Link: {problem}")
+    state.to_url(current)
 
 pages = [
     st.Page("app_pages/answer.py", title="Answer", icon=":material/lightbulb:", default=True),

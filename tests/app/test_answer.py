@@ -42,3 +42,32 @@ def test_answer_page_shows_the_question_table_and_chart(tiny_app):
     assert not at.exception, [e.value for e in at.exception]
     assert (len(at.dataframe) > 1 and "flips the sign" in at.dataframe[1].value.columns) or any(
         "nothing to swing" in i.value for i in at.info)
+
+
+MFU = "mfu:lab-cn:job1:ascend910b"
+
+
+def test_a_shared_link_opens_the_same_view(tiny_app):
+    at = tiny_app
+    at.query_params["scenario"] = "tests/data/tiny.yaml"
+    at.query_params["seed"] = "9"
+    at.query_params[f"lever.{MFU}"] = "0.3"
+    at.query_params["lever.rule_on:us_2022_10"] = "0"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="seed").value == 9
+    assert any("2 lever(s) changed" in c.value for c in at.caption)
+    at.switch_page("app_pages/scenario.py").run()
+    assert at.slider(key=f"scn_lever:{MFU}").value == 0.3
+    assert at.toggle(key="scn_lever:rule_on:us_2022_10").value is False
+    # and the address bar carries the state on
+    assert at.query_params["seed"] in ("9", ["9"])
+
+
+def test_a_bad_link_says_so_in_one_line(tiny_app):
+    at = tiny_app
+    at.query_params["seed"] = "x"
+    at.query_params["lever.nope"] = "1"
+    at.run()
+    assert not at.exception
+    assert sum("Link:" in w.value for w in at.warning) == 2
