@@ -211,7 +211,8 @@ def test_posterior_draws_apply_to_a_scenario(synthetic_store):
     dumped = s2.model_dump(by_alias=True)
     assert dumped["nodes"]["sg-hub"]["grey"]["markup"]["value"] == pytest.approx(values["markup"])
     base_pkg = s.model_dump(by_alias=True)["nodes"]["huawei-pkg"]["chips_per_month"]
-    assert json.dumps(dumped["nodes"]["huawei-pkg"]["chips_per_month"], default=str) != json.dumps(base_pkg, default=str)
+    after = dumped["nodes"]["huawei-pkg"]["chips_per_month"]
+    assert json.dumps(after, default=str) != json.dumps(base_pkg, default=str)
 
 
 # ------------------------------------------------------------------------------------- spec errors
@@ -265,3 +266,13 @@ def test_cli_calibrate_runs_a_spec(tmp_path, spec_file):
     assert r.exit_code == 0, r.output
     assert "generation 1/1 done" in r.stderr and "Held out" in r.stdout
     shutil.rmtree(tmp_path / "s")
+
+
+def test_a_briefing_on_the_posterior_says_so(synthetic_store):
+    from sim.reports.briefing import build, collect
+
+    _, root, _ = synthetic_store
+    data = collect(str(DATA / "tiny.yaml"), "policy", 2, None, posterior=root, backtest=False)
+    assert data.posterior["name"] == "tiny" and data.posterior["pinned"]
+    md = build(data).render("md", "brief")["brief.md"].decode()
+    assert "On the calibrated posterior" in md and "--posterior" in md

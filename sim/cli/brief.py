@@ -29,6 +29,9 @@ def brief(
     option: Annotated[list[Path] | None, typer.Option("--option", help="An option to compare (a scenario file; "
                                                                        "repeatable). Lab default: the scenario's "
                                                                        "_only/_rent/_mix/_no_remote siblings.")] = None,
+    posterior: Annotated[Path | None, typer.Option("--posterior", help="Draw the calibrated inputs from this "
+                                                                       "calibration store (replication r takes "
+                                                                       "posterior draw r in every world).")] = None,
 ) -> None:
     """Write a strategy briefing: question, answer with 80 % intervals, key figures, drivers, options,
     assumptions with sources, caveats, how to reproduce; every number traceable to the runs."""
@@ -54,7 +57,8 @@ def brief(
             task = bar.add_task(str(target), total=None)
             data = collect(target, audience, replications, seed, option,
                            progress=lambda done, total, label: bar.update(task, completed=done, total=total,
-                                                                          description=label))
+                                                                          description=label),
+                           posterior=posterior)
             bar.update(task, description="rendering")
             command = _default_command(data) + f" --format {fmt} --out {out_file}"
             b = build(data, command)

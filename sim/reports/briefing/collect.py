@@ -98,11 +98,18 @@ def _job_key_for(s: Scenario, lab: str | None, job: str | None) -> str | None:
     return primary_job(s.model_copy(update={"labs": {lab: s.labs[lab]}}))[1]
 
 
-def _run_variant(v: Variant, seeds: list[int], keep_fleet: bool, tick: Callable[[], None]) -> None:
+def _run_variant(v: Variant, seeds: list[int], keep_fleet: bool, tick: Callable[[], None],
+                 inputs: list | None = None) -> None:
+    """Run *v* at *seeds*; with *inputs* (one list of posterior inputs per seed), run i takes inputs[i]."""
     from sim.engine.simulation import Simulation
 
     for i, seed in enumerate(seeds):
-        r = Simulation(v.scenario, seed).run()
+        scenario = v.scenario
+        if inputs is not None:
+            from sim.experiments.posterior import scenario_with
+
+            scenario, _ = scenario_with(v.scenario, inputs[i])
+        r = Simulation(scenario, seed).run()
         v.seeds.append(seed)
         v.run_ids.append(r.run_id)
         v.kpis.append(dict(r.kpis))
@@ -191,13 +198,16 @@ def collect(
     progress: Progress | None = None,
     scenario_file: str | Path | None = None,
     backtest: bool = True,
+    posterior: str | Path | None = None,
 ) -> BriefingData:
     """Run or read what the briefing needs; see the module docstring.
 
     *target*: a scenario file (``.yaml``), a :class:`Scenario` (then *scenario_file*, if given, is where
     option files and SOURCES.md are looked for), an ``exportsim compare --json`` file, or a sweep store.
     *options*: option files (default for the lab audience: the scenario's ``_only/_rent/_mix/_no_remote``
-    siblings).  Raises :class:`BriefingError` / :class:`ScenarioError` with one line per problem.
+    siblings).  *posterior*: a calibration store; replication r of every variant then takes posterior draw r
+    (:mod:`sim.experiments.posterior`).  Raises :class:`BriefingError` / :class:`ScenarioError` with one line
+    per problem.
     """
     if audience not in AUDIENCES:
         raise BriefingError([f"--audience: must be policy or lab, got '{audience}'"])
@@ -205,10 +215,12 @@ def collect(
         raise BriefingError([f"--replications: must be at least 1, got {replications}"])
     if isinstance(target, Scenario):
         return _collect_scenario(target, str(scenario_file) if scenario_file else None, audience, replications, seed,
-                                 options, progress, backtest, shown=target.name)
+                                 options, progress, backtest, shown=target.name, posterior=posterior)
     p = Path(target)
     if not p.exists():
         raise BriefingError([f"{target}:1: -: no such file or directory"])
+    if posterior is not None and (p.is_dir() or p.suffix.lower() == ".json"):
+        raise BriefingError([f"--posterior: applies to a scenario target, not to {target} (its runs are made)"])
     if p.is_dir():
         if not (p / "sweep.json").is_file():
             raise BriefingError([f"{target}:1: -: a directory but not a sweep store (no sweep.json)"])
@@ -218,18 +230,22 @@ def collect(
     if p.suffix.lower() not in (".yaml", ".yml"):
         raise BriefingError([f"{target}:1: -: not a scenario (.yaml), a compare result (.json) or a sweep store"])
     s = load_scenario(p)
-    return _collect_scenario(s, str(p), audience, replications, seed, options, progress, backtest, shown=str(target))
+    return _collect_scenario(s, str(p), audience, replications, seed, options, progress, backtest, shown=str(target),
+                             posterior=posterior)
 
 
 def _collect_scenario(s: Scenario, file: str | None, audience: str, replications: int, seed: int | None,
                       options: Sequence[str | Path] | None, progress: Progress | None, backtest: bool,
-                      shown: str) -> BriefingData:
+                      shown: str, posterior: str | Path | None = None) -> BriefingData:
     from sim.experiments.compare import without_rules
 
     first = s.seed if seed is None else int(seed)
     seeds = list(range(first, first + replications))
     lab, job = primary_job(s)
     data = BriefingData("scenario", shown, audience, s, file, replications, first, lab=lab, job=job)
+    inputs = None
+    if posterior is not None:
+        data.posterior, inputs = _posterior_inputs(s, posterior, replications, first)
     opt_files = [Path(o) for o in options] if options else default_options(file, audience)
     opt_scenarios = []
     for f in opt_files:
@@ -250,13 +266,13 @@ def _collect_scenario(s: Scenario, file: str | None, audience: str, replications
 
     base = Variant("scenario", s.name, "scenario", s, file, job_key=job)
     cf = Variant("counterfactual", "without rules", "counterfactual", without_rules(s), None, job_key=job)
-    _run_variant(base, seeds, True, tick("scenario"))
-    _run_variant(cf, seeds, True, tick("counterfactual"))
+    _run_variant(base, seeds, True, tick("scenario"), inputs)
+    _run_variant(cf, seeds, True, tick("counterfactual"), inputs)
     data.variants = {"scenario": base, "counterfactual": cf}
     for f, o in opt_scenarios:
         key = f"option:{o.name}"
         v = Variant(key, o.name, "option", o, str(f), job_key=_job_key_for(o, lab, job))
-        _run_variant(v, seeds, False, tick(o.name))
+        _run_variant(v, seeds, False, tick(o.name), inputs)
         data.variants[key] = v
         data.options.append(key)
     rule_variants = []
@@ -270,13 +286,13 @@ def _collect_scenario(s: Scenario, file: str | None, audience: str, replications
     for rid in rule_variants:
         key = f"without:{rid}"
         v = Variant(key, f"without {rid}", "rule_variant", without_rules(s, [rid]), None, job_key=job)
-        _run_variant(v, seeds, False, tick(key))
+        _run_variant(v, seeds, False, tick(key), inputs)
         data.variants[key] = v
         data.options.append(key)
     for sw in swings:
         for q, key in ((SWING_QUANTILES[0], sw.low_key), (SWING_QUANTILES[1], sw.high_key)):
             v = Variant(key, sw.path, "swing", _set_quantile(s, sw, q), None, job_key=job)
-            _run_variant(v, swing_reps, False, tick(key))
+            _run_variant(v, swing_reps, False, tick(key), inputs)
             data.variants[key] = v
     data.swings = swings
     if backtest and file is not None:
@@ -284,6 +300,33 @@ def _collect_scenario(s: Scenario, file: str | None, audience: str, replications
     else:
         data.backtest_note = "not run for this target"
     return data
+
+
+def _posterior_inputs(s: Scenario, store: str | Path, replications: int, first: int) -> tuple[dict, list]:
+    """(what the briefing says about the posterior, the inputs of replication r = posterior draw r)."""
+    from sim.experiments.calibration_report import summarise
+    from sim.experiments.posterior import Posterior, PosteriorError, expand_path
+
+    try:
+        post = Posterior.load(store)
+        rep = summarise(store)
+    except PosteriorError as e:
+        raise BriefingError([f"--posterior: {e}"]) from None
+    draws = post.draws(replications, first)
+    inputs = [post.inputs(d) for _, d in draws.iterrows()]
+    dump = s.model_dump(by_alias=True)
+    missing = []
+    for name, p in post.parameters.items():
+        try:
+            expand_path(dump, p.path)
+        except ValueError:
+            missing.append(name)
+    info = {"store": str(store), "name": post.name, "model": post.fingerprint,
+            "model_now": rep["model_fingerprint_now"], "cutoff": rep["cutoff"], "pinned": rep["pinned"],
+            "at_prior": rep["at_prior"], "missing": missing,
+            "inputs": post.names, "particles": len(post.particles), "ess": post.ess,
+            "held_out": rep["coverage"]["held_out"]}
+    return info, inputs
 
 
 def _collect_backtest(data: BriefingData, scenario_file: Path, reps: int) -> None:

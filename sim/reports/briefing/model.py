@@ -230,6 +230,8 @@ class BriefingData:
     compare_payload: dict | None = None
     sweep: dict | None = None
     option_files: list[str] = field(default_factory=list)
+    #: When the inputs come from a calibrated posterior: store, name, model, cutoff, pinned, at_prior, missing.
+    posterior: dict | None = None
 
     @property
     def world(self) -> Scenario:

@@ -279,6 +279,8 @@ def _default_command(data: BriefingData) -> str:
         parts += ["--replications", str(data.replications), "--seed", str(data.seed)]
         for f in data.option_files:
             parts += ["--option", _shown(f)]
+        if data.posterior is not None:
+            parts += ["--posterior", data.posterior["store"]]
     return " ".join(parts)
 
 

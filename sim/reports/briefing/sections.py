@@ -309,6 +309,8 @@ def build_scenario(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
     answer.append(para("Figures are means over ", R, " replications with common random numbers (seeds ", seed0, " to ",
                        seed1, "); intervals are ", _interval(L), " % intervals of the mean, and differences are paired "
                        "by seed; spreads are the ", lo_pct, "th to ", hi_pct, "th percentiles across replications."))
+    if data.posterior is not None:
+        answer.append(para(*_posterior_sentence(data, L)))
     sections.append(section("answer", answer))
 
     # ------------------------------------------------------------------ key figures
@@ -648,6 +650,39 @@ def _short(v: Any, s, path: str) -> str:
     if isinstance(v, list):
         return ", ".join(str(x) for x in v) if all(not isinstance(x, (dict, list)) for x in v) else "a list"
     return describe(v, human) if isinstance(v, (int, float)) else str(v)
+
+
+def _posterior_sentence(data: BriefingData, L: Ledger) -> list:
+    """The answer's note that its inputs come from a calibrated posterior, and what the data pinned."""
+    pst = data.posterior or {}
+
+    def names(key: str, items: list[str]) -> Any:
+        return L.text(f"posterior.{key}", ", ".join(items) if items else "none", "posterior", what=key,
+                      store=pst.get("store"))
+
+    out: list = ["On the calibrated posterior: the inputs ", names("inputs", pst.get("inputs", [])),
+                 " are drawn from the posterior of calibration ", L.text("posterior.name", pst.get("name", ""),
+                                                                          "posterior", what="calibration",
+                                                                          store=pst.get("store")),
+                 " (fitted to published figures up to ", L.text("posterior.cutoff", str(pst.get("cutoff")), "posterior",
+                                                                what="cut-off", store=pst.get("store")),
+                 "; replication r takes posterior draw r in every world). Pinned down by the data: ",
+                 names("pinned", pst.get("pinned", [])), "; still at the prior (the data say nothing about them): ",
+                 names("at_prior", pst.get("at_prior", [])), "."]
+    held = pst.get("held_out") or {}
+    if held.get("n"):
+        out += [" Out of sample, its 80 % predictive intervals meet ",
+                L.add("posterior.held_out_80", float(held["covered_80"]), "int", "posterior", what="held-out covered",
+                      store=pst.get("store")), " of ",
+                L.add("posterior.held_out_n", float(held["n"]), "int", "posterior", what="held-out observables",
+                      store=pst.get("store")), " held-out published figures."]
+    if pst.get("missing"):
+        out += [" Not in this scenario, so not applied: ", names("missing", pst["missing"]), "."]
+    if pst.get("model") != pst.get("model_now"):
+        out += [" The posterior was fitted under model ", L.text("posterior.model", str(pst.get("model")), "posterior",
+                                                                 what="model", store=pst.get("store")),
+                ", not the current one: recalibrate before relying on it."]
+    return out
 
 
 def _caveat_blocks(data: BriefingData, L: Ledger, swing_rows: list[dict], prim: dict) -> list[dict]:
