@@ -35,7 +35,8 @@ def market_worlds(draw) -> dict:
         lab["budget_usd_per_year"] = draw(st.floats(1e6, 5e9))
         labs[lid] = lab
         for vid in vendors:
-            d["edges"][f"{vid}-{lid}"] = {"from": vid, "to": lid, "flow": "chips", "lead_time_days": draw(st.floats(0, 90))}
+            d["edges"][f"{vid}-{lid}"] = {"from": vid, "to": lid, "flow": "chips",
+                                          "lead_time_days": draw(st.floats(0, 90))}
         if d["clouds"]:
             d["edges"][f"cl-{lid}"] = {"from": "cl", "to": lid, "flow": "rental", "channel": "remote"}
     chips = sorted(d["chips"])
@@ -45,7 +46,7 @@ def market_worlds(draw) -> dict:
         own = [c for c in chips if d["chips"][c]["vendor"] == vid]
         if len(own) > 1 and draw(st.booleans()):
             v["fungible_supply"] = [own]
-    for lid, lab in labs.items():
+    for lab in labs.values():
         if draw(st.booleans()):
             lab["workloads"] = {"w": {"compute_pflop_s": draw(st.floats(0, 5000))}}
         for job in lab["jobs"].values():
@@ -98,7 +99,8 @@ def test_a_cap_is_never_exceeded_and_a_deny_rule_always_bites(world, data):
     treatment = {"kind": "deny"} if kind == "deny" else {"kind": "cap", "units_per_period": cap, "period_days": 90,
                                                           "excess": data.draw(st.sampled_from(["deny", "queue"]))}
     world["rules"]["probe"] = {
-        "announced": start, "effective": start, "scope": {"items": [{"products": [product]}], "channels": ["sale", "reexport"]},
+        "announced": start, "effective": start,
+        "scope": {"items": [{"products": [product]}], "channels": ["sale", "reexport"]},
         "treatment": treatment, "exemptions": {"in_transit": True},
     }
     # the probe must decide alone for the covered product: drop generated rules that could also match it
