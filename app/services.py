@@ -203,8 +203,10 @@ def compare_display(table: pd.DataFrame, start: dt.date) -> pd.DataFrame:
         lvl, dif = (date, days) if _is_day(r["kpi"]) else (num, num)
         rows.append({"KPI": r["kpi"], "scenario": lvl(r["base_mean"]), "counterfactual": lvl(r["counterfactual_mean"]),
                      "difference (mean)": dif(r["diff_mean"]),
-                     "95 % CI": "—" if _nan(r["diff_ci_low"]) else f"{dif(r['diff_ci_low'])} to {dif(r['diff_ci_high'])}",
-                     "10–90 % of pairs": "—" if _nan(r["diff_p10"]) else f"{dif(r['diff_p10'])} to {dif(r['diff_p90'])}",
+                     "95 % CI": "—" if _nan(r["diff_ci_low"])
+                     else f"{dif(r['diff_ci_low'])} to {dif(r['diff_ci_high'])}",
+                     "10–90 % of pairs": "—" if _nan(r["diff_p10"])
+                     else f"{dif(r['diff_p10'])} to {dif(r['diff_p90'])}",
                      "R": int(r["n_pairs"])})
     return pd.DataFrame(rows)
 

@@ -44,7 +44,7 @@ def test_sigterm_stops_the_server():
             assert b"streamlit" in f.read()  # the started pid *is* Streamlit (exec'd)
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="."):
             urllib.request.urlopen(url, timeout=2)
     finally:
         if proc.poll() is None:

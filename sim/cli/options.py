@@ -28,7 +28,7 @@ def options(
     seed: Annotated[int | None, typer.Option(min=0, help="First seed (default: the scenario's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Options study: each option's finish date, difference vs the baseline, P(earlier), cost, chip and rules, R seeds."""
+    """Options study: each option's finish date, difference vs baseline, P(earlier), cost, chip and rules (R seeds)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text

@@ -45,7 +45,7 @@ import yaml
 
 from sim.experiments import estimate
 from sim.experiments.compare import without_rules
-from sim.scenario.loader import ScenarioError, load_raw, load_scenario, scenario_from_dict
+from sim.scenario.loader import LoadProblem, ScenarioError, load_raw, load_scenario, scenario_from_dict
 from sim.schema import Scenario
 from sim.units import day_to_date
 
@@ -208,7 +208,7 @@ def lever_sections(path: str | Path) -> dict:
     try:
         own = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except OSError as e:
-        raise ScenarioError([f"{p}:1: -: cannot read: {e.strerror or e}"]) from None
+        raise ScenarioError([LoadProblem(str(p), 1, "", f"cannot read: {e.strerror or e}")]) from None
     merged: dict = {}
     inc = own.get("include") or []
     for f in [inc] if isinstance(inc, str) else inc:
@@ -237,7 +237,8 @@ def _jsonable(x):
 
 def build_options(base: Scenario, scenario_file: str | Path | None, option_files: Sequence[str | Path]) -> list[Option]:
     """Baseline, counterfactual without rules, and one :class:`Option` per file (variant or lever)."""
-    opts = [Option("baseline", f"baseline ({base.name})", "baseline", base, str(scenario_file) if scenario_file else None),
+    shown = str(scenario_file) if scenario_file else None
+    opts = [Option("baseline", f"baseline ({base.name})", "baseline", base, shown),
             Option("no_rules", "counterfactual: no rules", "counterfactual", without_rules(base))]
     seen = {"baseline", "no_rules"}
     for f in option_files:
@@ -355,7 +356,6 @@ def options_study(
     horizon = float(base.horizon_days)
     rows: list[OptionRow] = []
     for lab, job in main_jobs(base).items():
-        key_of = lambda o: f"{lab}/{paired_job(o.scenario, lab, job)}"  # noqa: E731
         base_key = f"{lab}/{job}"
         b_finish = np.array([r.kpis.get(f"job_finish_or_horizon_day[{base_key}]", math.nan) for r in runs["baseline"]])
         b_cost = np.array([r.kpis.get(f"job_cost_usd[{base_key}]", math.nan) for r in runs["baseline"]])
@@ -363,7 +363,7 @@ def options_study(
             ojob = paired_job(o.scenario, lab, job)
             if ojob is None:
                 continue
-            k = key_of(o)
+            k = f"{lab}/{ojob}"
             rs = runs[o.key]
             fin = np.array([r.kpis.get(f"job_finish_or_horizon_day[{k}]", math.nan) for r in rs])
             cost = np.array([r.kpis.get(f"job_cost_usd[{k}]", math.nan) for r in rs])
@@ -372,7 +372,7 @@ def options_study(
             recs = [r.jobs.get((lab, ojob)) for r in rs]
             chips = Counter(str(rec["chip"]) if rec and rec.get("chip") else "none" for rec in recs)
             windows: Counter = Counter()
-            for rec, f in zip(recs, fin):
+            for rec, f in zip(recs, fin, strict=True):
                 if rec and rec.get("start_day") == rec.get("start_day") and rec.get("start_day") is not None:
                     windows.update(_rules_in_window(o.scenario, float(rec["start_day"]), float(f)))
             is_base = o.key == "baseline"
@@ -396,7 +396,8 @@ def options_study(
                 rented_share=estimate.level([r.kpis.get(f"job_rented_share[{k}]", math.nan) for r in rs],
                                             "job_rented_share").to_dict(),
                 rules_in_window=dict(sorted(windows.items(), key=lambda kv: (-kv[1], kv[0]))),
-                identical=(not is_base) and all(_same(a.kpis, b.kpis) for a, b in zip(rs, runs["baseline"])),
+                identical=(not is_base)
+                and all(_same(a.kpis, b.kpis) for a, b in zip(rs, runs["baseline"], strict=True)),
                 job_unchanged=(not is_base) and bool(np.array_equal(fin, b_finish, equal_nan=True)
                                                      and np.array_equal(cost, b_cost, equal_nan=True)),
                 finish_days=[float(x) for x in fin],
@@ -426,7 +427,8 @@ class Swing:
     flips: bool  # the mean difference changes sign at either end
 
 
-def swing_inputs(s: Scenario, lab: str, job: str, chips: Sequence[str] = (), limit: int = 6) -> list[tuple[str, list[str]]]:
+def swing_inputs(s: Scenario, lab: str, job: str, chips: Sequence[str] = (),
+                 limit: int = 6) -> list[tuple[str, list[str]]]:
     """The uncertain inputs nearest the job: its own settings for *chips* (the chips it runs on in each world),
     then those chips' figures and supply, the grey channel, the lab's budget (a series' steps grouped), at most
     *limit*, alternating between the chips so each world's chip gets its inputs."""
@@ -454,7 +456,8 @@ def swing_inputs(s: Scenario, lab: str, job: str, chips: Sequence[str] = (), lim
     return [(k, groups[k]) for k in ranked[:limit]]
 
 
-def sensitivity(base: Scenario, counterfactual: Scenario | None = None, inputs: list[tuple[str, list[str]]] | None = None,
+def sensitivity(base: Scenario, counterfactual: Scenario | None = None,
+                inputs: list[tuple[str, list[str]]] | None = None,
                 replications: int = 5, seed: int | None = None, quantiles: tuple[float, float] = (0.1, 0.9),
                 progress: Progress | None = None) -> tuple[dict, list[Swing]]:
     """One at a time: each input at its low and high quantile in both worlds (baseline and, by default, the world

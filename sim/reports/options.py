@@ -121,7 +121,7 @@ def finish_chart(study: dict, height: int | None = None):
     rows = study["rows"]
     labels = [r["label"] if r["kind"] in ("baseline", "counterfactual") else r["option"] for r in rows]
     fig = go.Figure()
-    for r, y in zip(rows, labels):
+    for r, y in zip(rows, labels, strict=True):
         dates = [_to_date(start, d) for d in r["finish_days"]]
         fig.add_trace(go.Scatter(x=dates, y=[y] * len(dates), mode="markers", showlegend=False,
                                  marker={"size": 7, "opacity": 0.35, "color": "#4C78A8"},
