@@ -191,7 +191,8 @@ def compare(
     file: Annotated[Path, typer.Argument(help="Scenario file (the policy world).")],
     against: Annotated[Path | None, typer.Option("--against", help="Another scenario as the counterfactual.")] = None,
     without_rules: Annotated[bool, typer.Option("--without-rules", help="Counterfactual: no rules at all.")] = False,
-    without: Annotated[list[str] | None, typer.Option("--without", help="Counterfactual: drop this rule (repeatable).")] = None,
+    without: Annotated[list[str] | None,
+                       typer.Option("--without", help="Counterfactual: drop this rule (repeatable).")] = None,
     seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1,
                                              help="First seed (default: the scenario's).")] = None,
     replications: Annotated[int, typer.Option(min=1, max=10_000, help="Paired replications.")] = 10,
@@ -215,7 +216,7 @@ def compare(
         cf = _load(against)
     else:
         try:
-            cf = drop_rules(base, None if without_rules else list(without))
+            cf = drop_rules(base, None if without_rules else list(without or []))
         except KeyError as e:
             _fail([f"{file}:1: rules: {e.args[0]}"])
     post = None
