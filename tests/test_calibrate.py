@@ -276,3 +276,24 @@ def test_a_briefing_on_the_posterior_says_so(synthetic_store):
     assert data.posterior["name"] == "tiny" and data.posterior["pinned"]
     md = build(data).render("md", "brief")["brief.md"].decode()
     assert "On the calibrated posterior" in md and "--posterior" in md
+
+
+def test_a_sweep_on_the_posterior_applies_draw_i_to_sample_i(synthetic_store, tmp_path):
+    from sim.experiments.posterior import with_posterior
+    from sim.experiments.sweep import expand, load_spec, run_sweep
+    from sim.experiments.sweep.design import assignments
+
+    _, root, _ = synthetic_store
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(f"name: tiny_post\nbase: {DATA / 'tiny.yaml'}\ndesign: {{kind: lhs, n: 3}}\nuncertainties:\n"
+                    "  mfu: {path: labs.lab-cn.jobs.job1.mfu.ascend910b, low: 0.3, high: 0.5}\nkpis: ['job_*']\n")
+    plain = load_spec(spec)
+    ls = with_posterior(plain, Posterior.load(root))
+    assert ls.spec_key != plain.spec_key  # never the same store as the sweep on the priors
+    runs = expand(ls)
+    draws = Posterior.load(root).draws(3, ls.spec.seed)
+    assert runs[1].values["posterior.wafers"] == pytest.approx(draws.iloc[1]["wafers"])
+    paths = [p for p, _ in assignments(ls, runs[1])]
+    assert paths[-1] == "labs.lab-cn.jobs.job1.mfu.ascend910b" and "nodes.smic.wafer_starts_per_month" in paths
+    rep = run_sweep(ls, tmp_path / "store", executor="serial")
+    assert rep.done == 3 and rep.failed == 0

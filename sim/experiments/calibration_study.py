@@ -27,15 +27,23 @@ DEFAULT_SPEC = Path("tests/data/calibration/tiny.yaml")
 
 def study(spec: str | Path = DEFAULT_SPEC, seeds: int = 5, out: str | Path = "calibrations/synthetic",
           rel_halfwidth: float = 0.1, executor: str = "serial", workers: int | None = None,
+          population: int | None = 60, generations: int | None = 7,
           log=lambda line: sys.stderr.write(line + "\n")) -> dict:
-    """Run the study; one row per (seed, input): truth, 5/50/95 % of the posterior, covered, verdict."""
+    """Run the study; one row per (seed, input): truth, 5/50/95 % of the posterior, covered, verdict.
+
+    *population* and *generations* override the spec's (the CI spec is sized for speed, not convergence:
+    with +/-10 % synthetic ranges a few generations leave the threshold several ranges wide).
+    """
     lc0 = load_calibration(spec)
+    abc = lc0.spec.abc.model_copy(update={k: v for k, v in (("population_size", population),
+                                                             ("generations", generations)) if v is not None})
     rows, t0, runs = [], time.perf_counter(), 0
     for k in range(seeds):
         rng = np.random.default_rng(np.random.SeedSequence([lc0.spec.seed, 7, k]))
         truth = lc0.values(rng.random(len(lc0.parameters)))
         obs = synthetic_observed(lc0, truth, seed=int(rng.integers(1, 2**31)), rel_halfwidth=rel_halfwidth)
         lc = load_calibration(spec, observed=obs)
+        lc.spec = lc.spec.model_copy(update={"abc": abc})
         np.random.seed(int(rng.integers(1, 2**31)))  # pyabc's proposals (serial sampler: reproducible)
         store = Path(out) / f"seed{k}"
         res = run_calibration(lc, store, executor=executor, workers=workers)
@@ -49,7 +57,8 @@ def study(spec: str | Path = DEFAULT_SPEC, seeds: int = 5, out: str | Path = "ca
         log(f"seed {k}: " + ", ".join(f"{r['input']} {'ok' if r['covered'] else 'MISSED'} ({r['verdict']})"
                                       for r in rows if r["seed"] == k))
     informed = [r for r in rows if r["verdict"] != "at prior"]
-    summary = {"spec": str(spec), "seeds": seeds, "rel_halfwidth": rel_halfwidth, "rows": rows,
+    summary = {"spec": str(spec), "seeds": seeds, "rel_halfwidth": rel_halfwidth, "population": abc.population_size,
+               "generations": abc.generations, "rows": rows,
                "covered": sum(r["covered"] for r in rows), "of": len(rows),
                "covered_informed": sum(r["covered"] for r in informed), "of_informed": len(informed),
                "runs": runs, "wall_s": time.perf_counter() - t0}
@@ -65,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="calibrations/synthetic")
     ap.add_argument("--rel-halfwidth", type=float, default=0.1)
     ap.add_argument("--executor", default="serial")
+    ap.add_argument("--population", type=int, default=60)
+    ap.add_argument("--generations", type=int, default=7)
     a = ap.parse_args(argv)
-    s = study(a.spec, a.seeds, a.out, a.rel_halfwidth, a.executor)
+    s = study(a.spec, a.seeds, a.out, a.rel_halfwidth, a.executor, population=a.population,
+              generations=a.generations)
     sys.stdout.write(f"90 % posterior intervals cover the true input in {s['covered']} of {s['of']} cases "
                      f"({s['covered_informed']} of {s['of_informed']} where the data informed the input); "
                      f"{s['runs']} runs, {s['wall_s']:.0f} s; details in {a.out}/study.json\n")

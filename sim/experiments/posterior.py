@@ -264,6 +264,33 @@ def posterior_scenarios(scenario: Scenario, posterior: Posterior, n: int, seed: 
     return out, draws, missing
 
 
+def posterior_assignments(base: dict, posterior: Posterior, draw: dict) -> list[tuple[str, Any]]:
+    """A draw as plain ``(concrete path, value)`` assignments against *base* (wildcards expanded, ``scale``
+    turned into the scaled quantity): what a sweep run applies with its own parameters.  Paths *base* lacks
+    are left out."""
+    out: list[tuple[str, Any]] = []
+    for n, p in posterior.parameters.items():
+        try:
+            targets = expand_path(base, p.path)
+        except PathError:
+            continue
+        for t in targets:
+            v = scale_quantity(get_path(base, t), float(draw[n])) if p.apply == "scale" else _plain(draw[n])
+            out.append((t, v))
+    return out
+
+
+def with_posterior(ls, posterior: Posterior):
+    """A sweep's LoadedSpec whose design sample i takes posterior draw i (policies and replications of a
+    sample share it); its store key changes with the posterior, so the two never share a store."""
+    import dataclasses
+    import hashlib
+
+    key = hashlib.sha256(f"{ls.base_hash}|{posterior.root.resolve()}|{posterior.fingerprint}|"
+                         f"{len(posterior.particles)}".encode()).hexdigest()
+    return dataclasses.replace(ls, posterior=posterior, base_hash=key)
+
+
 def compare_on_posterior(base: Scenario, counterfactual: Scenario, posterior: Posterior, replications: int = 10,
                          seed: int | None = None, confidence: float = 0.95, progress=None):
     """:func:`sim.experiments.compare.compare` with inputs from the posterior: replication r applies posterior
@@ -288,6 +315,6 @@ def compare_on_posterior(base: Scenario, counterfactual: Scenario, posterior: Po
 
 __all__ = [
     "Input", "Posterior", "PosteriorError", "apply_draw", "apply_inputs", "compare_on_posterior", "expand_path",
-    "posterior_scenarios",
+    "posterior_assignments", "posterior_scenarios", "with_posterior",
     "scale_quantity", "scenario_with",
 ]

@@ -88,6 +88,8 @@ def expand(ls: LoadedSpec, lhs_blocks: Sequence[int] | None = None) -> list[Run]
     levers = ls.policy_levers
     policies = list(itertools.product(*[values_from_u(p, grid_u(p)) for p in levers.values()])) or [()]
     crn_seeds = replication_seeds(spec)
+    post = ls.posterior
+    draws = post.draws(U.shape[0], spec.seed) if post is not None else None  # type: ignore[attr-defined]
     model = model_fingerprint()  # a changed engine gives new run ids: results of two models never share one
     runs = []
     for pi, policy in enumerate(policies):
@@ -95,6 +97,8 @@ def expand(ls: LoadedSpec, lhs_blocks: Sequence[int] | None = None) -> list[Run]
             values = dict(zip(levers, policy, strict=True))
             values.update({name: vals[si] for name, vals in factor_values.items()})
             values = {name: values[name] for name in spec.parameters}  # file order
+            if draws is not None:  # the posterior's inputs (names with a dot: no spec parameter has one)
+                values.update({f"posterior.{n}": float(draws.iloc[si][n]) for n in post.names})  # type: ignore[attr-defined]
             point_key = _hash(values)
             point_id = point_key[:12]
             for r in range(spec.replications):
@@ -111,4 +115,10 @@ def expand(ls: LoadedSpec, lhs_blocks: Sequence[int] | None = None) -> list[Run]
 def assignments(ls: LoadedSpec, run: Run) -> list[Assignment]:
     """The (dotted path, value) pairs that turn the base into *run*'s scenario."""
     params = ls.spec.parameters
-    return [(params[name].path, v) for name, v in run.values.items()]
+    out = [(params[name].path, v) for name, v in run.values.items() if not name.startswith("posterior.")]
+    if ls.posterior is not None:
+        from sim.experiments.posterior import posterior_assignments
+
+        drawn = {n.removeprefix("posterior."): v for n, v in run.values.items() if n.startswith("posterior.")}
+        out = posterior_assignments(ls.base, ls.posterior, drawn) + out  # the sweep's own parameters win
+    return out

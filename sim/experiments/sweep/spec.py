@@ -72,6 +72,8 @@ class LoadedSpec:
     base: dict  # base scenario, model_dump(by_alias=True), with `fixed` applied
     base_hash: str
     lines: dict = field(default_factory=dict, repr=False)
+    #: A calibrated posterior (sim.experiments.posterior.Posterior): design sample i takes posterior draw i.
+    posterior: object | None = field(default=None, repr=False)
 
     @property
     def factors(self) -> dict[str, Parameter]:
