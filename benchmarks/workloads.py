@@ -21,8 +21,8 @@ EMA_SETUPS: dict[str, tuple[dict, int, dict[str, str], list[str]]] = {}
 
 def run_one(base: dict, seed: int, assigns: Sequence, pattern: re.Pattern) -> dict[str, float]:
     """One run, as a sweep worker does it: the point applied to the base, validated, run; kept KPIs."""
-    from sim.engine.simulation import Simulation
     from sim.experiments.sweep import apply_point
+    from sim.results.simulation import Simulation
 
     result = Simulation(apply_point(base, assigns), seed).run()
     return {k: float(v) for k, v in result.kpis.items() if pattern.match(k)}

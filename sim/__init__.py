@@ -15,13 +15,13 @@ from sim._version import __version__
 
 # Loaded on first use (PEP 562), so `import sim.cli` is quick: the console script can catch Ctrl-C (exit 130,
 # one line) before numpy, pydantic and SimPy are imported.
-_LAZY = {"Simulation": "sim.engine.simulation", "RunResult": "sim.results.result",
+_LAZY = {"Simulation": "sim.results.simulation", "RunResult": "sim.results.result",
          "ScenarioError": "sim.scenario.loader",
          "load_scenario": "sim.scenario.loader", "scenario_from_dict": "sim.scenario.loader", "Scenario": "sim.schema"}
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sim.engine.simulation import Simulation
     from sim.results.result import RunResult
+    from sim.results.simulation import Simulation
     from sim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict
     from sim.schema import Scenario
 

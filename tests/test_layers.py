@@ -43,21 +43,10 @@ FORBIDDEN_THIRD_PARTY = {
 #: distribution maths from sim.scenario, on plain dicts; no Streamlit).
 APP_BRIDGES = {"app.services", "app.levers"}
 #: Known exceptions, each with its reason; the list is meant to shrink to nothing.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("sim.engine.simulation", "sim.results.metrics"):
-        "Simulation.run() builds its RunResult (lazy import); the engine restructuring moves result building "
-        "out of the engine (Simulation returns records, the results layer makes the RunResult)",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 #: Import cycles known today, each with its reason; a new cycle, or a change in one of these, fails.
-KNOWN_CYCLES: dict[tuple[str, ...], str] = {
-    ("sim.engine.mechanisms.cloud", "sim.engine.mechanisms.fleet", "sim.engine.mechanisms.inference",
-     "sim.engine.mechanisms.orders", "sim.engine.mechanisms.supply", "sim.engine.mechanisms.training",
-     "sim.engine.mechanisms.workloads", "sim.engine.simulation", "sim.engine.treatments"):
-        "the world and its processes import each other (Simulation.run starts them; they type-hint and read "
-        "the world, and call each other); the engine restructuring (entities own their state, mechanisms "
-        "start(world)) removes it",
-}
+KNOWN_CYCLES: dict[tuple[str, ...], str] = {}
 
 
 # ------------------------------------------------------------------------------------------- graph
@@ -73,7 +62,11 @@ def imports_of(source: str, module: str, is_package: bool, known: set[str]) -> d
     """Every module *module* imports (absolute names) -> first line; ``from P import m`` counts P.m if a module."""
     out: dict[str, int] = {}
     pkg = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    typing_only = {id(n) for block in ast.walk(tree) if _is_type_checking_block(block) for n in ast.walk(block)}
+    for node in ast.walk(tree):
+        if id(node) in typing_only:  # `if TYPE_CHECKING:` imports exist for annotations only, not at run time
+            continue
         if isinstance(node, ast.Import):
             for a in node.names:
                 out.setdefault(a.name, node.lineno)
@@ -87,6 +80,13 @@ def imports_of(source: str, module: str, is_package: bool, known: set[str]) -> d
                 sub = f"{target}.{a.name}"
                 out.setdefault(sub if sub in known else target, node.lineno)
     return out
+
+
+def _is_type_checking_block(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
 
 
 def source_graph(root: Path = REPO, dirs: tuple[str, ...] = ("sim", "app")) -> dict[str, dict[str, int]]:
@@ -246,3 +246,9 @@ def test_checker_finds_a_cycle():
              "sim.experiments.c": {"sim.experiments.a": 2, "sim.units": 1}, "sim.units": {}}
     assert cycles(graph) == [["sim.experiments.a", "sim.experiments.b", "sim.experiments.c"]]
     assert cycles({"sim.units": {}}) == []
+
+
+def test_typing_only_imports_are_not_dependencies():
+    src = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from sim.results import result\nimport sim.units\n"
+    got = imports_of(src, "sim.engine.x", False, {"sim.results.result", "sim.units"})
+    assert "sim.results.result" not in got and "sim.units" in got

@@ -147,8 +147,8 @@ def run(
     draw: Annotated[int, typer.Option("--draw", min=0, help="Which posterior draw (with --posterior).")] = 0,
 ) -> None:
     """Run a scenario once: KPIs (deliveries by origin, denials by rule, job finish days, ...) and tables."""
-    from sim.engine.simulation import Simulation
     from sim.results.result import kpis_json
+    from sim.results.simulation import Simulation
 
     if fmt not in ("parquet", "csv"):
         _fail([f"--format: must be parquet or csv, got '{fmt}'"])

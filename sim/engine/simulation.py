@@ -1,6 +1,7 @@
-"""Simulation(scenario, seed): the SimPy environment, the world's state, and the run loop.
+"""World(scenario, seed): the SimPy environment, the world's state, and the run loop.
 
-The world holds counts, not objects per chip: vendor inventories, packagers' die and HBM stocks,
+``sim.results.simulation.Simulation`` is the public face: it runs a World and turns its records into a
+RunResult, so the engine never imports the layers above it.  The world holds counts, not objects per chip: vendor inventories, packagers' die and HBM stocks,
 installed fleets as cohorts ``[install_day, units]`` per owner and product, and a ledger of where every
 chip is.  Processes (``sim.engine.mechanisms.*``) act on it and append rows to the :class:`Recorder`;
 :mod:`sim.results.metrics` turns rows into tables and KPIs once, at the end.
@@ -8,65 +9,20 @@ chip is.  Processes (``sim.engine.mechanisms.*``) act on it and append rows to t
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from collections import defaultdict
 
 import simpy
 
 from sim.engine.compliance import Compliance
+from sim.engine.mechanisms import cloud, fleet, inference, orders, supply, training
 from sim.engine.records import LedgerRow, Recorder
 from sim.engine.rng import Streams
+from sim.engine.state import FleetLine, Ledger, Order
 from sim.scenario.quantities import ResolvedSeries, draw
 from sim.schema import Scenario, peak_flops
 
 
-@dataclass
-class Order:
-    """Units a buyer asked a vendor for, not yet allocated."""
-
-    order_id: int
-    buyer: str
-    product: str
-    qty: int
-    order_day: float
-    stockpile: bool = False
-    route: str = "sale"  # sale | reexport | grey
-    hub: str | None = None
-    unit_price_usd: float = 0.0
-
-
-@dataclass
-class Ledger:
-    """Counts of chips by where they are (the conservation account)."""
-
-    produced: int = 0
-    in_inventory: int = 0
-    in_transit: int = 0
-    installed: int = 0
-    seized: int = 0
-    retired: int = 0
-    failed: int = 0
-
-
-@dataclass
-class FleetLine:
-    """Installed units of one product at one owner, as cohorts, with what holds them."""
-
-    cohorts: deque = field(default_factory=deque)  # [install_day, units]
-    units: int = 0
-    grey_units: int = 0
-    training: int = 0
-    inference: int = 0
-    workloads: int = 0  # held by non-LLM workloads (recommendation, ads, cloud customers)
-
-    @property
-    def free(self) -> int:
-        """Units neither training, serving nor held by a workload."""
-        return max(self.units - self.training - self.inference - self.workloads, 0)
-
-
-class Simulation:
+class World:
     """One run of one scenario with one seed.
 
     *scenario* is a validated :class:`Scenario`; *seed* defaults to the scenario's own.
@@ -98,7 +54,6 @@ class Simulation:
         self.budget_usd: dict[str, float] = defaultdict(float)
         self.fleet_changed: dict[str, simpy.Event] = {}
         self.pools: dict[tuple[str, str], object] = {}
-        self.pools_by_owner: dict[str, object] = {}
         self.params: dict[str, float] = {}
         self._series: dict[str, ResolvedSeries] = {}
         self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
@@ -180,11 +135,9 @@ class Simulation:
         ))
 
     # ------------------------------------------------------------------ the run
-    def run(self, progress=None):
-        """Run to the horizon and return a RunResult.  *progress*, if given, is called with (day, horizon)."""
-        from sim.engine.mechanisms import cloud, fleet, inference, orders, supply, training
-        from sim.results.metrics import build_result
-
+    def run(self, progress=None) -> World:
+        """Run to the horizon; returns the finished world (its ``rec`` holds the rows).  *progress*, if given, is
+        called with (day, horizon)."""
         if self._ran:
             raise RuntimeError("a Simulation runs once; make a new one for another run")
         self._ran = True
@@ -202,7 +155,7 @@ class Simulation:
         cloud.finish(self)
         orders.finish(self)
         self.record_ledger()
-        return build_result(self)
+        return self
 
     @property
     def events_processed(self) -> int:
@@ -235,14 +188,4 @@ def _report_progress(env: simpy.Environment, horizon: float, progress):
         yield env.timeout(step)
 
 
-MAX_UNITS = 10**12  # no order or reservation is larger (guards absurd inputs such as a chip of 1e-300 FLOP/s)
-
-
-def ceil_units(x: float) -> int:
-    """Whole units needed to cover *x* (tolerant of float noise), capped at MAX_UNITS."""
-    if not x < MAX_UNITS:  # also catches inf and NaN
-        return MAX_UNITS
-    return max(int(math.ceil(x - 1e-9)), 0)
-
-
-__all__ = ["FleetLine", "Order", "Simulation", "ceil_units"]
+__all__ = ["World", "canonical"]

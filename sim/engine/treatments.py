@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from sim.engine.state import cap_room, use_cap
 from sim.schema.rules import TREATMENT_CLASSES
 
 
@@ -119,8 +120,6 @@ class LicenseHandler(Handler):
     kind = "license"
 
     def at_export(self, w, d, lot):
-        from sim.engine.mechanisms import orders
-
         yield w.env.timeout(w.sample(f"licence/review/{d.rule}", d.spec.review_days))
         approved = _granted(w, d)
         spec = d.spec
@@ -129,12 +128,12 @@ class LicenseHandler(Handler):
                 base = w.series(f"{d.rule}/cap_reference", spec.volume_cap_reference_units_per_month).at(w.env.now) * 12
             else:
                 base = w.supply_rate[lot.vendor][lot.product] * 12
-            room = orders._cap_room(w, d.rule, spec.volume_cap_ratio * base, 365.25, lot.buyer_country)
+            room = cap_room(w, d.rule, spec.volume_cap_ratio * base, 365.25, lot.buyer_country)
             approved = room >= lot.qty
         if not approved:
             return ExportOutcome("refused", lot.qty)
         if spec.volume_cap_ratio is not None:
-            orders._use_cap(w, d.rule, 365.25, lot.buyer_country, lot.qty)
+            use_cap(w, d.rule, 365.25, lot.buyer_country, lot.qty)
         return ExportOutcome("ship", lot.qty, fee_usd=spec.revenue_share * lot.value_usd, shipped_as="licensed")
 
     def at_remote(self, w, d, new):
@@ -239,16 +238,14 @@ class CapHandler(Handler):
     kind = "cap"
 
     def at_export(self, w, d, lot):
-        from sim.engine.mechanisms import orders
-
-        room = orders._cap_room(w, d.rule, d.spec.units_per_period, d.spec.period_days, lot.buyer_country)
+        room = cap_room(w, d.rule, d.spec.units_per_period, d.spec.period_days, lot.buyer_country)
         qty = lot.qty
         excess = 0
         if room < qty:
             excess = qty - int(max(room, 0))
             qty -= excess
         if qty > 0:
-            orders._use_cap(w, d.rule, d.spec.period_days, lot.buyer_country, qty)
+            use_cap(w, d.rule, d.spec.period_days, lot.buyer_country, qty)
         return ExportOutcome("ship", qty, excess=excess, excess_action=d.spec.excess if excess else None)
         yield
 

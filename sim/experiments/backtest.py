@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from sim.engine.simulation import Simulation
 from sim.results.result import RunResult
+from sim.results.simulation import Simulation
 from sim.scenario.loader import LoadProblem, ScenarioError, load_scenario
 from sim.schema.observed import Measure, Observable, ObservedFile
 

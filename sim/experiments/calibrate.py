@@ -308,7 +308,7 @@ def predictive_seed(spec: CalibrationSpec, i: int) -> int:
 def simulate(lc: LoadedCalibration, values: dict[str, Any], seeds: Sequence[int],
              observables: dict[str, Observable]) -> dict[str, float]:
     """Mean over *seeds* of each observable for input *values* (NaN where a run cannot compute it)."""
-    from sim.engine.simulation import Simulation
+    from sim.results.simulation import Simulation
 
     scenario = lc.scenario(values)
     acc: dict[str, list[float]] = {oid: [] for oid in observables}

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.engine.simulation import Simulation
 from sim.experiments import estimate
+from sim.results.simulation import Simulation
 from sim.schema import Scenario
 
 

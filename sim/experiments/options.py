@@ -291,7 +291,7 @@ class _Run:
 
 
 def _run(s: Scenario, seed: int) -> _Run:
-    from sim.engine.simulation import Simulation
+    from sim.results.simulation import Simulation
 
     r = Simulation(s, seed).run()
     jobs = {(rec["lab"], rec["job"]): rec for rec in r.tables["jobs"].to_dict("records")}

@@ -298,8 +298,8 @@ def compare_on_posterior(base: Scenario, counterfactual: Scenario, posterior: Po
 
     Returns (rows, draws, input paths a world does not have).
     """
-    from sim.engine.simulation import Simulation
     from sim.experiments.compare import summarise
+    from sim.results.simulation import Simulation
 
     first = base.seed if seed is None else seed
     bases, draws, missing = posterior_scenarios(base, posterior, replications, first)

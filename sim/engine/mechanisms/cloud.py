@@ -19,14 +19,17 @@ Records: ``rentals`` (tenant, region, chip, GPUs, request/start/end day, wait, c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import simpy
 
 from sim.engine.compliance import Lot
 from sim.engine.records import RentalRow
-from sim.engine.simulation import Simulation
 from sim.engine.treatments import handler
 from sim.units import HOURS_PER_DAY
+
+if TYPE_CHECKING:
+    from sim.engine.simulation import World as Simulation
 
 
 @dataclass
@@ -112,12 +115,12 @@ def start(w: Simulation) -> None:
         chips = set(cloud.initial_fleet) | set(cloud.purchases_per_month) | set(cloud.price_usd_per_gpu_hour)
         for chip in sorted(chips):
             w.pools[(cid, chip)] = RentalPool(cid, chip, cloud.queue_discipline)
-        w.pools_by_owner[cid] = lambda chip, cid=cid: _grew(w, cid, chip)
     for sid in s.rental_streams:
         w.env.process(run_rental_stream(w, sid))
 
 
-def _grew(w: Simulation, cid: str, chip: str) -> None:
+def grew(w: Simulation, cid: str, chip: str) -> None:
+    """New GPUs installed in a region: serve its queue."""
     pool = w.pools.get((cid, chip))
     if pool is not None:
         pool.serve(w)

@@ -15,10 +15,14 @@ backorders each month), ``ledger`` (the conservation account each month), ``even
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
+from sim.engine.mechanisms import cloud as cloud_mod
 from sim.engine.records import FleetRow, InventoryRow
-from sim.engine.simulation import Simulation
 from sim.units import MONTH_DAYS
+
+if TYPE_CHECKING:
+    from sim.engine.simulation import World as Simulation
 
 
 def start(w: Simulation) -> None:
@@ -53,8 +57,8 @@ def install(w: Simulation, owner: str, chip: str, units: int, *, grey: bool, age
         line.grey_units += units
     w.ledger.installed += units
     w.signal_fleet(owner)
-    if owner in w.pools_by_owner:
-        w.pools_by_owner[owner](chip)
+    if owner in w.scenario.clouds:  # a cloud's new GPUs serve its waiting tenants
+        cloud_mod.grew(w, owner, chip)
 
 
 def remove(w: Simulation, owner: str, chip: str, units: int) -> int:

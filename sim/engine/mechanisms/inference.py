@@ -14,10 +14,15 @@ Records: ``inference`` (per lab and month: demand, served, unmet PFLOP/s, reserv
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sim.engine.mechanisms import workloads
 from sim.engine.records import InferenceRow
-from sim.engine.simulation import Simulation, ceil_units
+from sim.engine.state import ceil_units
 from sim.units import MONTH_DAYS, SECONDS_PER_DAY
+
+if TYPE_CHECKING:
+    from sim.engine.simulation import World as Simulation
 
 
 def start(w: Simulation) -> None:

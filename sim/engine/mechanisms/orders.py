@@ -33,16 +33,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.engine.compliance import Lot
 from sim.engine.mechanisms import fleet as fleet_mod
 from sim.engine.plans import pro_rata
 from sim.engine.records import ShipmentRow
-from sim.engine.simulation import MAX_UNITS, Order, Simulation, ceil_units
+from sim.engine.state import LOOKAHEAD_JOB_DAYS, MAX_UNITS, Order, ceil_units, vendor_estimate
 from sim.engine.treatments import ExportLot, handler
 from sim.units import MONTH_DAYS
 
-LOOKAHEAD_JOB_DAYS = 365.0  # jobs starting within this horizon drive procurement
+if TYPE_CHECKING:
+    from sim.engine.simulation import World as Simulation
+
 LOOKAHEAD_INFERENCE_DAYS = 180.0  # serving capacity is planned two quarters ahead (lead times of 3-6 months)
 
 
@@ -268,19 +271,6 @@ def score(w: Simulation, lid: str, product: str, purpose: str = "training") -> f
     if w.scenario.chips[product].designer_country == lab.hq:
         value *= lab.strategy.domestic_preference
     return value
-
-
-def vendor_estimate(w: Simulation, vendor: str, product: str, days: float) -> int:
-    """Units a buyer can expect from a vendor soon: stock + smoothed supply - backorders.
-
-    For a product in a ``fungible_supply`` group (one die, several products) the whole group's supply and
-    backlog count: the vendor can make any of them from the same wafers.
-    """
-    node = w.scenario.nodes[vendor]
-    group = next((g for g in getattr(node, "fungible_supply", []) if product in g), [product])
-    backlog = sum(o.qty for o in w.backorders[vendor] if o.product in group)
-    expected = sum(w.inventory[vendor][p] + w.supply_rate[vendor][p] * days / MONTH_DAYS for p in group)
-    return int(expected - backlog)
 
 
 def place(w: Simulation, lid: str, reason: str, products: list[str], units: int) -> None:
@@ -625,20 +615,6 @@ def _requeue(w: Simulation, vendor: str, order: Order, qty: int, rule: str, peri
     k = math.floor((w.env.now - start) / period_days) + 1
     yield w.env.timeout(max(start + k * period_days - w.env.now, 0.0))
     yield from ship(w, vendor, order, qty, order_day)
-
-
-def _period(w: Simulation, rule: str, period_days: float) -> int:
-    r = w.scenario.rules[rule]
-    start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
-    return int(math.floor((w.env.now - start) / period_days))
-
-
-def _cap_room(w: Simulation, rule: str, limit: float, period_days: float, country: str) -> float:
-    return limit - w.cap_used[(rule, country, _period(w, rule, period_days))]
-
-
-def _use_cap(w: Simulation, rule: str, period_days: float, country: str, qty: int) -> None:
-    w.cap_used[(rule, country, _period(w, rule, period_days))] += qty
 
 
 def _row(w, vendor, order, qty, status, rule, treatment, ship_day, deliver_day, fee, order_day, lot_id=None,

@@ -25,13 +25,17 @@ border), ``events`` (denied die/HBM lots).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from sim.engine.compliance import Lot
+from sim.engine.mechanisms.orders import allocate
 from sim.engine.plans import Line, packaging_plan
 from sim.engine.records import ProductionRow, ShipmentRow
-from sim.engine.simulation import Simulation
 from sim.engine.treatments import handler
 from sim.units import MONTH_DAYS
+
+if TYPE_CHECKING:
+    from sim.engine.simulation import World as Simulation
 
 WAFER_DIAMETER_MM = 300.0
 
@@ -68,8 +72,6 @@ def start(w: Simulation) -> None:
 
 def add_inventory(w: Simulation, vendor: str, chip: str, units: int) -> None:
     """New units reach a vendor's inventory; waiting orders are served."""
-    from sim.engine.mechanisms.orders import allocate
-
     if units <= 0:
         return
     w.inventory[vendor][chip] += units

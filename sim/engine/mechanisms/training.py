@@ -27,14 +27,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sim.engine.mechanisms import cloud as cloud_mod
 from sim.engine.plans import expected_run_days
 from sim.engine.plans import owned_hourly_usd as plans_owned_hourly_usd
 from sim.engine.records import JobRow
-from sim.engine.simulation import Simulation
+from sim.engine.state import LOOKAHEAD_JOB_DAYS, vendor_estimate
 from sim.scenario.quantities import mean as dist_mean
 from sim.units import HOURS_PER_DAY, MONTH_DAYS, SECONDS_PER_DAY
+
+if TYPE_CHECKING:
+    from sim.engine.simulation import World as Simulation
 
 RENT_WAIT_DAYS = MONTH_DAYS  # how long a job waits in a rental queue before it re-plans
 
@@ -231,8 +235,6 @@ def procurement_plan(w: Simulation, lid: str, jid: str, pool: dict[str, int], or
     ranked = sorted(chips, key=lambda c: (expected_days(w, lid, jid, c, cluster_cap(w, lid, jid, c)), c))
     if any(pool.get(c, 0) >= cluster_cap(w, lid, jid, c) for c in ranked):
         return None
-    from sim.engine.mechanisms.orders import LOOKAHEAD_JOB_DAYS, vendor_estimate
-
     def deliverable(c: str) -> bool:
         return vendor_estimate(w, w.scenario.chips[c].vendor, c, LOOKAHEAD_JOB_DAYS) > 0
 

@@ -14,8 +14,13 @@ Records: ``inference`` rows with ``workload`` = the workload id (needed, served,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sim.engine.records import InferenceRow
-from sim.engine.simulation import Simulation, ceil_units
+from sim.engine.state import ceil_units
+
+if TYPE_CHECKING:
+    from sim.engine.simulation import World as Simulation
 
 
 def chip_order(w: Simulation, lid: str, wid: str) -> list[str]:

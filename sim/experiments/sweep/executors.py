@@ -65,7 +65,7 @@ def run_chunk(base: dict | None, tasks: list[tuple[str, int, list[Assignment]]],
     """
     import pandas as pd
 
-    from sim.engine.simulation import Simulation
+    from sim.results.simulation import Simulation
 
     base = base if base is not None else _WORKER_BASE
     match = kpi_matcher(kpi_patterns)

@@ -101,7 +101,7 @@ def _job_key_for(s: Scenario, lab: str | None, job: str | None) -> str | None:
 def _run_variant(v: Variant, seeds: list[int], keep_fleet: bool, tick: Callable[[], None],
                  inputs: list | None = None) -> None:
     """Run *v* at *seeds*; with *inputs* (one list of posterior inputs per seed), run i takes inputs[i]."""
-    from sim.engine.simulation import Simulation
+    from sim.results.simulation import Simulation
 
     for i, seed in enumerate(seeds):
         scenario = v.scenario

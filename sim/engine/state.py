@@ -1,0 +1,106 @@
+"""The world's entities and the small helpers several mechanisms read them with.
+
+Orders, the conservation ledger and installed fleet lines are plain dataclasses; ``vendor_estimate`` (what a
+buyer expects a vendor to deliver) and the cap counters are read by procurement, training and the treatment
+handlers alike, so they live here rather than in any one mechanism (no mechanism imports another's internals
+for them, and none imports the Simulation at run time).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sim.units import MONTH_DAYS
+
+if TYPE_CHECKING:
+    from sim.engine.simulation import World as Simulation
+
+LOOKAHEAD_JOB_DAYS = 365.0  # jobs starting within this horizon drive procurement
+
+
+@dataclass
+class Order:
+    """Units a buyer asked a vendor for, not yet allocated."""
+
+    order_id: int
+    buyer: str
+    product: str
+    qty: int
+    order_day: float
+    stockpile: bool = False
+    route: str = "sale"  # sale | reexport | grey
+    hub: str | None = None
+    unit_price_usd: float = 0.0
+
+
+@dataclass
+class Ledger:
+    """Counts of chips by where they are (the conservation account)."""
+
+    produced: int = 0
+    in_inventory: int = 0
+    in_transit: int = 0
+    installed: int = 0
+    seized: int = 0
+    retired: int = 0
+    failed: int = 0
+
+
+@dataclass
+class FleetLine:
+    """Installed units of one product at one owner, as cohorts, with what holds them."""
+
+    cohorts: deque = field(default_factory=deque)  # [install_day, units]
+    units: int = 0
+    grey_units: int = 0
+    training: int = 0
+    inference: int = 0
+    workloads: int = 0  # held by non-LLM workloads (recommendation, ads, cloud customers)
+
+    @property
+    def free(self) -> int:
+        """Units neither training, serving nor held by a workload."""
+        return max(self.units - self.training - self.inference - self.workloads, 0)
+
+
+MAX_UNITS = 10**12  # no order or reservation is larger (guards absurd inputs such as a chip of 1e-300 FLOP/s)
+
+
+def ceil_units(x: float) -> int:
+    """Whole units needed to cover *x* (tolerant of float noise), capped at MAX_UNITS."""
+    if not x < MAX_UNITS:  # also catches inf and NaN
+        return MAX_UNITS
+    return max(int(math.ceil(x - 1e-9)), 0)
+
+
+
+def vendor_estimate(w: Simulation, vendor: str, product: str, days: float) -> int:
+    """Units a buyer can expect from a vendor soon: stock + smoothed supply - backorders.
+
+    For a product in a ``fungible_supply`` group (one die, several products) the whole group's supply and
+    backlog count: the vendor can make any of them from the same wafers.
+    """
+    node = w.scenario.nodes[vendor]
+    group = next((g for g in getattr(node, "fungible_supply", []) if product in g), [product])
+    backlog = sum(o.qty for o in w.backorders[vendor] if o.product in group)
+    expected = sum(w.inventory[vendor][p] + w.supply_rate[vendor][p] * days / MONTH_DAYS for p in group)
+    return int(expected - backlog)
+
+
+def cap_period(w: Simulation, rule: str, period_days: float) -> int:
+    r = w.scenario.rules[rule]
+    start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
+    return int(math.floor((w.env.now - start) / period_days))
+
+
+def cap_room(w: Simulation, rule: str, limit: float, period_days: float, country: str) -> float:
+    return limit - w.cap_used[(rule, country, cap_period(w, rule, period_days))]
+
+
+def use_cap(w: Simulation, rule: str, period_days: float, country: str, qty: int) -> None:
+    w.cap_used[(rule, country, cap_period(w, rule, period_days))] += qty
+
+

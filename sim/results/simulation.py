@@ -1,0 +1,22 @@
+"""Simulation(scenario, seed).run() -> RunResult: one run of the engine's World, with its tables and KPIs."""
+
+from __future__ import annotations
+
+from sim.engine.simulation import World
+from sim.results.metrics import build_result
+from sim.results.result import RunResult
+
+
+class Simulation(World):
+    """One run of one scenario with one seed.
+
+    *scenario* is a validated :class:`~sim.schema.Scenario`; *seed* defaults to the scenario's own.  ``run()``
+    runs the engine's :class:`~sim.engine.simulation.World` and returns a :class:`RunResult` (tidy tables and
+    flat KPIs built from its records).
+    """
+
+    def run(self, progress=None) -> RunResult:  # type: ignore[override]
+        return build_result(super().run(progress))
+
+
+__all__ = ["Simulation"]
