@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run dashboard test lint golden fuzz install bench clean
+.PHONY: run dashboard test lint golden fuzz install bench clean calibrate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ golden: $(STAMP)
 ## fuzz: the long property-test profile (thousands of generated scenarios)
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q
+
+## calibrate: synthetic-truth study (tiny scenario, 5 seeds) then the history fit on <= 2024 figures and its report
+## (about 20 CPU-minutes; resumable: run it again after an interruption)
+calibrate: $(STAMP)
+	$(BIN)/python -m sim.experiments.calibration_study --seeds 5 --out calibrations/synthetic
+	$(BIN)/exportsim calibrate scenarios/calibration/history.yaml --store calibrations/history
+	$(BIN)/exportsim calibrate --report calibrations/history --html calibrations/history/report.html
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -55,9 +55,21 @@ class Loaded:
 
 # -------------------------------------------------------------------------------------- scenarios
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _is_scenario_file(path: str, mtime: float) -> bool:
+    """Whether a library file is a scenario (a top-level ``question``), not published observables or a fragment."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return True  # let the picker show it and the page list its problems
+    return not (isinstance(data, dict) and "observables" in data and "question" not in data)
+
+
 def scenario_files() -> list[str]:
-    """Scenario files offered by the picker: the default first, then scenarios/*.yaml (not fragments)."""
-    files = [str(p) for p in sorted(SCENARIO_DIR.glob("*.yaml")) if not p.name.startswith((".", "_"))]
+    """Scenario files offered by the picker: the default first, then scenarios/*.yaml (not fragments, not the
+    published observables that ``exportsim backtest`` reads)."""
+    files = [str(p) for p in sorted(SCENARIO_DIR.glob("*.yaml")) if not p.name.startswith((".", "_"))
+             and _is_scenario_file(str(p), p.stat().st_mtime)]
     default = str(Path(DEFAULT_SCENARIO))
     return [default] + [f for f in files if f != default]
 

@@ -186,7 +186,8 @@ def calibrate(
             _fail(e.problems)
         try:
             res = run_calibration(lc, store, executor=executor, workers=workers, scheduler=scheduler,
-                                  generations=generations, progress=_progress_printer(quiet or as_json))
+                                  generations=generations, progress=_progress_printer(quiet or as_json),
+                                  show_progress=err.is_terminal and not (quiet or as_json))
         except CalibrationError as e:
             _fail(e.problems)
         report = Path(res.store)

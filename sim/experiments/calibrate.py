@@ -571,6 +571,7 @@ def run_calibration(
     generations: int | None = None,
     predictive: bool = True,
     progress: Progress | None = None,
+    show_progress: bool = False,
 ) -> CalibrationRun:
     """Run (or resume) a calibration into *store* (default ``calibrations/<name>``); see the module doc.
 
@@ -578,6 +579,7 @@ def run_calibration(
     *generations* overrides ``abc.generations`` (the total, counting generations already stored).
     *progress* receives dicts: ``{"event": "generation", "t", "of", "epsilon", "accepted", "samples",
     "acceptance_rate", "ess", "wall_s", "eta_s"}``, ``{"event": "predictive", "done", "of"}``, ...
+    *show_progress* draws pyabc's bar of accepted particles within a generation (for a terminal).
     """
     import pyabc
 
@@ -605,6 +607,7 @@ def run_calibration(
     model = CalibrationModel(lc)
     distance = RangeDistance.of(lc)
     sampler, close, client = _sampler(executor, workers, scheduler)
+    sampler.show_progress = show_progress
     db = f"sqlite:///{(root / ABC_DB).resolve()}"
     stopped = ""
     new = 0

@@ -71,3 +71,8 @@ def test_a_bad_link_says_so_in_one_line(tiny_app):
     at.run()
     assert not at.exception
     assert sum("Link:" in w.value for w in at.warning) == 2
+
+
+def test_the_picker_offers_only_scenarios():
+    names = [services.short_name(f) for f in services.scenario_files()]
+    assert "observed.yaml" not in names and "bytedance_ascend.yaml" in names
