@@ -99,3 +99,20 @@ def test_compare_display_shows_dates_for_day_kpis():
     d = services.compare_display(t, _dt.date(2024, 1, 1)).to_dict("records")
     assert d[0]["scenario"] == "2024-01-11" and d[0]["difference (mean)"] == "+5 d"
     assert d[1]["scenario"] == "0.5"
+
+
+def test_the_briefing_prints_the_same_options_table_as_the_cli():
+    from sim.reports.briefing import collect
+
+    runner = CliRunner()
+    variants = OPTS[:2]  # the briefing reads option files as scenarios (a lever file is not one)
+    args = ["options", str(TINY), "--replications", "2", "--json"] + sum((["--option", str(o)] for o in variants), [])
+    cli = json.loads(runner.invoke(app, args).stdout)
+    data = collect(TINY, "lab", 2, options=variants, backtest=False)
+    assert json.loads(json.dumps(data.options_study)) == cli
+    from sim.reports.briefing import build
+
+    md = build(data).markdown()
+    section = md.split("## Options on the same seeds")[1].split("\n## ")[0]
+    for row in fmt.table(cli):
+        assert row["finish date (95 % CI)"] in section and row["vs baseline, days (95 % CI)"] in section

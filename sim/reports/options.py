@@ -134,7 +134,7 @@ def finish_chart(study: dict, height: int | None = None):
         m = _to_date(start, e.get("mean"))
         if m:
             d = r.get("diff_days")
-            txt = "baseline" if d is None else f"{_interval(d, _days)} d"
+            txt = "" if d is None else f"{_interval(d, _days)} d"
             fig.add_trace(go.Scatter(x=[m], y=[y], mode="markers+text", showlegend=False, text=[txt],
                                      textposition="top center", marker={"size": 12, "color": "#E45756",
                                                                         "symbol": "diamond"},
@@ -146,7 +146,7 @@ def finish_chart(study: dict, height: int | None = None):
         if m:
             fig.add_shape(type="line", x0=m, x1=m, y0=0, y1=1, yref="paper", line={"dash": dash, "color": "#555"})
             fig.add_annotation(x=m, y=1.0, yref="paper", text=f"{name}: {m.isoformat()}", showarrow=False,
-                               yshift=10 if name == "baseline" else 24, font={"size": 11})
+                               xanchor="left" if name == "baseline" else "right", yshift=12, font={"size": 11})
     fig.update_layout(
         title=f"When the main job finishes, by option (R = {R} seeds; dots: one seed each; diamond and bar: mean and "
               f"95 % CI; label: mean paired difference vs baseline)",

@@ -234,6 +234,27 @@ def collect(
                              posterior=posterior)
 
 
+def _options_study(data: BriefingData, s: Scenario, file: str | None, opt_files: list[Path], audience: str,
+                   replications: int, first: int) -> dict:
+    """``exportsim options`` on the briefing's seeds (the same numbers), reusing the runs the briefing made."""
+    from sim.experiments import options as study
+
+    def key(sc: Scenario) -> str:
+        return json.dumps(sc.model_dump(mode="json"), sort_keys=True)
+
+    made: dict[tuple[str, int], study._Run] = {}
+    for v in data.variants.values():
+        k = key(v.scenario)
+        for sd, kp, jobs in zip(v.seeds, v.kpis, v.jobs, strict=False):
+            made[(k, sd)] = study._Run(dict(kp), {(r["lab"], r["job"]): r for r in jobs.to_dict("records")})
+
+    def runner(sc: Scenario, sd: int) -> study._Run:
+        return made.get((key(sc), sd)) or study._run(sc, sd)
+
+    files = opt_files or study.default_options(file, audience)
+    return study.options_study(s, file, files, replications, first, audience, runner=runner).to_dict()
+
+
 def _collect_scenario(s: Scenario, file: str | None, audience: str, replications: int, seed: int | None,
                       options: Sequence[str | Path] | None, progress: Progress | None, backtest: bool,
                       shown: str, posterior: str | Path | None = None) -> BriefingData:
@@ -295,6 +316,8 @@ def _collect_scenario(s: Scenario, file: str | None, audience: str, replications
             _run_variant(v, swing_reps, False, tick(key), inputs)
             data.variants[key] = v
     data.swings = swings
+    if posterior is None and any(lab.jobs for lab in s.labs.values()):
+        data.options_study = _options_study(data, s, file, opt_files, audience, replications, first)
     if backtest and file is not None:
         _collect_backtest(data, Path(file), min(replications, 5))
     else:

@@ -232,6 +232,8 @@ class BriefingData:
     option_files: list[str] = field(default_factory=list)
     #: When the inputs come from a calibrated posterior: store, name, model, cutoff, pinned, at_prior, missing.
     posterior: dict | None = None
+    #: The options study (sim.experiments.options, as ``exportsim options`` prints it) on the briefing's seeds.
+    options_study: dict | None = None
 
     @property
     def world(self) -> Scenario:

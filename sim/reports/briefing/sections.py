@@ -44,6 +44,9 @@ SECTION_TITLES = {
     "reproduce": "Reproduce",
 }
 
+#: Sections only a scenario target with a training job has.
+OPTIONAL_TITLES = {"options_study": "Options on the same seeds"}
+
 
 # ===================================================================================== blocks
 def para(*parts: Any) -> dict:
@@ -74,7 +77,7 @@ def _cell(c: Any) -> list:
 
 
 def section(sid: str, blocks: list[dict]) -> dict:
-    return {"id": sid, "title": SECTION_TITLES[sid], "blocks": [b for b in blocks if b]}
+    return {"id": sid, "title": SECTION_TITLES.get(sid) or OPTIONAL_TITLES[sid], "blocks": [b for b in blocks if b]}
 
 
 # ===================================================================================== KPI formats
@@ -312,6 +315,8 @@ def build_scenario(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
     if data.posterior is not None:
         answer.append(para(*_posterior_sentence(data, L)))
     sections.append(section("answer", answer))
+    if data.options_study is not None:
+        sections.append(section("options_study", _options_study_blocks(data, L)))
 
     # ------------------------------------------------------------------ key figures
     key_rows, delta_kpis = _key_rows(data, L)
@@ -357,6 +362,21 @@ def build_scenario(data: BriefingData, L: Ledger) -> tuple[dict, list[Chart]]:
     subtitle = ["Briefing for a ", "lab strategy" if data.audience == "lab" else "policy", " audience, generated "
                 "by exportsim from ", R, " paired replications of each world."]
     return {"title": title, "subtitle": subtitle, "sections": sections}, charts
+
+
+def _options_study_blocks(data: BriefingData, L: Ledger) -> list[dict]:
+    """The options study as ``exportsim options`` prints it: the same cells (sim.reports.options), each a fact."""
+    from sim.reports import options as fmt
+
+    study = data.options_study or {}
+
+    def t(name: str, text: str) -> Fact:
+        return L.text(f"study.{name}", text, "label", what="options study (exportsim options)")
+
+    cols = list(fmt.COLUMNS)
+    rows = [[t(f"{i}.{c}", row[c]) for c in cols] for i, row in enumerate(fmt.table(study))]
+    return [para(t("title", fmt.title(study))),
+            table([t(f"header.{c}", c) for c in cols], rows, [t("caption", fmt.CAPTION + ".")])]
 
 
 def _interval(L: Ledger) -> Fact:
