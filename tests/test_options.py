@@ -116,3 +116,13 @@ def test_the_briefing_prints_the_same_options_table_as_the_cli():
     section = md.split("## Options on the same seeds")[1].split("\n## ")[0]
     for row in fmt.table(cli):
         assert row["finish date (95 % CI)"] in section and row["vs baseline, days (95 % CI)"] in section
+
+
+def test_a_variant_of_an_option_is_also_compared_with_it():
+    opts = [DATA / "tiny_renamed.yaml", DATA / "tiny_renamed_more.yaml"]
+    st = options_study(load_scenario(TINY), TINY, opts, replications=2)
+    row = st.row("tiny_renamed_more")
+    assert row.vs_parent is not None and row.vs_parent["option"] == "tiny_renamed"
+    want = estimate.paired(row.finish_days, st.row("tiny_renamed").finish_days, "job_finish_or_horizon_day")
+    assert math.isclose(row.vs_parent["diff_days"]["mean"], want.mean, abs_tol=1e-9)
+    assert st.row("tiny_renamed").vs_parent is None  # its parent is the baseline itself

@@ -74,6 +74,7 @@ class Option:
     scenario: Scenario
     file: str | None = None
     note: str = ""
+    parent: str | None = None  # the key of the option (or "baseline") this variant's file extends, if compared
 
 
 @dataclass
@@ -102,6 +103,7 @@ class OptionRow:
     cluster_chips: dict  # estimate of the cluster size (chips)
     rented_share: dict  # estimate of the share of the job's chip-hours rented
     rules_in_window: dict[str, int]  # "rule_id takes effect" / "rule_id rescinded" -> seeds
+    vs_parent: dict | None  # a variant extending another option: {"option": its key, "diff_days": estimate}
     identical: bool  # every KPI equal to the baseline's on every seed: it cannot differ by construction
     job_unchanged: bool  # the main job's finish day and cost equal the baseline's on every seed
     finish_days: list[float] = field(default_factory=list)  # per seed (horizon when unfinished)
@@ -249,7 +251,9 @@ def build_options(base: Scenario, scenario_file: str | Path | None, option_files
         seen.add(key)
         if is_variant_of(p, scenario_file):
             o = load_scenario(p)
-            opts.append(Option(key, o.name, "variant", o, str(p), _first_sentence(o.question)))
+            chain = _extends_chain(p)
+            opts.append(Option(key, o.name, "variant", o, str(p), _first_sentence(o.question),
+                               parent=str(chain[0]) if chain else None))
         else:
             o = apply_lever(base, p)
             try:
@@ -259,6 +263,12 @@ def build_options(base: Scenario, scenario_file: str | Path | None, option_files
             opts.append(Option(key, p.stem, "lever", o, str(p),
                                "lever on the baseline: " + ", ".join(sorted(lever_sections(p))) + " from " + p.name
                                + (f" ({_first_sentence(q)})" if q else "")))
+    by_file = {Path(o.file).resolve(): o.key for o in opts if o.file}
+    for o in opts:
+        if o.parent is not None:
+            o.parent = by_file.get(Path(o.parent).resolve())
+            if o.parent == "baseline":
+                o.parent = None
     return opts
 
 
@@ -378,6 +388,13 @@ def options_study(
             is_base = o.key == "baseline"
             d = None if is_base else estimate.paired(fin, b_finish, "job_finish_or_horizon_day")
             dc = None if is_base else estimate.paired(cost, b_cost, "job_cost_usd")
+            vs_parent = None
+            if o.parent is not None:
+                pj = paired_job(next(x for x in opts if x.key == o.parent).scenario, lab, job)
+                p_fin = np.array([r.kpis.get(f"job_finish_or_horizon_day[{lab}/{pj}]", math.nan)
+                                  for r in runs[o.parent]])
+                vs_parent = {"option": o.parent,
+                             "diff_days": estimate.paired(fin, p_fin, "job_finish_or_horizon_day").to_dict()}
             valid = ~(np.isnan(fin) | np.isnan(b_finish))
             n = int(valid.sum())
             rows.append(OptionRow(
@@ -396,6 +413,7 @@ def options_study(
                 rented_share=estimate.level([r.kpis.get(f"job_rented_share[{k}]", math.nan) for r in rs],
                                             "job_rented_share").to_dict(),
                 rules_in_window=dict(sorted(windows.items(), key=lambda kv: (-kv[1], kv[0]))),
+                vs_parent=vs_parent,
                 identical=(not is_base)
                 and all(_same(a.kpis, b.kpis) for a, b in zip(rs, runs["baseline"], strict=True)),
                 job_unchanged=(not is_base) and bool(np.array_equal(fin, b_finish, equal_nan=True)

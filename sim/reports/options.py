@@ -67,6 +67,9 @@ def note_cell(row: dict, replications: int) -> str:
     d = row.get("diff_days")
     if d and not _nan(d.get("ci_low")) and d["ci_low"] < 0 < d["ci_high"]:
         notes.append("the interval spans zero")
+    vp = row.get("vs_parent")
+    if vp and vp.get("diff_days"):
+        notes.append(f"extends {vp['option']}: {_interval(vp['diff_days'], _days)} days against it")
     if row.get("kind") == "lever":
         notes.append("lever applied to the baseline")
     return "; ".join(notes)
