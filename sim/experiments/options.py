@@ -263,12 +263,11 @@ def build_options(base: Scenario, scenario_file: str | Path | None, option_files
             opts.append(Option(key, p.stem, "lever", o, str(p),
                                "lever on the baseline: " + ", ".join(sorted(lever_sections(p))) + " from " + p.name
                                + (f" ({_first_sentence(q)})" if q else "")))
-    by_file = {Path(o.file).resolve(): o.key for o in opts if o.file}
-    for o in opts:
-        if o.parent is not None:
-            o.parent = by_file.get(Path(o.parent).resolve())
-            if o.parent == "baseline":
-                o.parent = None
+    by_file = {Path(x.file).resolve(): x.key for x in opts if x.file}
+    for x in opts:
+        if x.parent is not None:
+            parent = by_file.get(Path(x.parent).resolve())
+            x.parent = None if parent == "baseline" else parent
     return opts
 
 
