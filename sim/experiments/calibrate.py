@@ -641,11 +641,19 @@ def run_calibration(
                 max_total_nr_simulations=a.max_simulations if a.max_simulations else np.inf,
                 max_walltime=None, min_eps_diff=0.0)
             while True:
+                if a.max_simulations:  # the budget binds inside a generation too (pyabc stops it at max_eval)
+                    spent = sum(x["samples"] for x in _generation_rows(history))
+                    left = a.max_simulations - spent
+                    if left < a.population_size:
+                        stopped = f"simulation budget (abc.max_simulations = {a.max_simulations}) reached"
+                        break
+                    abc.min_acceptance_rate = max(a.min_acceptance_rate, a.population_size / left)
                 eps = abc.eps(t)
                 emit({"event": "generation_start", "t": t, "of": total_gens, "epsilon": float(eps)})
                 ret = abc.run_generation(t=t)
                 if not ret["successful"]:
-                    stopped = f"generation {t} could not be completed (acceptance below {a.min_acceptance_rate})"
+                    stopped = (f"generation {t} stopped unfinished: acceptance below {abc.min_acceptance_rate:.3g} "
+                               "(abc.min_acceptance_rate, or what abc.max_simulations leaves)")
                     break
                 new += 1
                 rows = _generation_rows(history)
