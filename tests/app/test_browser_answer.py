@@ -83,8 +83,11 @@ def test_shared_link_applies_two_levers(app_url, page):
     body = page.inner_text("body")
     assert "edited" in body
     assert "Traceback" not in body
-    assert page.get_by_test_id("stNumberInputField").first.input_value() == "9"
+    seed = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInputField"]').first
+    sync_api.expect(seed).to_have_value("9", timeout=30_000)
     # both levers show the link's values: the rule's toggle is off, the MFU slider at 0.30
+    page.wait_for_selector('[data-testid="stCheckbox"]:has-text("us_2022_10")', timeout=60_000)
+    page.wait_for_selector('[data-testid="stSlider"]:has-text("0.30")', state="attached", timeout=60_000)
     rule = page.locator('[data-testid="stCheckbox"]', has_text="us_2022_10").locator("input")
     assert rule.count() == 1 and not rule.first.is_checked()
     sliders = page.locator('[data-testid="stSlider"]').all_inner_texts()
@@ -110,7 +113,10 @@ def test_compare_without_us_2023_10_shows_dates_and_no_exception(app_url, page):
     assert "Traceback" not in body and not page.locator('[data-testid="stException"]').count()
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.wait_for(timeout=30_000)
-    cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]').all_inner_texts()
+    page.wait_for_function(  # the grid fills its accessible cells after it draws
+        "[...document.querySelectorAll('[data-testid=\"stDataFrame\"] [role=\"gridcell\"]')]"
+        ".some(c => /^20\\d\\d-\\d\\d-\\d\\d$/.test(c.textContent.trim()))", timeout=30_000)
+    cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]').all_text_contents()
     assert any(re.fullmatch(r"20\d\d-\d\d-\d\d", c.strip()) for c in cells), cells[:20]
     assert any(re.fullmatch(r"[+\u2212-][\d,]+ d", c.strip()) for c in cells), cells[:20]
 
