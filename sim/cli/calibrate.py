@@ -127,7 +127,11 @@ def print_report(rep: dict) -> None:
                       f"95 % interval {c['covered_95']}/{c['n']}; median inside {c['median_inside']}/{c['n']}",
                       highlight=False)
     out.print(f"pinned by the data: {', '.join(rep['pinned']) or 'none'}; at their priors: "
-              f"{', '.join(rep['at_prior']) or 'none'}", highlight=False)
+              f"{', '.join(rep['at_prior']) or 'none'}; unclear at ESS {rep['ess']:.0f}: "
+              f"{', '.join(rep['unclear']) or 'none'}", highlight=False)
+    if rep["at_bound"]:
+        out.print(f"[yellow]against a prior bound[/]: {', '.join(rep['at_bound'])} (the data want values outside "
+                  "the prior: widen it, or the model lacks a mechanism)", highlight=False)
     for u in rep["unreachable"]:
         out.print("[yellow]unreachable[/] " + unreachable_sentence(u), highlight=False)
     for oid, why in rep["skipped"].items():

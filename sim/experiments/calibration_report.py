@@ -8,7 +8,10 @@ All numbers come from the store's Parquet files (:mod:`sim.experiments.calibrate
   deviations; ``contraction`` is 1 - posterior variance / prior variance.  ``ks`` is the largest gap
   between the posterior's weighted CDF of u and the uniform CDF of the prior; below ``ks_crit`` =
   1.36 / sqrt(ESS) (a 5 % Kolmogorov-Smirnov test at the effective sample size) the data did not move the
-  input: **at prior**.  Contraction >= 0.5 is **pinned**; anything between is **informed**.
+  input: **at prior** (or **unclear** when its contraction exceeds the sampling noise of a variance ratio,
+  2 sqrt(2 / ESS), capped at 0.9: narrower, but the effective sample is too small to say it moved).
+  Moved and contraction >= 0.5 is **pinned**; moved but less narrowed is **informed**.  ``edge`` flags a
+  posterior median in the outer 10 % of the prior (in u): the data push the input against a prior bound.
 * **Observables.**  Posterior (and prior) predictive median, 80 % (10-90) and 95 % (2.5-97.5) intervals,
   from runs with seeds no fitting run used.  An interval **covers** a published figure when it meets the
   published range; ``median_inside`` is the backtest's test (the median inside the range).  Coverage is
@@ -139,6 +142,7 @@ def summarise(store: str | os.PathLike | CalibrationStore) -> dict:
     w = w / w.sum()
     ess = float(1.0 / np.sum(w ** 2))
     ks_crit = 1.36 / math.sqrt(max(ess, 1.0))
+    noise = min(0.9, 2 * math.sqrt(2 / max(ess, 1.0)))  # ~2 sd of a variance ratio estimated from ESS draws
     inputs = []
     for n, p in cs.spec.parameters.items():
         pr = _prior_stats(p)
@@ -146,10 +150,15 @@ def summarise(store: str | os.PathLike | CalibrationStore) -> dict:
         ks = _ks_uniform(post[f"u:{n}"].to_numpy(dtype=float), w)
         contraction = 1.0 - (po["sd"] ** 2) / (pr["sd"] ** 2) if pr["sd"] > 0 else math.nan
         shift = (po["mean"] - pr["mean"]) / pr["sd"] if pr["sd"] > 0 else math.nan
-        verdict = "at prior" if ks <= ks_crit else "pinned" if contraction >= 0.5 else "informed"
+        if ks > ks_crit:
+            verdict = "pinned" if contraction >= 0.5 else "informed"
+        else:  # not distinguishable from the prior at this ESS: at prior unless it narrowed beyond sampling noise
+            verdict = "at prior" if contraction < noise else "unclear"
+        u_med = weighted_quantiles(post[f"u:{n}"].to_numpy(dtype=float), w, [0.5])[0]
+        edge = "low" if u_med < 0.1 else "high" if u_med > 0.9 else None
         inputs.append({"input": n, "path": p.path, "apply": p.apply, "prior_kind": p.kind, "prior": pr,
                        "posterior": po, "shift_sd": shift, "contraction": contraction, "ks": ks, "ks_crit": ks_crit,
-                       "verdict": verdict, "description": p.description})
+                       "verdict": verdict, "edge": edge, "u_median": u_med, "description": p.description})
     names = cs.names
     X = post[names].to_numpy(dtype=float)
     mu = (w[:, None] * X).sum(0)
@@ -201,10 +210,11 @@ def summarise(store: str | os.PathLike | CalibrationStore) -> dict:
             runs = np.concatenate([runs, post[f"sim:{oid}"].to_numpy(dtype=float)])
         runs = runs[~np.isnan(runs)]
         if len(runs) == 0:
-            unreachable.append({"observable": oid, "role": row["role"], "direction": "not computed",
+            unreachable.append({"observable": oid, "role": row["role"], "direction": "not computed", "constant": False,
                                 "closest": math.nan, "prior_reached": row["prior_reached"], "prior_closest": math.nan,
                                 "lever": None, "lever_rho": math.nan})
             continue
+        constant = bool(np.ptp(runs) <= 1e-9 * max(float(np.max(np.abs(runs))), 1e-300))
         below = runs < lo
         direction = "below" if below.all() else "above" if (runs > hi).all() else "both sides"
         closest = float(runs.max()) if direction == "below" else float(runs.min()) if direction == "above" else math.nan
@@ -218,12 +228,13 @@ def summarise(store: str | os.PathLike | CalibrationStore) -> dict:
                 best = (None, 0.0)
                 for n in names:
                     x = pp[n].to_numpy(dtype=float)[ok]
-                    if np.ptp(x) > 0 and np.ptp(v[ok]) > 0:
+                    if np.ptp(x) > 0 and np.ptp(v[ok]) > 1e-9 * float(np.max(np.abs(v[ok]))):
                         r = float(stats.spearmanr(x, v[ok]).statistic)
                         if math.isfinite(r) and abs(r) > abs(best[1]):
                             best = (n, r)
                 lever, rho = best
         unreachable.append({"observable": oid, "role": row["role"], "direction": direction, "closest": closest,
+                            "constant": constant,
                             "prior_reached": row["prior_reached"], "prior_closest": prior_closest, "lever": lever,
                             "lever_rho": rho})
 
@@ -250,6 +261,8 @@ def summarise(store: str | os.PathLike | CalibrationStore) -> dict:
         "unreachable": unreachable, "skipped": cs.meta.get("skipped", {}),
         "at_prior": [i["input"] for i in inputs if i["verdict"] == "at prior"],
         "pinned": [i["input"] for i in inputs if i["verdict"] == "pinned"],
+        "unclear": [i["input"] for i in inputs if i["verdict"] == "unclear"],
+        "at_bound": [f"{i['input']} ({i['edge']} end)" for i in inputs if i["edge"]],
     }
 
 
@@ -267,6 +280,9 @@ def unreachable_sentence(u: dict) -> str:
     text += ("; some prior runs reach it, so the fitted figures pull the inputs away from it" if u["prior_reached"]
              else f"; no prior run reaches it either (best {num(u['prior_closest'])}): a limit of the model "
                   "or of the priors' ranges, not of the fit")
-    if u.get("lever"):
+    if u.get("constant"):
+        text += ("; every posterior run gives exactly this value, whatever the inputs: the observable's measure "
+                 "may not be what the figure counts (check its compute: filter, aggregate)")
+    elif u.get("lever"):
         text += f"; the input that moves it most is {u['lever']} (Spearman {u['lever_rho']:+.2f} over prior runs)"
     return text + "."
