@@ -373,10 +373,19 @@ def _options_study_blocks(data: BriefingData, L: Ledger) -> list[dict]:
     def t(name: str, text: str) -> Fact:
         return L.text(f"study.{name}", text, "label", what="options study (exportsim options)")
 
-    cols = list(fmt.COLUMNS)
-    rows = [[t(f"{i}.{c}", row[c]) for c in cols] for i, row in enumerate(fmt.table(study))]
+    cols = list(fmt.COLUMNS[:7])  # the CLI's table; the rules in the window and the notes as a list below it
+    cells = fmt.table(study)
+    rows = [[t(f"{i}.{c}", row[c]) for c in cols] for i, row in enumerate(cells)]
+    rules_col, notes = fmt.COLUMNS[7], []
+    for i, row in enumerate(cells):
+        item = [t(f"{i}.option.again", row["option"]), ": rules taking effect in the job's window: ",
+                t(f"{i}.{rules_col}", row[rules_col])]
+        if row["note"]:
+            item += ["; ", t(f"{i}.note", row["note"])]
+        notes.append(item)
     return [para(t("title", fmt.title(study))),
-            table([t(f"header.{c}", c) for c in cols], rows, [t("caption", fmt.CAPTION + ".")])]
+            table([t(f"header.{c}", c) for c in cols], rows, [t("caption", fmt.CAPTION + ".")]),
+            bullets(notes)]
 
 
 def _interval(L: Ledger) -> Fact:
