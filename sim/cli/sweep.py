@@ -50,6 +50,12 @@ def sweep(
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed run.")] = False,
     chunk_size: Annotated[int | None, typer.Option(min=1, max=10_000, help="Runs per chunk (default: auto).")] = None,
     limit: Annotated[int | None, typer.Option(min=0, help="Run at most this many new runs, then stop.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count the planned runs and stop (nothing is "
+                                                            "written).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Run a sweep of more than 100,000 planned runs.")] = False,
+    run_timeout: Annotated[float, typer.Option(min=0.001, max=86_400, help="Wall-time limit per run, seconds; a "
+                                                                           "run past it is stored as failed.")]
+    = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run a sweep: every design point x replication, streamed to a resumable Parquet + DuckDB store."""
@@ -63,6 +69,7 @@ def sweep(
     )
 
     from sim.experiments.sweep import EXECUTORS, SweepError, load_spec, run_sweep
+    from sim.experiments.sweep.driver import planned_runs
     from sim.scenario.loader import ScenarioError
 
     if scheduler and executor == "local":
@@ -77,6 +84,16 @@ def sweep(
         ls = load_spec(spec)
     except ScenarioError as e:
         _fail(e.problems)
+    if dry_run:
+        n, pol, pts, reps = planned_runs(ls)
+        if as_json:
+            sys.stdout.write(json.dumps({"sweep_id": ls.sweep_id, "planned_runs": n, "policies": pol,
+                                         "design_points": pts, "replications": reps}, indent=2) + "\n")
+        else:
+            out.print(f"sweep {ls.sweep_id}: {n:,} planned runs ({pol:,} policies x {pts:,} design points x "
+                      f"{reps:,} replications); nothing run", markup=False, highlight=False)
+        return
+    notes: list[str] = []
     bar = Progress(TextColumn(f"sweep {ls.spec.name}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]} runs/s"), TextColumn("[red]{task.fields[failed]} failed"),
                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
@@ -94,9 +111,11 @@ def sweep(
         try:
             report = run_sweep(ls, store, executor=executor, workers=workers, scheduler=scheduler, extend=extend,
                                retry_failed=retry_failed, fail_fast=fail_fast, limit=limit, chunk_size=chunk_size,
-                               progress=progress)
+                               progress=progress, yes=yes, run_seconds=run_timeout, notes=notes)
         except SweepError as e:
             _fail(e.problems)
+    for note in notes:
+        err.print(f"note: {note}", markup=False, highlight=False)
     summary = {"sweep_id": report.sweep_id, "store": report.store, "runs": report.total, "done": report.done,
                "skipped": report.skipped, "failed": report.failed, "remaining": report.remaining,
                "wall_s": round(report.wall_s, 3), "runs_per_s": round(report.runs_per_s, 3)
@@ -133,8 +152,13 @@ def analyze(
     try:
         s = Store(store)
         rep = analyze_store(s, kpi, method, threshold, fill)
-    except (StoreError, AnalysisError) as e:
+    except StoreError as e:
+        _fail([str(e) if str(e).startswith(str(store)) else f"{store}: {e}"])
+    except AnalysisError as e:
         _fail([f"{store}: {e}"])
+    note = s.damage_note()
+    if note:
+        err.print(f"warning: {note}", markup=False, highlight=False)
     if as_json:
         sys.stdout.write(json.dumps(_clean(rep), indent=2, default=str) + "\n")
         return

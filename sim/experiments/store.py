@@ -15,10 +15,14 @@ A store is a directory written by one driver (:func:`sim.experiments.sweep.run_s
                                   replication, seed, status, error, parameters..., KPIs...), ``design``
                                   and ``sweep``; rebuilt when a sweep stops, so it may lag a running sweep
 
-Readers never open ``catalogue.duckdb`` while a sweep may be writing: :class:`Store` reads the Parquet
-files through DuckDB's ``read_parquet(glob)`` on an in-memory connection, so any number of processes
-(the dashboard, a notebook) can read a sweep as it runs.  Files appear atomically (written under a
-temporary name, then renamed).  Plain queries::
+Readers never open ``catalogue.duckdb`` while a sweep may be writing: :class:`Store` lists the Parquet files
+itself (store paths are literal: a store named ``h[1]`` is never a glob), reads each back whole with pyarrow
+and hands the tables to an in-memory DuckDB connection, so any number of processes (the dashboard, a
+notebook) can read a sweep as it runs.  Files appear atomically (written under a temporary name, then
+renamed; the temporary file is removed on any failure).  A runs file that cannot be read back (truncated,
+zeroed, foreign) is left out and reported in one line (:meth:`Store.damage_note`); the next resume moves it
+to ``quarantine/`` and runs its runs again.  One driver writes at a time: it holds ``.lock`` (``flock``).
+Plain queries::
 
     import duckdb
     duckdb.sql("SELECT status, count(*) FROM read_parquet('STORE/runs/*.parquet', union_by_name=true) GROUP BY 1")
@@ -50,19 +54,107 @@ class StoreError(Exception):
     """A directory is not a readable sweep store."""
 
 
+QUARANTINE = "quarantine"
+LOCK = ".lock"
+
+
+class DamagedMeta(StoreError):
+    """``sweep.json`` exists but cannot be read (truncated, zeroed, not JSON, not a mapping)."""
+
+
 def read_meta(root: str | os.PathLike) -> dict | None:
-    """The store's ``sweep.json``, or None if there is none."""
+    """The store's ``sweep.json``, or None if there is none; :class:`DamagedMeta` if it cannot be read."""
     p = Path(root) / META
     if not p.is_file():
         return None
-    return json.loads(p.read_text())
+    try:
+        meta = json.loads(p.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise DamagedMeta(f"{p}: damaged ({_reason(e)}); resume the sweep to rewrite it") from None
+    if not isinstance(meta, dict) or not {"sweep_id", "parameters", "factors", "spec"} <= set(meta):
+        raise DamagedMeta(f"{p}: damaged (not a sweep description); resume the sweep to rewrite it")
+    return meta
 
 
-def _glob(root: Path, sub: str) -> str | None:
-    d = root / sub
-    if not d.is_dir() or not any(d.glob("*.parquet")):
+def _reason(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+# Store paths are used literally: files are listed with os.scandir and read with pyarrow, never handed to
+# DuckDB as a glob (a store called h[1] must not read its sibling h1's runs).
+def run_parts(root: str | os.PathLike) -> list[Path]:
+    """The committed runs files (``runs/part-*.parquet``), in name order."""
+    return _parquet_files(Path(root) / RUNS, prefix="part-")
+
+
+def _parquet_files(d: Path, prefix: str = "") -> list[Path]:
+    try:
+        entries = list(os.scandir(d))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(Path(e.path) for e in entries
+                  if e.name.startswith(prefix) and e.name.endswith(".parquet") and not e.name.startswith(".")
+                  and e.is_file())
+
+
+def read_runs(root: str | os.PathLike) -> tuple[Any, list[tuple[Path, str]]]:
+    """Every readable runs file as one Arrow table (None if there are none), and the damaged ones.
+
+    Each file is read back whole (a truncated, zeroed or foreign file fails here) and must hold the run
+    columns; damaged files are left out and listed as ``(path, reason)``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables, damaged = [], []
+    for p in run_parts(root):
+        try:
+            t = pq.read_table(p)
+            missing = [c for c in ("run_id", "status", "chunk") if c not in t.column_names]
+            if missing:
+                raise ValueError(f"no column {', '.join(missing)}")
+        except Exception as e:  # noqa: BLE001 - any unreadable file is damage, whatever pyarrow raises
+            damaged.append((p, _reason(e)))
+            continue
+        tables.append(t)
+    if not tables:
+        return None, damaged
+    return pa.concat_tables(tables, promote_options="permissive"), damaged
+
+
+def damage_note(damaged: list[tuple[Path, str]]) -> str | None:
+    """One line about damaged runs files, or None."""
+    if not damaged:
         return None
-    return str(d / "*.parquet").replace("'", "''")
+    first, why = damaged[0]
+    more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+    return (f"{first.parent.parent}: {len(damaged)} damaged runs file(s) left out: {first.name}: {why}{more}; "
+            "resuming the sweep quarantines them and runs their runs again")
+
+
+def quarantine(root: str | os.PathLike, damaged: list[tuple[Path, str]]) -> list[Path]:
+    """Move damaged runs files (and the kept-table files of the same chunk) to ``quarantine/``."""
+    root = Path(root)
+    moved = []
+    for p, _ in damaged:
+        dest = root / QUARANTINE
+        dest.mkdir(exist_ok=True)
+        target = dest / f"{p.name}.{uuid.uuid4().hex[:6]}.damaged"
+        os.replace(p, target)
+        moved.append(target)
+        for table_dir in _subdirs(root / TABLES):
+            twin = table_dir / p.name
+            if twin.is_file():
+                os.replace(twin, dest / f"{table_dir.name}-{p.name}.{uuid.uuid4().hex[:6]}.damaged")
+    return moved
+
+
+def _subdirs(d: Path) -> list[Path]:
+    try:
+        return sorted(Path(e.path) for e in os.scandir(d) if e.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _connect():
@@ -71,21 +163,22 @@ def _connect():
     return duckdb.connect(":memory:")
 
 
-def _results_sql(glob: str) -> str:
+def _results_sql(source: str) -> str:
     """One row per run_id: the latest record (a retried failure replaced by its rerun)."""
     return (f"SELECT * EXCLUDE (_rn) FROM (SELECT *, "
             f"row_number() OVER (PARTITION BY run_id ORDER BY chunk DESC) AS _rn "
-            f"FROM read_parquet('{glob}', union_by_name=true)) WHERE _rn = 1")
+            f"FROM {source}) WHERE _rn = 1")
 
 
 def stored_run_ids(root: str | os.PathLike) -> tuple[set[str], set[str]]:
-    """(ids stored ok, ids whose latest record failed)."""
-    glob = _glob(Path(root), RUNS)
-    if glob is None:
+    """(ids stored ok, ids whose latest record failed); damaged runs files count as not stored."""
+    table, _ = read_runs(root)
+    if table is None:
         return set(), set()
     con = _connect()
     try:
-        rows = con.execute(f"SELECT run_id, status FROM ({_results_sql(glob)})").fetchall()
+        con.register("_runs_raw", table.select(["run_id", "status", "chunk"]))
+        rows = con.execute(f"SELECT run_id, status FROM ({_results_sql('_runs_raw')})").fetchall()
     finally:
         con.close()
     ok = {r for r, s in rows if s == "ok"}
@@ -95,7 +188,7 @@ def stored_run_ids(root: str | os.PathLike) -> tuple[set[str], set[str]]:
 def next_chunk_seq(root: str | os.PathLike) -> int:
     """1 + the highest chunk number in the store (chunk numbers order records across resumes)."""
     best = 0
-    for p in (Path(root) / RUNS).glob("part-*.parquet"):
+    for p in [*run_parts(root), *_parquet_files(Path(root) / QUARANTINE)]:
         m = re.match(r"part-(\d+)-", p.name)
         if m:
             best = max(best, int(m.group(1)))
@@ -115,6 +208,7 @@ class Store:
         if meta is None:
             raise StoreError(f"{self.root}: not a sweep store (no {META})")
         self.meta: dict = meta
+        self.damaged: list[tuple[Path, str]] = []  # runs files left out by the last read (see damage_note)
 
     # ----------------------------------------------------------------------- descriptions
     @property
@@ -153,18 +247,31 @@ class Store:
         p = self.root / DESIGN
         if not p.is_file():
             raise StoreError(f"{self.root}: no {DESIGN}")
-        return pd.read_parquet(p)
+        try:
+            df = pd.read_parquet(p)
+        except Exception as e:  # noqa: BLE001 - truncated, zeroed, not Parquet
+            raise StoreError(f"{p}: damaged ({_reason(e)}); resume the sweep to rewrite it") from None
+        if not set(ID_COLUMNS) <= set(df.columns):
+            raise StoreError(f"{p}: damaged (not a design table); resume the sweep to rewrite it")
+        return df
 
     def results(self) -> pd.DataFrame:
-        """One row per stored run_id: status, error, elapsed_s, chunk, KPI columns."""
-        glob = _glob(self.root, RUNS)
-        if glob is None:
+        """One row per stored run_id: status, error, elapsed_s, chunk, KPI columns (damaged files left out)."""
+        table, self.damaged = read_runs(self.root)
+        if table is None:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in RUN_COLUMNS})
         con = _connect()
         try:
-            return con.execute(_results_sql(glob)).df()
+            con.register("_runs_raw", table)
+            return con.execute(_results_sql("_runs_raw")).df()
         finally:
             con.close()
+
+    def damage_note(self) -> str | None:
+        """One line about runs files the last read left out (damaged), or None."""
+        if not self.damaged:
+            self.damaged = read_runs(self.root)[1]
+        return damage_note(self.damaged)
 
     def kpi_names(self) -> list[str]:
         """KPI columns present in the results."""
@@ -190,18 +297,23 @@ class Store:
 
     def table(self, name: str) -> pd.DataFrame:
         """A kept table (``keep: tables``) over every stored run; only files committed by a runs file."""
-        glob = _glob(self.root, f"{TABLES}/{name}")
-        if glob is None:
+        import pyarrow.parquet as pq
+
+        files = _parquet_files(self.root / TABLES / name)
+        if not files:
             raise StoreError(f"{self.root}: no table '{name}' (was the sweep run with keep: tables?)")
-        committed = {p.stem for p in (self.root / RUNS).glob("part-*.parquet")}
-        con = _connect()
-        try:
-            df = con.execute(f"SELECT *, parse_filename(filename, true) AS _part FROM read_parquet('{glob}', "
-                             "union_by_name=true, filename=true)").df()
-        finally:
-            con.close()
-        df = df[df["_part"].isin(committed)]
-        return df.drop(columns=["_part", "filename"], errors="ignore").reset_index(drop=True)
+        committed = {p.stem for p in run_parts(self.root)} - {p.stem for p, _ in read_runs(self.root)[1]}
+        frames = []
+        for p in files:
+            if p.stem not in committed:
+                continue
+            try:
+                frames.append(pq.read_table(p).to_pandas())
+            except Exception:  # noqa: BLE001 - a damaged table file: its chunk's runs file is the commit marker
+                continue
+        if not frames:
+            raise StoreError(f"{self.root}: no readable part of table '{name}'")
+        return pd.concat(frames, ignore_index=True)
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run SQL with views ``design``, ``results`` and ``runs`` (design joined with results)."""
@@ -213,17 +325,18 @@ class Store:
             con.close()
 
     def _views(self, con: Any) -> None:
-        design = str(self.root / DESIGN).replace("'", "''")
-        con.execute(f"CREATE VIEW design AS SELECT * FROM read_parquet('{design}')")
-        glob = _glob(self.root, RUNS)
-        if glob is None:
-            con.execute("CREATE VIEW results AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS status, "
+        con.register("_design_raw", self.design())
+        con.execute("CREATE TEMP VIEW design AS SELECT * FROM _design_raw")
+        table, self.damaged = read_runs(self.root)
+        if table is None:
+            con.execute("CREATE TEMP VIEW results AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS status, "
                         "NULL::VARCHAR AS error, NULL::DOUBLE AS elapsed_s, NULL::BIGINT AS chunk WHERE false")
         else:
-            con.execute(f"CREATE VIEW results AS {_results_sql(glob)}")
+            con.register("_runs_raw", table)
+            con.execute(f"CREATE TEMP VIEW results AS {_results_sql('_runs_raw')}")
         params = ", ".join(_q(p) for p in self.parameters)
         sid = self.sweep_id.replace("'", "''")
-        con.execute(f"CREATE VIEW runs AS SELECT '{sid}' AS sweep_id, d.run_id, d.point_id, d.policy_index, "
+        con.execute(f"CREATE TEMP VIEW runs AS SELECT '{sid}' AS sweep_id, d.run_id, d.point_id, d.policy_index, "
                     f"d.sample_index, d.replication, d.seed, r.status, r.error, r.elapsed_s"
                     f"{', ' + ', '.join('d.' + _q(p) for p in self.parameters) if params else ''}, "
                     f"r.* EXCLUDE (run_id, status, error, elapsed_s, chunk) "
@@ -249,7 +362,11 @@ def rebuild_catalogue(root: str | os.PathLike) -> Path:
     s = Store(root)
     final = root / CATALOGUE
     tmp = root / f".{CATALOGUE}.{uuid.uuid4().hex[:8]}.tmp"
-    con = duckdb.connect(str(tmp))
+    try:
+        con = duckdb.connect(str(tmp))
+    except Exception:
+        _unlink_quietly(tmp)
+        raise
     try:
         s._views(con)
         con.execute("CREATE TABLE runs_t AS SELECT * FROM runs ORDER BY policy_index, sample_index, replication")
@@ -262,10 +379,19 @@ def rebuild_catalogue(root: str | os.PathLike) -> Path:
         meta = json.dumps(s.meta, default=str)
         con.execute("CREATE TABLE sweep AS SELECT ? AS sweep_id, ? AS meta_json", [s.sweep_id, meta])
         con.execute("CHECKPOINT")
-    finally:
+    except BaseException:
         con.close()
-    os.replace(tmp, final)
-    wal = Path(str(tmp) + ".wal")
-    if wal.exists():
-        wal.unlink()
+        _unlink_quietly(tmp)
+        _unlink_quietly(Path(str(tmp) + ".wal"))
+        raise
+    con.close()
+    try:
+        os.replace(tmp, final)
+    finally:
+        _unlink_quietly(tmp)
+        _unlink_quietly(Path(str(tmp) + ".wal"))
     return final
+
+
+def _unlink_quietly(p: Path) -> None:
+    p.unlink(missing_ok=True)

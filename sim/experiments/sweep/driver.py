@@ -42,14 +42,36 @@ from pathlib import Path
 
 from sim._version import __version__
 from sim.engine.version import model_fingerprint
-from sim.experiments.sweep.design import Run, assignments, expand
-from sim.experiments.sweep.executors import EXECUTORS, ChunkResult, _execute, _one_line, kpi_matcher
-from sim.experiments.sweep.spec import LoadedSpec, is_numeric, load_spec
+from sim.experiments.sweep.design import Run, assignments, design_size, expand
+from sim.experiments.sweep.executors import (
+    EXECUTORS,
+    RUN_SECONDS,
+    SCHEDULER_TIMEOUT_S,
+    ChunkResult,
+    _execute,
+    _one_line,
+    kpi_matcher,
+)
+from sim.experiments.sweep.spec import LoadedSpec, grid_u, is_numeric, load_spec
 from sim.scenario.loader import (
     _shown,
 )
 
 Progress = Callable[[int, int, int], None]  # (runs finished, runs to do, of which failed)
+
+#: Above this many planned runs a sweep needs ``--yes`` (``--dry-run`` counts them first).
+CONFIRM_RUNS = 100_000
+#: No sweep plans more runs than this: every run of the design is held in memory while it is expanded.
+MAX_RUNS = 2_000_000
+
+
+def planned_runs(ls: LoadedSpec) -> tuple[int, int, int, int]:
+    """(runs, policies, samples, replications) the spec plans, counted without building the design (so a grid
+    of 101^5 points is refused before anything is allocated).  Runs that coincide are counted once each."""
+    policies = math.prod(len(grid_u(p)) for p in ls.policy_levers.values()) if ls.policy_levers else 1
+    samples = design_size(ls.spec)
+    reps = ls.spec.replications
+    return policies * samples * reps, policies, samples, reps
 
 
 @dataclass
@@ -101,29 +123,125 @@ def run_sweep(
     limit: int | None = None,
     chunk_size: int | None = None,
     progress: Progress | None = None,
+    yes: bool = False,
+    run_seconds: float | None = RUN_SECONDS,
+    notes: list[str] | None = None,
 ) -> SweepReport:
     """Run (or resume, or extend) a sweep into *store* (default ``sweeps/<name>``); see the module doc.
 
     *progress* is called as ``progress(finished, to_do, failed)`` after every chunk.  *limit* stops after
-    that many new runs (the store is left resumable, as after Ctrl-C).
+    that many new runs (the store is left resumable, as after Ctrl-C).  Above :data:`CONFIRM_RUNS` planned
+    runs *yes* must be true; above :data:`MAX_RUNS` the spec is refused.  *run_seconds* is each run's
+    wall-time limit (None: none).  Only one driver writes a store at a time (an advisory lock, ``.lock``);
+    damaged runs files are moved to ``quarantine/`` and their runs run again.  *notes* collects one-line
+    remarks for the user (files quarantined, a description rewritten).
     """
-    from sim.experiments import store as st
 
     t0 = time.perf_counter()
+    notes = notes if notes is not None else []
     ls = spec if isinstance(spec, LoadedSpec) else load_spec(spec)
     if executor == "processes":
         executor = "local"
     if executor not in EXECUTORS:
         raise SweepError([f"--executor: must be one of {', '.join(EXECUTORS)}, got '{executor}'"])
+    if run_seconds is not None and not run_seconds > 0:
+        raise SweepError([f"--run-timeout: must be above 0 seconds, got {run_seconds:g}"])
+    n_runs, n_policies, n_samples, n_reps = planned_runs(ls)
+    shape = f"{n_policies:,} policies x {n_samples:,} design points x {n_reps:,} replications"
+    if n_runs > MAX_RUNS:
+        raise SweepError([f"{ls.file}: plans {n_runs:,} runs ({shape}); one sweep holds at most {MAX_RUNS:,}: "
+                          "split it, or use fewer grid points, levels or replications"])
+    if n_runs > CONFIRM_RUNS and not yes:
+        raise SweepError([f"{ls.file}: plans {n_runs:,} runs ({shape}), more than {CONFIRM_RUNS:,}: pass --yes to "
+                          "run them (--dry-run counts them without running)"])
     workers = workers or os.cpu_count() or 1
     root = Path(store) if store is not None else Path("sweeps") / ls.spec.name
-    meta = _prepare_store(root, ls, extend)
+    client = _connect_scheduler(scheduler) if executor == "dask" and scheduler else None  # before any store exists
+    try:
+        return _run_locked(ls, root, executor, workers, scheduler, client, extend, retry_failed, fail_fast, limit,
+                           chunk_size, progress, run_seconds, notes, t0)
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+def _connect_scheduler(address: str):
+    """A Dask client on *address*, or a one-line :class:`SweepError` (checked before the store is made)."""
+    import re as _re
+
+    if not _re.fullmatch(r"(tcp|tls|ucx|inproc|ws|wss)://[^\s/]+(:\d+)?/?", address):
+        raise SweepError([f"--scheduler: must be an address like tcp://HOST:PORT, got '{address}'"])
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise SweepError(["--scheduler: Dask's distributed package is not installed"]) from None
+    try:
+        return Client(address, timeout=SCHEDULER_TIMEOUT_S)
+    except Exception as e:  # noqa: BLE001 - OSError, TimeoutError, CommClosedError...
+        raise SweepError([f"--scheduler: cannot reach {address} within {SCHEDULER_TIMEOUT_S} s "
+                          f"({type(e).__name__}); nothing was written"]) from None
+
+
+def _run_locked(ls, root, executor, workers, scheduler, client, extend, retry_failed, fail_fast, limit, chunk_size,
+                progress, run_seconds, notes, t0) -> SweepReport:
+    from sim.experiments import store as st
+
+    _prepare_store(root, ls, extend, notes, dry=True)  # refuse a foreign or mismatched store before touching it
+    with _store_lock(root):
+        return _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_failed, fail_fast,
+                             limit, chunk_size, progress, run_seconds, notes, t0, st)
+
+
+@contextlib.contextmanager
+def _store_lock(root: Path):
+    """Hold the store's advisory lock (``root/.lock``, ``fcntl.flock``) or refuse with one line."""
+    import fcntl
+
+    created = not root.exists()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise SweepError([f"{root}: cannot write: {e.strerror or e}"]) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = ""
+            with contextlib.suppress(OSError, ValueError):
+                holder = f" (pid {int(os.pread(fd, 32, 0).decode().split()[0])})"
+            raise SweepError([f"{root}: another sweep is writing this store{holder}; wait for it to finish or "
+                              "use another --store"]) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            if created and not ok and not any(p.name != ".lock" for p in root.iterdir()):
+                with contextlib.suppress(OSError):  # nothing but the lock: leave no folder behind
+                    (root / ".lock").unlink()
+                    root.rmdir()
+    finally:
+        os.close(fd)
+
+
+def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_failed, fail_fast, limit, chunk_size,
+                  progress, run_seconds, notes, t0, st) -> SweepReport:
+    meta = _prepare_store(root, ls, extend, notes)
     runs = expand(ls, meta.get("lhs_blocks"))
     try:
         _write_design(root, ls, runs)
         _write_meta(root, meta)
     except OSError as e:
         raise SweepError([f"{root}: cannot write: {e.strerror or e}"]) from None
+    _, damaged = st.read_runs(root)
+    if damaged:
+        st.quarantine(root, damaged)
+        notes.append(f"{root}: {len(damaged)} damaged runs file(s) moved to {st.QUARANTINE}/ "
+                     f"({damaged[0][0].name}: {damaged[0][1]}); their runs run again")
 
     done_ids, failed_ids = st.stored_run_ids(root)
     skip = done_ids | (set() if retry_failed else failed_ids)
@@ -152,7 +270,7 @@ def run_sweep(
     try:
         if chunk_list:
             stream = _execute(executor, workers_used, scheduler, ls.base, iter(chunk_list), ls.spec.keep == "tables",
-                              ls.spec.kpis)
+                              ls.spec.kpis, run_seconds, client)
             for chunk, res in stream:
                 if isinstance(res, BaseException):
                     res = ChunkResult([{"run_id": t[0], "status": "failed", "error": _one_line(res), "elapsed_s": 0.0}
@@ -174,18 +292,39 @@ def run_sweep(
     finally:
         if stream is not None:
             stream.close()  # shuts the pool/cluster down; in-flight chunks are dropped (re-run resumes them)
-        with contextlib.suppress(Exception):  # the Parquet files are the truth; the catalogue is a convenience
+        catalogue_error = None
+        try:
             st.rebuild_catalogue(root)
+        except Exception as e:  # noqa: BLE001 - reported below: the runs are stored, the catalogue is not
+            catalogue_error = e
+    if catalogue_error is not None:
+        raise SweepError([f"{root}: the runs are stored, but the catalogue ({st.CATALOGUE}) could not be built: "
+                          f"{_one_line(catalogue_error)}"])
     if kept_any:
         report.unmatched_kpis = [p for p in ls.spec.kpis if not any(kpi_matcher([p]).match(k) for k in matched)]
     report.wall_s = time.perf_counter() - t0
     return report
 
 
-def _prepare_store(root: Path, ls: LoadedSpec, extend: bool) -> dict:
+def _prepare_store(root: Path, ls: LoadedSpec, extend: bool, notes: list[str] | None = None,
+                   dry: bool = False) -> dict:
+    """The store's new ``sweep.json`` contents, or a :class:`SweepError` if *root* cannot take this sweep.
+
+    A damaged ``sweep.json`` in a folder that holds ``runs/`` is set aside (``quarantine/``) and rewritten from
+    the spec, unless *dry* (the check made before the lock is taken)."""
     from sim.experiments import store as st
 
-    old = st.read_meta(root)
+    try:
+        old = st.read_meta(root)
+    except st.DamagedMeta as e:
+        if not (root / st.RUNS).is_dir():
+            raise SweepError([str(e)]) from None
+        old = None
+        if not dry:
+            (root / st.QUARANTINE).mkdir(exist_ok=True)
+            os.replace(root / st.META, root / st.QUARANTINE / f"{st.META}.{uuid.uuid4().hex[:6]}.damaged")
+            if notes is not None:
+                notes.append(f"{root / st.META}: damaged; set aside in {st.QUARANTINE}/ and rewritten from the spec")
     spec = ls.spec
     if root.exists() and not root.is_dir():
         raise SweepError([f"{root}: not a directory"])
@@ -198,7 +337,7 @@ def _prepare_store(root: Path, ls: LoadedSpec, extend: bool) -> dict:
              "lhs_blocks": [spec.design.n] if spec.design.kind == "lhs" else None,
              "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     if old is None:
-        if any(root.glob("*")) and not (root / "runs").is_dir():
+        if root.is_dir() and any(p.name != ".lock" for p in root.iterdir()) and not (root / "runs").is_dir():
             raise SweepError([f"{root}: exists and is not a sweep store (no {st.META}); choose another --store"])
         return fresh
     if old.get("model") != fresh["model"]:
@@ -228,8 +367,13 @@ def _prepare_store(root: Path, ls: LoadedSpec, extend: bool) -> dict:
 def _atomic_parquet(df, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, Ctrl-C: no temporary file stays behind
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _write_meta(root: Path, meta: dict) -> None:
@@ -238,9 +382,14 @@ def _write_meta(root: Path, meta: dict) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "runs").mkdir(exist_ok=True)
     meta = dict(meta, updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    tmp = root / f".{st.META}.tmp"
-    tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    os.replace(tmp, root / st.META)
+    tmp = root / f".{st.META}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        os.replace(tmp, root / st.META)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _write_design(root: Path, ls: LoadedSpec, runs: list[Run]) -> None:

@@ -33,9 +33,72 @@ def kpi_matcher(patterns: Sequence[str]) -> re.Pattern:
     return _KPI_CACHE[key]
 
 
-def _init_worker(base: dict) -> None:
+#: Default per-run wall-time limit in a sweep, seconds (``--run-timeout``; the flagship runs in ~0.2 s).
+RUN_SECONDS = 600.0
+
+
+class RunTimeout(Exception):
+    """A run went past its wall-time limit; it is recorded as failed with this message."""
+
+
+def _guarded(sim: Any, seconds: float | None) -> Any:
+    """``sim.run()``, stopped with :class:`RunTimeout` once *seconds* of wall time have passed (checked every
+    256 events, by wrapping the SimPy environment's ``step``: works in any thread, unlike a signal)."""
+    if seconds is None:
+        return sim.run()
+    env = sim.env
+    step = env.step
+    deadline = time.monotonic() + seconds
+    count = 0
+
+    def guarded_step() -> None:
+        nonlocal count
+        count += 1
+        if not count & 255 and time.monotonic() > deadline:
+            raise RunTimeout(f"stopped after {seconds:g} s of wall time, the per-run limit (at simulated day "
+                             f"{env.now:.0f}, {count:,} events)")
+        step()
+
+    env.step = guarded_step
+    return sim.run()
+
+
+def _init_worker(base: dict, parent: int | None = None) -> None:
+    """A pool worker: the base scenario; Ctrl-C is the driver's to handle (the worker ignores it, so no
+    worker prints a traceback); and the worker exits when its driver dies (even by SIGKILL)."""
+    import signal
+
     global _WORKER_BASE
     _WORKER_BASE = base
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        _exit_with_parent(parent)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this process when *parent* is gone: Linux's parent-death signal, and a watchdog thread everywhere."""
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exportsim-parent-watch", daemon=True).start()
 
 
 @dataclass
@@ -57,8 +120,10 @@ def _one_line(e: BaseException) -> str:
 
 
 def run_chunk(base: dict | None, tasks: list[tuple[str, int, list[Assignment]]], keep_tables: bool,
-              kpi_patterns: Sequence[str]) -> ChunkResult:
+              kpi_patterns: Sequence[str], run_seconds: float | None = None) -> ChunkResult:
     """Run *tasks* ``(run_id, seed, assignments)``; never raises for a failing run (it is recorded).
+
+    *run_seconds*: each run's wall-time limit; a run past it is recorded failed ("RunTimeout: ...").
 
     Consecutive tasks with the same assignments (replications of a point) share one validated scenario.
     *base* None means the base given to the worker at start-up (``ProcessPoolExecutor`` initializer).
@@ -87,7 +152,7 @@ def run_chunk(base: dict | None, tasks: list[tuple[str, int, list[Assignment]]],
         else:
             try:
                 assert scenario is not None  # validated above (or scenario_err is set)
-                result = Simulation(scenario, seed, run_id=run_id).run()
+                result = _guarded(Simulation(scenario, seed, run_id=run_id), run_seconds)
                 rec.update({k: float(v) for k, v in result.kpis.items() if match.match(k)})
                 if keep_tables:
                     for name, df in result.tables.items():
@@ -108,25 +173,30 @@ Chunk = list[tuple[str, int, list[Assignment]]]
 
 
 def _execute(kind: str, workers: int, scheduler: str | None, base: dict, chunks: Iterator[Chunk],
-             keep_tables: bool, kpis: Sequence[str]) -> Generator[tuple[Chunk, ChunkResult | BaseException]]:
-    """Yield (chunk, result or the infrastructure error) as chunks finish, at most 2*workers in flight."""
+             keep_tables: bool, kpis: Sequence[str], run_seconds: float | None = RUN_SECONDS,
+             client: Any = None) -> Generator[tuple[Chunk, ChunkResult | BaseException]]:
+    """Yield (chunk, result or the infrastructure error) as chunks finish, at most 2*workers in flight.
+
+    *client*: a Dask client already connected to *scheduler* (the driver checks the scheduler first)."""
     if kind == "serial":
         for chunk in chunks:
-            yield chunk, run_chunk(base, chunk, keep_tables, kpis)
+            yield chunk, run_chunk(base, chunk, keep_tables, kpis, run_seconds)
         return
     inflight_max = max(2 * workers, 2)
     if kind == "local":
-        yield from _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max)
+        yield from _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max, run_seconds)
     elif kind == "dask":
-        yield from _execute_dask(workers, scheduler, base, chunks, keep_tables, kpis, inflight_max)
+        yield from _execute_dask(workers, scheduler, base, chunks, keep_tables, kpis, inflight_max, run_seconds,
+                                 client)
     else:
         raise ValueError(f"unknown executor '{kind}' ({', '.join(EXECUTORS)})")
 
 
+SCHEDULER_TIMEOUT_S = 10  # a scheduler that does not answer in this long is refused before the store is made
 MAX_CHUNK_ATTEMPTS = 2  # a chunk whose worker dies is retried once, then recorded failed
 
 
-def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max):
+def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max, run_seconds=RUN_SECONDS):
     """A process pool.  A worker that dies (e.g. SIGKILL) breaks the pool and every chunk in flight with it:
     each of those chunks is retried once, alone on a fresh pool, so the one whose worker dies again is known
     and recorded failed while the others complete.  The sweep goes on either way."""
@@ -137,7 +207,7 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max):
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
 
     def new_pool():
-        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(base,))
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(base, os.getpid()))
 
     pool = new_pool()
     inflight: dict = {}  # future -> chunk
@@ -161,7 +231,7 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max):
                         exhausted = True
                         break
                 try:
-                    inflight[pool.submit(run_chunk, None, chunk, keep_tables, kpis)] = chunk
+                    inflight[pool.submit(run_chunk, None, chunk, keep_tables, kpis, run_seconds)] = chunk
                 except BrokenProcessPool:  # the pool died while the driver was writing: this one goes again too
                     (solo if alone else retry).insert(0, chunk)
                     alone = False
@@ -204,12 +274,13 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max):
         pool.shutdown(wait=not inflight, cancel_futures=True)
 
 
-def _execute_dask(workers, scheduler, base, chunks, keep_tables, kpis, inflight_max):
+def _execute_dask(workers, scheduler, base, chunks, keep_tables, kpis, inflight_max, run_seconds=RUN_SECONDS,
+                  client=None):
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if scheduler:
-        client = Client(scheduler, timeout=30)
+        client = client if client is not None else Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
         n = max(len(client.scheduler_info().get("workers", {})), 1)
         inflight_max = max(inflight_max, 2 * n)
     else:
@@ -225,7 +296,7 @@ def _execute_dask(workers, scheduler, base, chunks, keep_tables, kpis, inflight_
             chunk = next(chunks, None)
             if chunk is None:
                 return False
-            fut = client.submit(run_chunk, base_f, chunk, keep_tables, kpis, pure=False)
+            fut = client.submit(run_chunk, base_f, chunk, keep_tables, kpis, run_seconds, pure=False)
             owner[fut.key] = chunk
             ac.add(fut)
             return True
