@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli.common import _fail, err, out
+from sim.cli.common import _check_output_file, _fail, err, out
 
 
 def brief(
@@ -50,6 +50,7 @@ def brief(
         _fail([f"--audience: must be policy or lab, got '{audience}'"])
     if out_file is None:
         out_file = Path(f"{target.stem if target.suffix else target.name}_brief.{fmt}")
+    _check_output_file(out_file, "--out")  # before the runs, not after them
     bar = Progress(TextColumn("briefing {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, disable=not err.is_terminal)
     try:
@@ -77,6 +78,10 @@ def brief(
     extra = len(written) - 1
     beside = f" (+ {extra} file{'s' if extra > 1 else ''} in {out_file.stem}_files/)" if extra else ""
     out.print(f"wrote {out_file}{beside}", markup=False, highlight=False)
+    store = (getattr(data, "sweep", None) or {}).get("store")
+    note = store.damage_note() if store is not None and hasattr(store, "damage_note") else None
+    if note:
+        err.print(f"warning: {note}", markup=False, highlight=False)
     if why:
         err.print(f"note: {why}", markup=False, highlight=False, soft_wrap=True)
 

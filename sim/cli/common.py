@@ -23,13 +23,14 @@ def _fail(problems: list) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _check_output_dir(path: Path, flag: str) -> None:
+def _check_output_dir(path: Path, flag: str, *, shown: Path | None = None) -> None:
     """Exit 2 with one line, before any long work, if *path* (a folder to create or fill) cannot be written."""
     import os
 
-    if path.exists() and not path.is_dir():
+    if shown is None and path.exists() and not path.is_dir():
         _fail([f"{path}: {flag} must be a folder, and this is a file"])
-    probe = path
+    shown = shown if shown is not None else path
+    path, probe = shown, path
     while not probe.exists():
         if probe.parent == probe:
             break
@@ -48,7 +49,7 @@ def _check_output_file(path: Path, flag: str) -> None:
         _fail([f"{path}: {flag} must be a file, and this is a folder"])
     if path.exists() and not os.access(path, os.W_OK):
         _fail([f"{path}: cannot write: Permission denied"])
-    _check_output_dir(path.parent if str(path.parent) else Path("."), flag)
+    _check_output_dir(path.parent if str(path.parent) else Path("."), flag, shown=path)
 
 
 def _load(path: Path):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from sim.schema._base import SimModel, Sourced
+from sim.schema.chips import Precision
 from sim.schema.dist import NonNegQuantity, PositiveUnitQuantity, Series, UnitQuantity, at_least
 
 #: An MTBF: every value at least one hour per chip.
@@ -139,7 +140,7 @@ class InferenceDemand(Sourced):
     active_params: NonNegQuantity = Field(description="Active parameters per token (FLOP per token = 2 N).")
     utilisation: UnitQuantity = Field(default=0.4, description="Average utilisation of serving chips.")
     chips: list[str] = Field(min_length=1, description="Chip types used for serving, in preference order.")
-    precision: str = "int8"
+    precision: Precision = "int8"
 
 
 class Workload(Sourced):
@@ -151,7 +152,7 @@ class Workload(Sourced):
 
     compute_pflop_s: Series = Field(description="Dense PFLOP/s at *precision* held by this workload over time.")
     chips: list[str] = Field(default_factory=list, description="Chip types it runs on, in order; empty = any owned.")
-    precision: str = "bf16"
+    precision: Precision = "bf16"
 
 
 class Lab(Sourced):

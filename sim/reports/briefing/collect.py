@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -377,14 +378,70 @@ def _find_scenario(name: str, near: Path) -> tuple[Scenario | None, str | None]:
     return None, None
 
 
+MAX_COMPARE_BYTES = 20_000_000  # a compare result is a few kB per hundred KPIs
+_COMPARE_NUMBERS = ("base_mean", "counterfactual_mean", "diff_mean", "diff_ci_low", "diff_ci_high", "diff_p10",
+                    "diff_p90")
+_COMPARE_COUNTS = ("n_pairs", "base_missing", "counterfactual_missing")
+
+
+def check_compare_payload(payload: object) -> list[tuple[str, str]]:
+    """Problems of an ``exportsim compare --json`` result against its schema, as (JSON path, message), first few.
+
+    The schema: an object with ``base`` and ``counterfactual`` (text), ``replications`` (an integer >= 1) and
+    ``kpis`` (a non-empty list of objects, each with ``kpi`` (text) and the numbers of a paired comparison:
+    ``base_mean``, ``counterfactual_mean``, ``diff_mean``, ``diff_ci_low``, ``diff_ci_high`` (numbers or null;
+    ``diff_p10``/``diff_p90`` too when present) and counts ``n_pairs``, ``base_missing``,
+    ``counterfactual_missing`` (integers >= 0, when present)).
+    """
+    def number(v: object) -> bool:
+        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+
+    if not isinstance(payload, dict):
+        return [("-", f"must be a JSON object (the output of 'exportsim compare --json'), got {type(payload).__name__}")]
+    out: list[tuple[str, str]] = []
+    for key in ("base", "counterfactual"):
+        if not isinstance(payload.get(key), str) or not payload[key].strip():
+            out.append((key, "required text (a scenario name)"))
+    reps = payload.get("replications")
+    if not (isinstance(reps, int) and not isinstance(reps, bool) and reps >= 1):
+        out.append(("replications", f"must be an integer >= 1, got {json.dumps(reps)[:40]}"))
+    kpis = payload.get("kpis")
+    if not isinstance(kpis, list) or not kpis:
+        out.append(("kpis", "must be a non-empty list of KPI comparisons"))
+        return out
+    for i, row in enumerate(kpis):
+        if not isinstance(row, dict):
+            out.append((f"kpis.{i}", "must be an object"))
+        elif not isinstance(row.get("kpi"), str) or not row["kpi"]:
+            out.append((f"kpis.{i}.kpi", "required text (the KPI's name)"))
+        else:
+            for key in _COMPARE_NUMBERS:
+                if (key in row or key in _COMPARE_NUMBERS[:5]) and not number(row.get(key)):
+                    out.append((f"kpis.{i}.{key}", f"must be a number or null, got {json.dumps(row.get(key))[:40]}"))
+            for key in _COMPARE_COUNTS:
+                v = row.get(key, 0)
+                if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+                    out.append((f"kpis.{i}.{key}", f"must be an integer >= 0, got {json.dumps(v)[:40]}"))
+        if len(out) >= 5:
+            break
+    return out
+
+
 def _collect_compare(p: Path, audience: str) -> BriefingData:
     try:
-        payload = json.loads(p.read_text(encoding="utf-8"))
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_COMPARE_BYTES + 1)
+        if len(raw) > MAX_COMPARE_BYTES:
+            raise BriefingError([f"{p}:1: -: file is over {MAX_COMPARE_BYTES:,} bytes; a compare result is smaller"])
+        payload = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise BriefingError([f"{p}:1: -: not a readable compare result: JSON nested too deeply"]) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BriefingError([f"{p}:1: -: not a readable compare result: {e}"]) from None
-    if not isinstance(payload, dict) or not {"base", "counterfactual", "kpis"} <= set(payload) \
-            or not isinstance(payload["kpis"], list):
-        raise BriefingError([f"{p}:1: -: not an 'exportsim compare --json' result (needs base, counterfactual, kpis)"])
+        raise BriefingError([f"{p}:1: -: not a readable compare result: {' '.join(str(e).split())}"]) from None
+    problems = check_compare_payload(payload)
+    if problems:
+        raise BriefingError([f"{p}:1: {where}: {msg} (not an 'exportsim compare --json' result)"
+                             for where, msg in problems])
     s, file = _find_scenario(str(payload["base"]), p)
     data = BriefingData("compare", str(p), audience, s, file, int(payload.get("replications") or 0))
     data.compare_payload = payload
