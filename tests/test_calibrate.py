@@ -129,9 +129,10 @@ def test_synthetic_truth_is_recovered(synthetic_store):
 def test_store_files_and_metadata(synthetic_store):
     lc, root, _ = synthetic_store
     meta = json.loads((root / "calibration.json").read_text())
-    from sim.engine.version import model_fingerprint
+    from sim.engine.version import MODEL_VERSION
 
-    assert meta["model_fingerprint"] == model_fingerprint() and meta["status"] == "finished"
+    # the fingerprint of the model that ran (the source hash moves whenever sim/engine or sim/schema is edited)
+    assert meta["model_fingerprint"].startswith(f"{MODEL_VERSION}-") and meta["status"] == "finished"
     assert meta["spec"]["name"] == "tiny" and set(meta["fit"]) == {"dies_2022", "chips_2023h1"}
     post = pd.read_parquet(root / "posterior.parquet")
     assert {"particle", "weight", "distance", "u:wafers", "wafers", "sim:dies_2022"} <= set(post.columns)

@@ -56,6 +56,9 @@ def sweep(
     run_timeout: Annotated[float, typer.Option(min=0.001, max=86_400, help="Wall-time limit per run, seconds; a "
                                                                            "run past it is stored as failed.")]
     = 600.0,
+    posterior: Annotated[Path | None, typer.Option("--posterior", help="Draw the calibrated inputs from this "
+                                                                       "calibration store: design sample i takes "
+                                                                       "posterior draw i.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run a sweep: every design point x replication, streamed to a resumable Parquet + DuckDB store."""
@@ -84,6 +87,19 @@ def sweep(
         ls = load_spec(spec)
     except ScenarioError as e:
         _fail(e.problems)
+    if posterior is not None:
+        from sim.cli.calibrate import load_posterior, note_posterior
+        from sim.experiments.posterior import expand_path, with_posterior
+
+        post = load_posterior(posterior)
+        missing = []
+        for p in post.parameters.values():
+            try:
+                expand_path(ls.base, p.path)
+            except ValueError:
+                missing.append(p.path)
+        ls = with_posterior(ls, post)
+        note_posterior(post, missing, "calibrated inputs (design sample i takes draw i)")
     if dry_run:
         n, pol, pts, reps = planned_runs(ls)
         if as_json:
