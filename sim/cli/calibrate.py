@@ -178,6 +178,7 @@ def calibrate(
     if (spec is None) == (report is None):
         _fail(["calibrate: give a SPEC to fit, or --report STORE (not both)"])
     if report is None:
+        assert spec is not None
         if scheduler and executor == "local":
             executor = "dask"
         if executor not in EXECUTORS:

@@ -723,7 +723,8 @@ def _init_predictive(lc: LoadedCalibration) -> None:
 
 
 def _predictive_worker(task):
-    return _predictive_task(_WORKER_LC, task)  # type: ignore[arg-type]
+    assert _WORKER_LC is not None, "worker not initialised"
+    return _predictive_task(_WORKER_LC, task)
 
 
 def predictive_tasks(lc: LoadedCalibration, posterior: pd.DataFrame) -> list[tuple]:

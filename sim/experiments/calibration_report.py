@@ -28,6 +28,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -166,9 +167,10 @@ def summarise(store: str | os.PathLike | CalibrationStore) -> dict:
     sd = np.sqrt(np.diag(cov))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov / np.outer(sd, sd)
-    pairs = [{"a": names[i], "b": names[j], "r": float(corr[i, j])} for i in range(len(names))
-             for j in range(i + 1, len(names)) if math.isfinite(corr[i, j])]
-    pairs.sort(key=lambda d: -abs(d["r"]))
+    pairs: list[dict[str, Any]] = [{"a": names[i], "b": names[j], "r": float(corr[i, j])}
+                                   for i in range(len(names)) for j in range(i + 1, len(names))
+                                   if math.isfinite(corr[i, j])]
+    pairs.sort(key=lambda d: -abs(float(d["r"])))
 
     pred = cs.predictive
     observables = []
@@ -225,7 +227,7 @@ def summarise(store: str | os.PathLike | CalibrationStore) -> dict:
             ok = ~np.isnan(v)
             if ok.any():
                 prior_closest = float(v[ok].max() if direction == "below" else v[ok].min())
-                best = (None, 0.0)
+                best: tuple[str | None, float] = (None, 0.0)
                 for n in names:
                     x = pp[n].to_numpy(dtype=float)[ok]
                     if np.ptp(x) > 0 and np.ptp(v[ok]) > 1e-9 * float(np.max(np.abs(v[ok]))):

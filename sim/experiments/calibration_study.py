@@ -40,7 +40,7 @@ def study(spec: str | Path = DEFAULT_SPEC, seeds: int = 5, out: str | Path = "ca
     rows, t0, runs = [], time.perf_counter(), 0
     for k in range(seeds):
         rng = np.random.default_rng(np.random.SeedSequence([lc0.spec.seed, 7, k]))
-        truth = lc0.values(rng.random(len(lc0.parameters)))
+        truth = lc0.values(rng.random(len(lc0.parameters)).tolist())
         obs = synthetic_observed(lc0, truth, seed=int(rng.integers(1, 2**31)), rel_halfwidth=rel_halfwidth)
         lc = load_calibration(spec, observed=obs)
         lc.spec = lc.spec.model_copy(update={"abc": abc})

@@ -120,5 +120,5 @@ def assignments(ls: LoadedSpec, run: Run) -> list[Assignment]:
         from sim.experiments.posterior import posterior_assignments
 
         drawn = {n.removeprefix("posterior."): v for n, v in run.values.items() if n.startswith("posterior.")}
-        out = posterior_assignments(ls.base, ls.posterior, drawn) + out  # the sweep's own parameters win
+        out = posterior_assignments(ls.base, ls.posterior, drawn) + out  # type: ignore[arg-type]  # sweep's own win
     return out
