@@ -422,6 +422,7 @@ def test_upload_through_the_page_shows_the_problem_list(tmp_path):
     services.DEFAULT_SCENARIO = str(TINY)
     try:
         at = AppTest.from_file(str(TESTS.parent / "app" / "streamlit_app.py"), default_timeout=60).run()
+        at.switch_page("app_pages/scenario.py").run()  # the app opens on the Answer page
         at.file_uploader(key="scn_upload").upload("tagged.yaml", case.file.read_bytes(), "application/x-yaml").run()
     finally:
         services.DEFAULT_SCENARIO = old
