@@ -47,11 +47,11 @@ class Parameter(SimModel):
     path: str = Field(description="Dotted path into the scenario, e.g. nodes.smic.allocation.ascend910b.die_yield")
     levels: list[Any] | None = Field(default=None, min_length=1)
     dist: Literal["uniform", "triangular", "normal", "lognormal", "loguniform"] | None = None
-    low: float | None = None
-    high: float | None = None
-    mode: float | None = None
-    mean: float | None = None
-    sd: float | None = Field(default=None, gt=0)
+    low: float | None = Field(default=None, ge=-1e300, le=1e300)
+    high: float | None = Field(default=None, ge=-1e300, le=1e300)
+    mode: float | None = Field(default=None, ge=-1e300, le=1e300)
+    mean: float | None = Field(default=None, ge=-1e300, le=1e300)
+    sd: float | None = Field(default=None, gt=0, le=1e300)
     integer: bool = False
     grid_points: int = Field(default=3, ge=2, le=101, description="Values taken by a ranged parameter in a grid.")
     description: str = ""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,13 +170,27 @@ def load_spec(path: str | os.PathLike) -> LoadedSpec:
     for group in ("levers", "uncertainties"):
         for name, p in getattr(spec, group).items():
             try:
-                get_path(base, p.path)
+                current = get_path(base, p.path)
             except PathError as e:
                 f, line = at(group, name, "path")
                 problems.append(LoadProblem(f, line, f"{group}.{name}.path", f"'{p.path}' is not in the scenario: {e}"))
                 continue
-            u = grid_u(p) if p.levels is not None else np.array([0.0, 1.0])
-            for v in dict.fromkeys(json.dumps(x, default=str) for x in values_from_u(p, u)):
+            if p.levels is None and not p.integer and isinstance(current, int) and not isinstance(current, bool):
+                f, line = at(group, name)
+                problems.append(LoadProblem(f, line, f"{group}.{name}", f"'{p.path}' holds a whole number ({current}); "
+                                            "add integer: true (a sampled fraction would fail every run)"))
+                continue
+            u = grid_u(p) if p.levels is not None else np.array([0.0, 0.5, 1.0])
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # scipy's RuntimeWarnings for extreme ranges stay off stderr
+                values = values_from_u(p, u)
+            bad = [x for x in values if isinstance(x, float) and not math.isfinite(x)]
+            if bad:
+                f, line = at(group, name)
+                problems.append(LoadProblem(f, line, f"{group}.{name}",
+                                            f"its range gives a non-finite value ({bad[0]})"))
+                continue
+            for v in dict.fromkeys(json.dumps(x, default=str) for x in values):
                 try:
                     apply_point(base, [(p.path, json.loads(v))])
                 except ScenarioError as e:
