@@ -487,6 +487,7 @@ class SweepData:
     counts: dict = dataclasses.field(default_factory=dict)  # planned, ok, failed, not_run
     points: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # ok runs: ids, policy, params, KPIs
     failures: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # run_id, seed, error
+    warning: str | None = None  # one line about damaged runs files left out (re-run on the next resume)
 
     @property
     def ok(self) -> bool:
@@ -532,6 +533,7 @@ def _open_sweep_cached(path: str, stamp: float) -> SweepData:
     except Exception as e:  # noqa: BLE001 - a corrupt store is reported, never raised into the page
         return SweepData(path, f"{path}: cannot read the sweep store ({type(e).__name__}: {_one_line_error(e)})")
     params = list(s.parameters)
+    damage = s.damage_note()
     spec_params = {**spec.get("levers", {}), **spec.get("uncertainties", {})}
     table = pd.DataFrame([{"parameter": n, "group": p["group"], "values": describe_parameter(spec_params.get(n, {})),
                            "path": p["path"]} for n, p in s.parameters.items()],
@@ -561,7 +563,7 @@ def _open_sweep_cached(path: str, stamp: float) -> SweepData:
         kpis=tuple(kpis), default_kpi=default_kpi(kpis) if kpis else None,
         counts={"planned": planned, "ok": int(ok.sum()), "failed": int((~ok).sum()),
                 "not_run": max(planned - len(all_in), 0)},
-        points=points, failures=failures)
+        points=points, failures=failures, warning=damage)
 
 
 def open_sweep(path: str) -> SweepData:

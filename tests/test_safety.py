@@ -355,7 +355,7 @@ def test_store_files_are_named_by_the_program_not_the_spec(tmp_path):
     new = {Path(p) for p in _tree(tmp_path) - before}
     assert all(p == store or p.is_relative_to(store) for p in new), new
     names = {p.relative_to(store).as_posix() for p in new if p.is_file()}
-    pattern = re.compile(r"sweep\.json|design\.parquet|catalogue\.duckdb|runs/part-\d{6}-[0-9a-f]{8}\.parquet")
+    pattern = re.compile(r"sweep\.json|design\.parquet|catalogue\.duckdb|\.lock|runs/part-\d{6}-[0-9a-f]{8}\.parquet")
     assert all(pattern.fullmatch(n) for n in names), names
 
 
@@ -457,6 +457,7 @@ def test_given_scheduler_address_is_used_and_no_cluster_started(tmp_path, monkey
     import dask.distributed
 
     from sim.experiments.sweep import run_sweep
+    from sim.experiments.sweep.driver import SweepError
 
     calls: dict = {}
 
@@ -475,9 +476,11 @@ def test_given_scheduler_address_is_used_and_no_cluster_started(tmp_path, monkey
     monkeypatch.setattr(dask.distributed, "Client", client)
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.format(name="dask_remote", base=TINY))
-    with pytest.raises(Refused):
-        run_sweep(spec, tmp_path / "st", executor="dask", scheduler="tcp://10.0.0.5:8786")
-    assert calls == {"client": "tcp://10.0.0.5:8786"}
+    # a loopback address (never a private-range one): the Client is faked, nothing is dialled
+    with pytest.raises(SweepError, match="Refused"):
+        run_sweep(spec, tmp_path / "st", executor="dask", scheduler="tcp://127.0.0.1:8786")
+    assert calls == {"client": "tcp://127.0.0.1:8786"}
+    assert not (tmp_path / "st").exists()  # the scheduler is checked before the store is made
 
 
 # ========================================================================= dashboard upload
@@ -491,9 +494,9 @@ def test_upload_is_capped_and_uses_the_loader(monkeypatch):
     calls = []
     real = sim.load_scenario
 
-    def spy(path):
+    def spy(path, **kw):  # within=: uploads resolve extends/include inside the scenario library only
         calls.append(path)
-        return real(path)
+        return real(path, **kw)
 
     monkeypatch.setattr(sim, "load_scenario", spy)
     loaded = services.load_upload("tiny.yaml", TINY.read_bytes().replace(b"\nextends", b"\n#"))

@@ -322,9 +322,9 @@ class _Boom(Exception):
 
 
 def test_failing_run_is_recorded_and_the_rest_complete(tmp_path, monkeypatch):
-    import sim.engine.simulation
+    import sim.results.simulation
 
-    real = sim.engine.simulation.Simulation
+    real = sim.results.simulation.Simulation
 
     class Flaky(real):
         def run(self, *a, **kw):
@@ -332,7 +332,7 @@ def test_failing_run_is_recorded_and_the_rest_complete(tmp_path, monkeypatch):
                 raise _Boom("model blew up\nsecond line")
             return super().run(*a, **kw)
 
-    monkeypatch.setattr(sim.engine.simulation, "Simulation", Flaky)
+    monkeypatch.setattr(sim.results.simulation, "Simulation", Flaky)
     store = tmp_path / "st"
     r = run_sweep(tiny_spec(tmp_path, "lhs", 3), store, executor="serial")
     assert (r.done, r.failed) == (3, 3)
@@ -342,7 +342,7 @@ def test_failing_run_is_recorded_and_the_rest_complete(tmp_path, monkeypatch):
     assert (failed["error"] == "_Boom: model blew up second line").all()
     # failures are not retried unless asked; with --retry-failed (and a fixed model) they are replaced
     assert run_sweep(tiny_spec(tmp_path, "lhs", 3), store, executor="serial").done == 0
-    monkeypatch.setattr(sim.engine.simulation, "Simulation", real)
+    monkeypatch.setattr(sim.results.simulation, "Simulation", real)
     r = run_sweep(tiny_spec(tmp_path, "lhs", 3), store, executor="serial", retry_failed=True)
     assert (r.done, r.failed) == (3, 0)
     res = Store(store).results()
@@ -351,13 +351,13 @@ def test_failing_run_is_recorded_and_the_rest_complete(tmp_path, monkeypatch):
 
 
 def test_fail_fast_stops(tmp_path, monkeypatch):
-    import sim.engine.simulation
+    import sim.results.simulation
 
-    class Broken(sim.engine.simulation.Simulation):
+    class Broken(sim.results.simulation.Simulation):
         def run(self, *a, **kw):
             raise RuntimeError("always")
 
-    monkeypatch.setattr(sim.engine.simulation, "Simulation", Broken)
+    monkeypatch.setattr(sim.results.simulation, "Simulation", Broken)
     r = run_sweep(tiny_spec(tmp_path, "lhs", 4), tmp_path / "st", executor="serial", fail_fast=True, chunk_size=2)
     assert r.failed == 2
     assert r.remaining == 6

@@ -233,7 +233,7 @@ def test_worker_killed_while_a_chunk_is_written_does_not_crash_the_sweep(tmp_pat
 @pytest.mark.timeout(120)
 def test_run_that_kills_its_worker_twice_is_recorded_failed(tmp_path, monkeypatch):
     """A run whose worker dies on every attempt: tried exactly twice, then failed; the other runs are ok."""
-    import sim.engine.simulation
+    import sim.results.simulation
 
     if "fork" not in __import__("multiprocessing").get_all_start_methods():
         pytest.skip("the poisoned model reaches the workers by fork")
@@ -242,7 +242,7 @@ def test_run_that_kills_its_worker_twice_is_recorded_failed(tmp_path, monkeypatc
     poison = planned[1].run_id
     attempts = tmp_path / "attempts.log"
     parent = os.getpid()
-    real = sim.engine.simulation.Simulation
+    real = sim.results.simulation.Simulation
 
     class Poisoned(real):
         def run(self, *a, **kw):
@@ -252,7 +252,7 @@ def test_run_that_kills_its_worker_twice_is_recorded_failed(tmp_path, monkeypatc
                 os.kill(os.getpid(), signal.SIGKILL)
             return super().run(*a, **kw)
 
-    monkeypatch.setattr(sim.engine.simulation, "Simulation", Poisoned)
+    monkeypatch.setattr(sim.results.simulation, "Simulation", Poisoned)
     store = tmp_path / "store"
     report = run_sweep(spec, store, executor="local", workers=2, chunk_size=1)
     tries = attempts.read_text().split() if attempts.exists() else []

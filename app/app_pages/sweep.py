@@ -51,6 +51,9 @@ if not data.ok:
                "`design.parquet` and `runs/`.")
     st.stop()
 
+if data.warning:
+    st.warning(data.warning, icon=":material/warning:")
+
 # ------------------------------------------------------------------------------------------ summary
 meta, counts = data.meta, data.counts
 design = f"{meta['design']} design" + (f", n = {meta['n']}" if meta["design"] != "grid" else "")

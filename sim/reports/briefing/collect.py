@@ -397,7 +397,8 @@ def check_compare_payload(payload: object) -> list[tuple[str, str]]:
         return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
 
     if not isinstance(payload, dict):
-        return [("-", f"must be a JSON object (the output of 'exportsim compare --json'), got {type(payload).__name__}")]
+        return [("-", "must be a JSON object (the output of 'exportsim compare --json'), "
+                      f"got {type(payload).__name__}")]
     out: list[tuple[str, str]] = []
     for key in ("base", "counterfactual"):
         if not isinstance(payload.get(key), str) or not payload[key].strip():
