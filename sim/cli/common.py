@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from sim.scenario.loader import ScenarioError, load_scenario
+from sim.scenario.loader import ScenarioError, _escape, load_scenario
 
 out = Console() if sys.stdout.isatty() else Console(width=160)  # pipes and files get full-width tables
 err = Console(stderr=True, soft_wrap=True)  # a problem line is never wrapped, whatever the width
@@ -18,8 +18,8 @@ EXIT_BAD_INPUT = 2
 
 def _fail(problems: list) -> None:
     """Print one line per problem on stderr and exit with code 2."""
-    for p in problems:
-        err.print(str(p), markup=False, highlight=False, soft_wrap=True)
+    for p in problems:  # escaped: a newline in a path or name given on the command line stays in its line
+        err.print(_escape(str(p)), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
