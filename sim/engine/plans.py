@@ -71,6 +71,23 @@ def packaging_plan(lines: list[Line], capacity: int, hbm: int) -> dict[str, int]
     return out
 
 
+class WholeUnits:
+    """Turns a stream of fractional quantities (units a month, yields x packages) into whole units, carrying the
+    fraction to the next call so nothing is lost to rounding."""
+
+    __slots__ = ("carry",)
+
+    def __init__(self) -> None:
+        self.carry = 0.0
+
+    def take(self, amount: float) -> int:
+        """Whole units of the amount so far; the fraction stays for next time."""
+        self.carry += amount
+        whole = int(self.carry)
+        self.carry -= whole
+        return whole
+
+
 def pro_rata(stock: int, wants: dict[str, int]) -> dict[str, int]:
     """Split *stock* among buyers in proportion to what each wants (largest remainder, ties by buyer id).
 

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from sim.experiments.calibration_report import CalibrationStore
 from sim.experiments.sweep import values_from_u
+from sim.reports.plots import _empty
 
 ROLE_COLOURS = {"fit": "#1f77b4", "held_out": "#ff7f0e"}
 ROLE_NAMES = {"fit": "fitted (<= cut-off)", "held_out": "held out (> cut-off)"}
@@ -22,12 +23,6 @@ PRIOR_COLOUR = "#bbbbbb"
 RANGE_COLOUR = "rgba(44, 160, 44, 0.25)"
 
 
-def _empty(title: str, message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 14, "color": "#666"})
-    fig.update_layout(title=title, xaxis={"visible": False}, yaxis={"visible": False}, height=320)
-    return fig
 
 
 def _norm(r: dict, v: float) -> float:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from sim.engine.compliance import Lot
 from sim.engine.mechanisms import fleet as fleet_mod
-from sim.engine.plans import pro_rata
+from sim.engine.plans import WholeUnits, pro_rata
 from sim.engine.records import ShipmentRow
 from sim.engine.state import LOOKAHEAD_JOB_DAYS, MAX_UNITS, Order, ceil_units, vendor_estimate
 from sim.engine.treatments import ExportLot, handler
@@ -392,12 +392,10 @@ def _order_grey(w: Simulation, lid: str, product: str, denied: int, hub: str) ->
 def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
     """A cloud region's monthly purchase of one chip type (through the same rules)."""
     series = w.series(f"{cid}/purchases/{chip}", steps)
-    carry = 0.0
+    whole = WholeUnits()
     release_day = w.scenario.day_of(w.scenario.chips[chip].release)
     while True:
-        carry += series.at(w.env.now) if w.env.now >= release_day else 0.0
-        qty = int(carry)
-        carry -= qty
+        qty = whole.take(series.at(w.env.now) if w.env.now >= release_day else 0.0)
         if qty > 0:
             d = w.compliance.decide(_lot(w, chip, qty, cid, "sale", w.env.now), w.env.now)
             if _closed(w, d):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from sim.engine.compliance import Lot
 from sim.engine.mechanisms.orders import allocate
-from sim.engine.plans import Line, packaging_plan
+from sim.engine.plans import Line, WholeUnits, packaging_plan
 from sim.engine.records import ProductionRow, ShipmentRow
 from sim.engine.treatments import handler
 from sim.units import MONTH_DAYS
@@ -85,11 +85,9 @@ def run_die_arrivals(w: Simulation, pid: str, chip: str, steps):
     """Monthly dies reaching a packager from outside the modelled foundries (a die bank built over time)."""
     env = w.env
     series = w.series(f"{pid}/die_arrivals/{chip}", steps)
-    carry = 0.0
+    whole = WholeUnits()
     while True:
-        carry += series.at(env.now)
-        dies = int(carry)
-        carry -= dies
+        dies = whole.take(series.at(env.now))
         if dies > 0:
             w.dies[pid][chip] += dies
             w.rec.production.append(ProductionRow(env.now, pid, "die", chip, float(dies), "die bank arrival"))
@@ -189,7 +187,7 @@ def run_packager(w: Simulation, pid: str):
     cap_series = w.series(f"{pid}/capacity", node.chips_per_month)
     lines_of = {pid: sorted(set(node.initial_dies) | {
         chip for f in s.nodes.values() if f.kind == "foundry" for chip, a in f.allocation.items() if a.packager == pid})}
-    carry: dict[str, float] = {}
+    working = {chip: WholeUnits() for chip in lines_of[pid]}
     while True:
         capacity = int(cap_series.at(env.now))
         dies = w.dies[pid]
@@ -211,9 +209,7 @@ def run_packager(w: Simulation, pid: str):
                 w.hbm[pid] -= k * spec.hbm_stacks
                 # working packages, with the fraction carried to the next month (flooring would lose every
                 # package of a one-package month)
-                exact = carry.get(chip, 0.0) + k * yields[chip]
-                good = int(exact)
-                carry[chip] = exact - good
+                good = working[chip].take(k * yields[chip])
                 w.rec.production.append(ProductionRow(env.now, pid, "chip", chip, float(good), f"assembled={k}"))
                 if good > 0:
                     env.process(_deliver_chips(w, pid, spec.vendor, chip, good))
@@ -232,11 +228,9 @@ def run_external_supply(w: Simulation, vid: str, chip: str, steps):
     """Monthly units made outside the modelled foundries arrive in the vendor's inventory."""
     env = w.env
     series = w.series(f"{vid}/external/{chip}", steps)
-    carry = 0.0
+    whole = WholeUnits()
     while True:
-        carry += series.at(env.now)
-        units = int(carry)
-        carry -= units
+        units = whole.take(series.at(env.now))
         if units > 0:
             w.ledger.produced += units
             for product, k in direct_supply(w, vid, chip, units).items():
