@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from sim.engine.compliance import Lot
 from sim.engine.mechanisms import fleet as fleet_mod
+from sim.engine.mechanisms import inference, training, workloads
 from sim.engine.plans import WholeUnits, pro_rata
 from sim.engine.records import ShipmentRow
 from sim.engine.state import LOOKAHEAD_JOB_DAYS, MAX_UNITS, Order, ceil_units, vendor_estimate
@@ -110,8 +111,6 @@ def import_check(w: Simulation, buyer: str, product: str) -> tuple[str, float]:
     and review period: refused -> not ordered this period, approved -> ordered, shipped after the review.
     Every import treatment is one handler in :mod:`sim.engine.treatments`.
     """
-    from sim.engine.treatments import handler
-
     d = w.compliance.decide(_lot(w, product, 0, buyer, "sale", w.env.now), w.env.now, applies_at="import")
     if d.kind == "allow":
         return "ok", 0.0
@@ -151,17 +150,13 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
     out: list[tuple[str, list[str], int]] = []
     inf = lab.inference
     if inf is not None:  # serving first, then the workloads, then training gets what is left (as at run time)
-        from sim.engine.mechanisms.inference import needed_flops
-
-        need = needed_flops(w, lid, now + LOOKAHEAD_INFERENCE_DAYS)
+        need = inference.needed_flops(w, lid, now + LOOKAHEAD_INFERENCE_DAYS)
         need = _cover(w, pool, inf.chips, inf.precision, need)
         usable = [c for c in inf.chips if w.peak(c, inf.precision) > 0]
         if need > 0 and usable:
             units = ceil_units(need / w.peak(usable[0], inf.precision))
             out.append(("inference", usable, units))
     for wid in sorted(lab.workloads):
-        from sim.engine.mechanisms import workloads
-
         wl = lab.workloads[wid]
         order = workloads.chip_order(w, lid, wid)
         need = _cover(w, pool, order, wl.precision, workloads.needed_flops(w, lid, wid, now + LOOKAHEAD_INFERENCE_DAYS))
@@ -174,8 +169,6 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
             continue
         if s.day_of(job.earliest_start) - now > LOOKAHEAD_JOB_DAYS:
             continue
-        from sim.engine.mechanisms import training
-
         plan = training.procurement_plan(w, lid, jid, pool, lambda p: _orderable_now(w, lid, p))
         if plan is not None:
             products, units = plan
