@@ -83,8 +83,10 @@ class Compliance:
             self._rules.append((rid, r, announced, start, end, dests, hqs, users))
             self._expected[rid] = expected
         # decisions only change at rule boundaries: cache them per (lot features, boundary interval)
-        self._bounds = sorted({b for _, _, a, st, en, *_ in self._rules for b in (a, st, en) if b != float("inf")})
+        self._bounds = sorted({b for _, _, a, st, en, *_ in self._rules for b in (a, st, en) if b != float("inf")}
+                              | set(self._expected.values()))
         self._cache: dict[tuple, Decision] = {}
+        self._pending: dict[tuple, list[str]] = {}
         self.items: dict[str, ItemFacts] = {}
         for cid, c in scenario.chips.items():
             self.items[cid] = ItemFacts(
@@ -129,13 +131,27 @@ class Compliance:
 
     def decide(self, lot: Lot, day: float, applies_at: str = "export") -> Decision:
         """The treatment for *lot* on *day*: the most restrictive of the matching rules."""
-        key = (lot.item, lot.dest_country, lot.buyer, lot.buyer_hq, lot.channel, applies_at,
-               bisect.bisect_right(self._bounds, day), bisect.bisect_right(self._bounds, lot.order_day),
-               lot.order_day in self._bounds)
-        found = self._cache.get(key)
+        found = self._cache.get(key := self._key(lot, day, applies_at))
         if found is None:
             found = self._cache[key] = self._decide(lot, day, applies_at)
         return found
+
+    def pending(self, lot: Lot, day: float) -> list[str]:
+        """``matching(lot, day, pending=True)``, cached like :meth:`decide` (the answer only changes at a rule's
+        announcement, anticipation, start or end)."""
+        found = self._pending.get(key := self._key(lot, day, "export"))
+        if found is None:
+            found = self._pending[key] = self.matching(lot, day, pending=True)
+        return found
+
+    def _key(self, lot: Lot, day: float, applies_at: str) -> tuple:
+        # an item's facts are a function of (product, kind, designer country); the rest of the lot that rules read,
+        # and the boundary intervals the day and the order day fall in
+        it = lot.item
+        bounds = self._bounds
+        return (it.product, it.item_kind, it.designer_country, lot.dest_country, lot.buyer, lot.buyer_hq, lot.channel,
+                applies_at, bisect.bisect_right(bounds, day), bisect.bisect_right(bounds, lot.order_day),
+                lot.order_day in bounds)
 
     def _decide(self, lot: Lot, day: float, applies_at: str) -> Decision:
         ids = self.matching(lot, day, applies_at=applies_at)

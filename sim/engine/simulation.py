@@ -56,6 +56,8 @@ class World:
         self.pools: dict[tuple[str, str], object] = {}
         self.params: dict[str, float] = {}
         self._series: dict[str, ResolvedSeries] = {}
+        self._peaks: dict[tuple[str, str], float] = {}  # (product, precision) -> FLOP/s: a pure function, looked up often
+        self._parties: dict[str, tuple[str, str]] = {}  # buyer -> (country, headquarters)
         self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
         # bookkeeping of the processes (orders, cloud, training), declared here so the world's state is in one place
         self.routes: dict[str, tuple[dict, dict]] = {}  # buyer -> (legal routes, grey routes) by product
@@ -99,7 +101,19 @@ class World:
 
     def peak(self, product: str, precision: str = "bf16") -> float:
         """Dense peak FLOP/s of one chip at *precision*."""
-        return peak_flops(self.scenario.chips[product], precision)
+        v = self._peaks.get((product, precision))
+        if v is None:
+            v = self._peaks[(product, precision)] = peak_flops(self.scenario.chips[product], precision)
+        return v
+
+    def party(self, buyer: str) -> tuple[str, str]:
+        """(country, headquarters country) of a buyer: a lab, a cloud region or a supply node."""
+        found = self._parties.get(buyer)
+        if found is None:
+            s = self.scenario
+            hq = s.labs[buyer].hq if buyer in s.labs else s.clouds[buyer].hq if buyer in s.clouds else s.country_of(buyer)
+            found = self._parties[buyer] = (s.country_of(buyer), hq)
+        return found
 
     def signal_fleet(self, owner: str) -> None:
         """Wake whatever waits for *owner*'s fleet to change (nothing is scheduled when nobody waits)."""

@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-MODEL_VERSION = "4"  # bump on any change of a run's outputs (then `make golden`)
+MODEL_VERSION = "5"  # bump on any change of a run's outputs (then `make golden`)
 
 _SIM = Path(__file__).resolve().parent.parent  # the sim/ package
-_SOURCE_DIRS = ("engine", "schema")  # what defines a run's outputs, besides the scenario itself
+_SOURCE_DIRS = ("engine", "results", "schema")  # what defines a run's outputs (rows and KPIs), besides the scenario
 
 
 def source_hash() -> str:
-    """SHA-256 over the engine's and the schema's ``*.py`` files (relative path and bytes, sorted by path)."""
+    """SHA-256 over the engine's, the results' and the schema's ``*.py`` files (relative path and bytes, sorted by path)."""
     h = hashlib.sha256()
     for sub in _SOURCE_DIRS:
         for p in sorted((_SIM / sub).rglob("*.py")):

@@ -1,5 +1,7 @@
-"""Records -> tidy tables (one row per observation, snake_case, a run_id column) and a flat KPI dict.
+"""Records -> tidy tables (one row per observation, snake_case, a run_id column), and the KPIs from tables.
 
+Runs compute their KPIs from the rows without pandas (:mod:`sim.results.kpis`); :func:`kpis_from_tables` is the
+same definitions over the tidy tables, for saved runs and as the reference a test holds the fast path to.
 KPI names follow ``name[key]`` (e.g. ``job_finish_day[bytedance/llm]``,
 ``delivered_units[bytedance/US]``, ``denied_units[us_2023_10]``) so a sweep can keep them as columns.
 """
@@ -24,7 +26,6 @@ from sim.engine.records import (
     RentalRow,
     ShipmentRow,
 )
-from sim.results.result import RunResult
 from sim.schema import peak_flops
 
 ROW_TYPES = {
@@ -50,8 +51,8 @@ def tables(rec: Recorder, run_id: str) -> dict[str, pd.DataFrame]:
     return out
 
 
-def kpis(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> dict[str, float]:
-    """The run's headline numbers, flat."""
+def kpis_from_tables(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25, 1e26)) -> dict[str, float]:
+    """The run's headline numbers, flat, from its tables."""
     k: dict[str, float] = {}
     ship = t["shipments"]
     chips = ship[ship["item_kind"] == "chip"]
@@ -195,14 +196,3 @@ def refused_demand(chips: pd.DataFrame) -> dict[str, float]:
 def refused_demand_value(chips: pd.DataFrame) -> float:
     """List value of the refused demand."""
     return float(sum(q * p for _r, q, p in _refused_spells(chips)))
-
-
-def build_result(w):
-    """Turn a finished Simulation into a RunResult."""
-    tabs = tables(w.rec, w.run_id)
-    return RunResult(
-        run_id=w.run_id, seed=w.seed, scenario_name=w.scenario.name,
-        scenario_json=w.scenario.model_dump_json(by_alias=True), start=w.scenario.start,
-        tables=tabs, kpis=kpis(tabs, w.scenario), events_processed=w.events_processed,
-        streams=w.rng.names,
-    )

@@ -1,4 +1,4 @@
-"""RunResult: a run's tidy tables, KPIs, and what produced them; saved as Parquet or CSV."""
+"""RunResult: a run's KPIs, its tidy tables (built on first use) and what produced them; saved as Parquet or CSV."""
 
 from __future__ import annotations
 
@@ -8,34 +8,71 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from sim._version import __version__
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-@dataclass
+    from sim.engine.records import Recorder
+
+
 class RunResult:
-    """Everything one run gives back."""
+    """Everything one run gives back.
 
-    run_id: str
-    seed: int
-    scenario_name: str
-    scenario_json: str
-    start: dt.date
-    tables: dict[str, pd.DataFrame]
-    kpis: dict[str, float]
-    events_processed: int = 0
-    streams: list[str] = field(default_factory=list)
-    version: str = __version__
+    ``kpis`` are computed from the run's rows without pandas; ``tables`` (one DataFrame per record type) are built
+    the first time they are read, so a caller that wants KPIs only (sweeps, calibration, options) never pays for
+    them.  ``scenario_json`` is likewise made on first use.
+    """
+
+    def __init__(self, run_id: str, seed: int, scenario_name: str, start: dt.date, kpis: dict[str, float], *,
+                 records: Recorder | None = None, tables: dict[str, pd.DataFrame] | None = None,
+                 scenario: Any = None, scenario_json: str | None = None, events_processed: int = 0,
+                 streams: list[str] | None = None, version: str = __version__):
+        self.run_id = run_id
+        self.seed = seed
+        self.scenario_name = scenario_name
+        self.start = start
+        self.kpis = kpis
+        self.events_processed = events_processed
+        self.streams = list(streams or [])
+        self.version = version
+        self._records = records
+        self._tables = tables
+        self._scenario = scenario
+        self._scenario_json = scenario_json
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """One tidy DataFrame per record type (built once, on first use)."""
+        if self._tables is None:
+            from sim.results.metrics import tables  # pandas is imported only by those who read tables
+
+            self._tables = tables(self._records, self.run_id) if self._records is not None else {}
+        return self._tables
+
+    @property
+    def scenario_json(self) -> str:
+        """The canonical scenario the run used, as JSON."""
+        if self._scenario_json is None:
+            self._scenario_json = self._scenario.model_dump_json(by_alias=True) if self._scenario is not None else "{}"
+        return self._scenario_json
 
     def __getattr__(self, name: str) -> pd.DataFrame:
-        tables = self.__dict__.get("tables", {})
+        if name.startswith("_"):
+            raise AttributeError(name)
+        tables = self.tables
         if name in tables:
             return tables[name]
         raise AttributeError(name)
+
+    def __getstate__(self) -> dict:
+        return self.__dict__
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
     def date_of(self, day: float) -> dt.date | None:
         """Calendar date of a simulation day."""

@@ -98,9 +98,8 @@ def routes(w: Simulation, buyer: str) -> tuple[dict[str, Route], dict[str, Route
 
 
 def _lot(w: Simulation, product: str, qty: float, buyer: str, channel: str, order_day: float) -> Lot:
-    s = w.scenario
-    hq = s.labs[buyer].hq if buyer in s.labs else s.clouds[buyer].hq if buyer in s.clouds else s.country_of(buyer)
-    return Lot(w.compliance.item(product), qty, s.country_of(buyer), buyer, hq, channel, order_day)
+    country, hq = w.party(buyer)
+    return Lot(w.compliance.item(product), qty, country, buyer, hq, channel, order_day)
 
 
 def import_check(w: Simulation, buyer: str, product: str) -> tuple[str, float]:
@@ -321,7 +320,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         if qty <= 0:
             continue
         stockpile = False
-        pending = w.compliance.matching(_lot(w, p, qty, lid, route.channel, now), now, pending=True)
+        pending = w.compliance.pending(_lot(w, p, qty, lid, route.channel, now), now)
         extra = 0
         if pending and strat.stockpile_factor > 1:
             extra = min(int(qty * (strat.stockpile_factor - 1)), affordable(w.budget_usd[lid] - qty * price, price))
