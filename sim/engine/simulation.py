@@ -18,6 +18,7 @@ from sim.engine.mechanisms import cloud, fleet, inference, orders, supply, train
 from sim.engine.records import LedgerRow, Recorder
 from sim.engine.rng import Streams
 from sim.engine.state import FleetLine, Ledger, Order
+from sim.scenario.canonical import canonical
 from sim.scenario.quantities import ResolvedSeries, draw
 from sim.schema import Scenario, peak_flops
 
@@ -175,24 +176,6 @@ class World:
     def events_processed(self) -> int:
         """Events scheduled so far (SimPy's event counter)."""
         return next(self.env._eid) - 1 if hasattr(self.env, "_eid") else 0
-
-
-def canonical(s: Scenario) -> Scenario:
-    """The same scenario with every mapping's keys sorted (lists keep their order: it means something).
-
-    Processes start, and ties between same-time events resolve, in mapping order; sorting makes a run
-    depend on the scenario's content only, whether it came from a file, an edited dict or JSON.
-    """
-    data = s.model_dump(by_alias=True)
-    return Scenario.model_validate(_sorted(data), context={"skip_cross_check": True})
-
-
-def _sorted(x):
-    if isinstance(x, dict):
-        return {k: _sorted(x[k]) for k in sorted(x, key=str)}
-    if isinstance(x, list):
-        return [_sorted(v) for v in x]
-    return x
 
 
 def _report_progress(env: simpy.Environment, horizon: float, progress):

@@ -66,6 +66,7 @@ from sim.experiments.posterior import (
     PREDICTIVE,
     apply_inputs,
     expand_path,
+    input_assignments,
 )
 from sim.experiments.sweep import values_from_u
 from sim.scenario.loader import (
@@ -78,6 +79,7 @@ from sim.scenario.loader import (
     load_scenario,
     scenario_from_dict,
 )
+from sim.scenario.overrides import apply_overrides, validated_base
 from sim.scenario.paths import PathError, set_path
 from sim.schema.calibration import CalibrationParameter, CalibrationSpec
 from sim.schema.observed import Observable, ObservedFile
@@ -148,9 +150,8 @@ class LoadedCalibration:
 
     def scenario(self, values: dict[str, Any]):
         """The validated base scenario with input *values* applied."""
-        data = copy.deepcopy(self.base)
-        apply_inputs(data, self.inputs(values), strict=True)
-        return scenario_from_dict(data)
+        assigns, _missing = input_assignments(self.base, self.inputs(values), strict=True)
+        return apply_overrides(validated_base(self.base), assigns)  # only the touched entries are re-validated
 
 
 def _spec_problems(err: ValidationError, data: dict, lines: dict, file: str) -> list[LoadProblem]:

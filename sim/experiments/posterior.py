@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.scenario.loader import scenario_from_dict
-from sim.scenario.paths import PathError, get_path, set_path
+from sim.scenario.overrides import apply_overrides, validated_base
+from sim.scenario.paths import Assignment, PathError, get_path, set_path
 from sim.schema import Scenario
 from sim.schema.calibration import CalibrationParameter, CalibrationSpec
 
@@ -124,12 +124,20 @@ def scale_quantity(q: Any, factor: float) -> Any:
     return q
 
 
-def apply_inputs(data: dict, inputs: Sequence[Input], strict: bool = True) -> list[str]:
-    """Apply *inputs* to the scenario mapping *data* in place; return the paths it does not have.
-
-    With *strict*, a missing path raises :class:`PathError` instead.
+def input_assignments(data: dict, inputs: Sequence[Input], strict: bool = True) -> tuple[list[Assignment], list[str]]:
+    """What *inputs* do to the dumped scenario *data*, as whole-entry assignments (``nodes.smic`` -> its new
+    mapping), applied one after another as listed; and the input paths *data* does not have.  *data* is not
+    changed: only the entries an input touches are copied.  With *strict*, a missing path raises
+    :class:`PathError` instead.
     """
     missing: list[str] = []
+    touched: dict[str, Any] = {}  # entry path ("nodes.smic", or a top-level field) -> its edited copy
+
+    def entry_of(t: str) -> tuple[str, str]:
+        segs = t.split(".")
+        n = 2 if len(segs) > 2 and isinstance(data.get(segs[0]), dict) and segs[0] != "costs" else 1
+        return ".".join(segs[:n]), ".".join(segs[n:])
+
     for path, how, value in inputs:
         try:
             targets = expand_path(data, path)
@@ -139,21 +147,37 @@ def apply_inputs(data: dict, inputs: Sequence[Input], strict: bool = True) -> li
             missing.append(path)
             continue
         for t in targets:
-            if how == "scale":
-                set_path(data, t, scale_quantity(get_path(data, t), float(value)))
-            else:
-                set_path(data, t, value)
+            entry, rest = entry_of(t)
+            if entry not in touched:
+                touched[entry] = copy.deepcopy(get_path(data, entry))
+            if not rest:
+                touched[entry] = scale_quantity(touched[entry], float(value)) if how == "scale" else value
+                continue
+            new = scale_quantity(get_path(touched[entry], rest), float(value)) if how == "scale" else value
+            set_path(touched[entry], rest, new)
+    return list(touched.items()), missing
+
+
+def apply_inputs(data: dict, inputs: Sequence[Input], strict: bool = True) -> list[str]:
+    """Apply *inputs* to the scenario mapping *data* in place; return the paths it does not have.
+
+    With *strict*, a missing path raises :class:`PathError` instead.
+    """
+    assigns, missing = input_assignments(data, inputs, strict)
+    for path, value in assigns:
+        set_path(data, path, value)
     return missing
 
 
 def scenario_with(scenario: Scenario | dict, inputs: Sequence[Input], strict: bool = False,
                   name_suffix: str | None = None) -> tuple[Scenario, list[str]]:
     """A validated copy of *scenario* with *inputs* applied, and the input paths it does not have."""
-    data = copy.deepcopy(scenario if isinstance(scenario, dict) else scenario.model_dump(by_alias=True))
-    missing = apply_inputs(data, inputs, strict=strict)
+    base = validated_base(scenario)
+    data = scenario if isinstance(scenario, dict) else base.model_dump(by_alias=True)
+    assigns, missing = input_assignments(data, inputs, strict=strict)
     if name_suffix:
-        data["name"] = f"{data.get('name', 'scenario')}{name_suffix}"
-    return scenario_from_dict(data), missing
+        assigns.append(("name", f"{data.get('name', 'scenario')}{name_suffix}"))
+    return apply_overrides(base, assigns), missing
 
 
 # ========================================================================================= posterior

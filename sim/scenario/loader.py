@@ -10,10 +10,12 @@ file.  Every problem is collected, never just the first, and each is reported as
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import re
 import stat
 import typing
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
@@ -126,6 +128,11 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
         if len(raw) > MAX_FILE_BYTES:
             raise ScenarioError([LoadProblem(shown, 1, "", f"file is over {MAX_FILE_BYTES} bytes; the limit is "
                                                            f"{MAX_FILE_BYTES}")])
+        cache_key = (shown, hashlib.sha256(raw).digest())
+        cached = _PARSED.get(cache_key)
+        if cached is not None:  # the same bytes under the same name: parsed once per process
+            _PARSED.move_to_end(cache_key)
+            return _copy_data(cached[0]), dict(cached[1])
         text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError([LoadProblem(shown, 1, "", "file not found")]) from None
@@ -165,7 +172,26 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
     _walk_lines(node, (), shown, lines, problems, loader, set())
     if problems:
         raise ScenarioError(problems)
+    _PARSED[cache_key] = (_copy_data(data), dict(lines))
+    while len(_PARSED) > PARSE_CACHE_FILES:
+        _PARSED.popitem(last=False)
     return data, lines
+
+
+#: Parsed files kept per process, by (shown name, SHA-256 of the bytes): a catalogue fragment that many scenarios
+#: include, or a sweep base loaded again, is parsed once.  Least recently used first out.
+PARSE_CACHE_FILES = 256
+_PARSED: OrderedDict[tuple[str, bytes], tuple[Any, dict]] = OrderedDict()
+
+
+def _copy_data(x: Any) -> Any:
+    """A copy of parsed YAML data (mappings and lists copied, scalars shared: they are immutable); callers
+    merge into and pop from what they get, so the cache hands out copies."""
+    if isinstance(x, dict):
+        return {k: _copy_data(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_copy_data(v) for v in x]
+    return x
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:

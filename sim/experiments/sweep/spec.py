@@ -26,14 +26,20 @@ from sim.scenario.loader import (
     load_scenario,
     scenario_from_dict,
 )
-from sim.scenario.paths import Assignment, PathError, get_path, set_path, with_assignments
+from sim.scenario.overrides import apply_overrides, validated_base
+from sim.scenario.paths import Assignment, PathError, get_path, set_path
 from sim.scenario.quantities import parameter_ppf
+from sim.schema import Scenario
 from sim.schema.sweep import Parameter, SweepSpec
 
 
-def apply_point(base: dict, assignments: Sequence[Assignment]):
-    """A validated Scenario: a deep copy of *base* (a ``model_dump(by_alias=True)``) with *assignments* set."""
-    return scenario_from_dict(with_assignments(base, assignments))
+def apply_point(base: dict | Scenario, assignments: Sequence[Assignment]) -> Scenario:
+    """A validated Scenario: *base* (a Scenario, or a ``model_dump(by_alias=True)``) with *assignments* set.
+
+    Applied to the validated base (:func:`sim.scenario.overrides.apply_overrides`: only the entries the paths
+    touch are re-validated), which a test holds equal to re-loading the edited dump.
+    """
+    return apply_overrides(validated_base(base), assignments)
 
 
 def values_from_u(p: Parameter, u: np.ndarray) -> list[Any]:
