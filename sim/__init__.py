@@ -11,8 +11,6 @@ Public API::
 
 from typing import TYPE_CHECKING
 
-from sim._version import __version__
-
 # Loaded on first use (PEP 562), so `import sim.cli` is quick: the console script can catch Ctrl-C (exit 130,
 # one line) before numpy, pydantic and SimPy are imported.
 _LAZY = {"Simulation": "sim.results.simulation", "RunResult": "sim.results.result",
@@ -27,6 +25,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str):
+    if name == "__version__":
+        from sim._version import package_version
+
+        return package_version()
     if name in _LAZY:
         import importlib
 

@@ -11,8 +11,6 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim._version import __version__
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -30,7 +28,7 @@ class RunResult:
     def __init__(self, run_id: str, seed: int, scenario_name: str, start: dt.date, kpis: dict[str, float], *,
                  records: Recorder | None = None, tables: dict[str, pd.DataFrame] | None = None,
                  scenario: Any = None, scenario_json: str | None = None, events_processed: int = 0,
-                 streams: list[str] | None = None, version: str = __version__):
+                 streams: list[str] | None = None, version: str | None = None):
         self.run_id = run_id
         self.seed = seed
         self.scenario_name = scenario_name
@@ -38,11 +36,20 @@ class RunResult:
         self.kpis = kpis
         self.events_processed = events_processed
         self.streams = list(streams or [])
-        self.version = version
+        self._version = version
         self._records = records
         self._tables = tables
         self._scenario = scenario
         self._scenario_json = scenario_json
+
+    @property
+    def version(self) -> str:
+        """The package version that made the run."""
+        if self._version is None:
+            from sim._version import package_version
+
+            self._version = package_version()
+        return self._version
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:

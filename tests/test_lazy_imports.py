@@ -1,0 +1,48 @@
+"""The light commands start light: ``--help``, ``validate`` and ``run --json`` never import the analysis stack.
+
+pandas, pyarrow, scipy, SALib, DuckDB, plotly and friends cost most of a short command's CPU; they are imported
+only by the code that uses them (tables, sweeps, analysis, charts, briefings).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("pandas", "pyarrow", "scipy", "SALib", "duckdb", "plotly", "networkx", "dask", "pyabc", "matplotlib",
+         "sklearn", "jinja2", "weasyprint")
+PROBE = """
+import json, sys
+sys.argv = ["exportsim", *sys.argv[1:]]
+from sim.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+sys.__stderr__.write(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {heavy})) + "\\n")
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["validate", "scenarios/bytedance_ascend.yaml"],
+                                  ["run", "scenarios/bytedance_ascend.yaml", "--json"]],
+                         ids=["help", "validate", "run-json"])
+def test_light_commands_do_not_import_the_analysis_stack(args):
+    code = PROBE.format(heavy=repr(set(HEAVY)))
+    p = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    loaded = json.loads(p.stderr.strip().splitlines()[-1])
+    assert loaded == [], f"{' '.join(args)} imported {loaded}"
+    if args[0] == "run":
+        kpis = json.loads(p.stdout)
+        assert "job_finish_day[bytedance/llm]" in json.dumps(kpis)
+
+
+def test_the_cli_default_observables_file_is_the_backtests():
+    from sim.experiments.backtest import DEFAULT_OBSERVED
+
+    src = (ROOT / "sim/cli/library.py").read_text()
+    assert f'DEFAULT_OBSERVED = Path("{DEFAULT_OBSERVED.as_posix()}")' in src
