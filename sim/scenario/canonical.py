@@ -35,8 +35,8 @@ def mark_canonical(s: Scenario) -> Scenario:
     """Register *s* as canonical (its mappings are sorted); returns it."""
     key = id(s)
 
-    def forget(_ref: weakref.ref, key: int = key) -> None:
-        _REGISTERED.pop(key, None)
+    def forget(_ref: weakref.ref, key: int = key, table: dict = _REGISTERED) -> None:  # bound now: safe at exit
+        table.pop(key, None)
 
     _REGISTERED[key] = weakref.ref(s, forget)
     return s
@@ -60,8 +60,8 @@ def canonical(s: Scenario) -> Scenario:
     c = mark_canonical(_canon(s))
     key = id(s)
 
-    def forget(_ref: weakref.ref, key: int = key) -> None:
-        _CANONICAL_OF.pop(key, None)
+    def forget(_ref: weakref.ref, key: int = key, table: dict = _CANONICAL_OF) -> None:  # bound now: safe at exit
+        table.pop(key, None)
 
     _CANONICAL_OF[key] = (weakref.ref(s, forget), c)  # the same object asked again (a base run many times)
     return c
