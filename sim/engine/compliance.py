@@ -32,9 +32,10 @@ class ItemFacts:
     datacenter: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Lot:
-    """A consignment at the moment of export."""
+    """A consignment at the moment of export (never changed after it is made; not frozen, for speed: one per
+    check, thousands per run)."""
 
     item: ItemFacts
     qty: float

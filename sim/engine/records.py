@@ -1,11 +1,16 @@
-"""Flat, frozen row types that processes append, and the append-only Recorder (no pandas here)."""
+"""Flat row types that processes append, and the append-only Recorder (no pandas here).
+
+Rows are never changed once appended.  They are plain slotted dataclasses, not frozen ones: a frozen dataclass's
+``__init__`` sets each field through ``object.__setattr__`` and costs about three times as much, on thousands of
+rows per run.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ShipmentRow:
     """One lot's fate: ordered, checked, shipped (or not), delivered (or seized)."""
 
@@ -29,7 +34,7 @@ class ShipmentRow:
     refund_usd: float = 0.0  # paid back to the buyer for a lot that did not ship
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FleetRow:
     """Installed units of one product at one owner on one day."""
 
@@ -45,7 +50,7 @@ class FleetRow:
     reserved_workloads: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InventoryRow:
     """A vendor's unallocated stock and open backorders of one product on one day."""
 
@@ -56,7 +61,7 @@ class InventoryRow:
     backorder_units: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LedgerRow:
     """Where every chip is, on one day: the conservation account of the run."""
 
@@ -72,7 +77,7 @@ class LedgerRow:
     hbm_stacks: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProductionRow:
     """Output of one production step (dies, stacks or packaged chips)."""
 
@@ -84,7 +89,7 @@ class ProductionRow:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventRow:
     """A notable event (rule in force, stockpile order, job failure, ...)."""
 
@@ -95,7 +100,7 @@ class EventRow:
     value: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobRow:
     """One training job's outcome."""
 
@@ -123,7 +128,7 @@ class JobRow:
     grey_share: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RentalRow:
     """One rental contract in a cloud region."""
 
@@ -140,7 +145,7 @@ class RentalRow:
     rule: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InferenceRow:
     """Serving demand against reserved chips, per lab per tick."""
 

@@ -59,6 +59,7 @@ class World:
         self._series: dict[str, ResolvedSeries] = {}
         self._peaks: dict[tuple[str, str], float] = {}  # (product, precision) -> FLOP/s: a pure function, looked up often
         self._parties: dict[str, tuple[str, str]] = {}  # buyer -> (country, headquarters)
+        self.memo: dict[tuple, object] = {}  # per-run values that depend on the scenario and run draws only
         self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
         # bookkeeping of the processes (orders, cloud, training), declared here so the world's state is in one place
         self.routes: dict[str, tuple[dict, dict]] = {}  # buyer -> (legal routes, grey routes) by product

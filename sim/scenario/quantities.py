@@ -27,35 +27,59 @@ from sim.schema.sweep import Parameter
 _MAX_RESAMPLE = 1000
 
 
+def _constant(d: Constant, rng: np.random.Generator) -> float:
+    return d.value
+
+
+def _uniform(d: Uniform, rng: np.random.Generator) -> float:
+    return float(rng.uniform(d.low, d.high)) if d.high > d.low else d.low
+
+
+def _triangular(d: Triangular, rng: np.random.Generator) -> float:
+    return float(rng.triangular(d.low, d.mode, d.high)) if d.high > d.low else d.low
+
+
+def _normal(d: Normal, rng: np.random.Generator) -> float:
+    if d.sd == 0:
+        return d.mean
+    lo = -math.inf if d.low is None else d.low
+    hi = math.inf if d.high is None else d.high
+    for _ in range(_MAX_RESAMPLE):
+        x = float(rng.normal(d.mean, d.sd))
+        if lo <= x <= hi:
+            return x
+    return min(max(d.mean, lo), hi)  # truncation window far in a tail: fall back to the clipped mean
+
+
+def _lognormal(d: LogNormal, rng: np.random.Generator) -> float:
+    return float(d.median * math.exp(rng.normal(0.0, d.sigma))) if d.sigma > 0 else d.median
+
+
+def _beta(d: Beta, rng: np.random.Generator) -> float:
+    a, b = d.shape()
+    return d.low + (d.high - d.low) * float(rng.beta(a, b))
+
+
+def _pert(d: Pert, rng: np.random.Generator) -> float:
+    span = d.high - d.low
+    a = 1 + d.lamb * (d.mode - d.low) / span
+    b = 1 + d.lamb * (d.high - d.mode) / span
+    return d.low + span * float(rng.beta(a, b))
+
+
+_DRAW: dict[type, Any] = {Constant: _constant, Uniform: _uniform, Triangular: _triangular, Normal: _normal,
+                          LogNormal: _lognormal, Beta: _beta, Pert: _pert}
+
+
 def draw(d: Dist, rng: np.random.Generator) -> float:
     """One draw from *d*.  Constants consume no randomness."""
-    if isinstance(d, Constant):
-        return d.value
-    if isinstance(d, Uniform):
-        return float(rng.uniform(d.low, d.high)) if d.high > d.low else d.low
-    if isinstance(d, Triangular):
-        return float(rng.triangular(d.low, d.mode, d.high)) if d.high > d.low else d.low
-    if isinstance(d, Normal):
-        if d.sd == 0:
-            return d.mean
-        lo = -math.inf if d.low is None else d.low
-        hi = math.inf if d.high is None else d.high
-        for _ in range(_MAX_RESAMPLE):
-            x = float(rng.normal(d.mean, d.sd))
-            if lo <= x <= hi:
-                return x
-        return min(max(d.mean, lo), hi)  # truncation window far in a tail: fall back to the clipped mean
-    if isinstance(d, LogNormal):
-        return float(d.median * math.exp(rng.normal(0.0, d.sigma))) if d.sigma > 0 else d.median
-    if isinstance(d, Beta):
-        a, b = d.shape()
-        return d.low + (d.high - d.low) * float(rng.beta(a, b))
-    if isinstance(d, Pert):
-        span = d.high - d.low
-        a = 1 + d.lamb * (d.mode - d.low) / span
-        b = 1 + d.lamb * (d.high - d.mode) / span
-        return d.low + span * float(rng.beta(a, b))
-    raise TypeError(f"unknown distribution {d!r}")
+    f = _DRAW.get(type(d))
+    if f is None:
+        for kind, g in _DRAW.items():  # a subclass of a distribution model
+            if isinstance(d, kind):
+                return g(d, rng)
+        raise TypeError(f"unknown distribution {d!r}")
+    return f(d, rng)
 
 
 _QUANTITY = TypeAdapter(Quantity)

@@ -126,9 +126,11 @@ def snapshot(w: Simulation) -> None:
     now = w.env.now
     s = w.scenario
     for vendor, stock in sorted(w.inventory.items()):
+        backlog: dict[str, int] = {}
+        for o in w.backorders[vendor]:  # one pass over the vendor's orders, not one per product
+            backlog[o.product] = backlog.get(o.product, 0) + o.qty
         for chip, units in sorted(stock.items()):
-            backlog = sum(o.qty for o in w.backorders[vendor] if o.product == chip)
-            w.rec.inventory.append(InventoryRow(now, vendor, chip, float(units), float(backlog)))
+            w.rec.inventory.append(InventoryRow(now, vendor, chip, float(units), float(backlog.get(chip, 0))))
     for owner, lines in w.fleet.items():
         kind = owner_kind(w, owner)
         for chip, line in lines.items():

@@ -256,12 +256,17 @@ def score(w: Simulation, lid: str, product: str, purpose: str = "training") -> f
     Training and growth buy dense BF16 FLOP/s per dollar; serving buys memory bandwidth per dollar
     (token generation is bound by memory bandwidth, which is why the H20 sold: 4 TB/s at a low price).
     """
+    key = ("score", lid, product, purpose)
+    found = w.memo.get(key)
+    if found is not None:
+        return found
     lab = w.scenario.labs[lid]
     spec = w.scenario.chips[product]
     worth = spec.hbm_tb_s * 1e12 if purpose == "inference" and spec.hbm_tb_s > 0 else w.peak(product)
     value = worth / max(w.unit_price(product), 1e-9)
     if w.scenario.chips[product].designer_country == lab.hq:
         value *= lab.strategy.domestic_preference
+    w.memo[key] = value  # prices are drawn once per run, so a product's value is fixed for the run
     return value
 
 

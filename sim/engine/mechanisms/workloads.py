@@ -25,11 +25,17 @@ if TYPE_CHECKING:
 
 def chip_order(w: Simulation, lid: str, wid: str) -> list[str]:
     """The chips a workload runs on, in the order it takes them."""
+    found = w.memo.get(("chip_order", lid, wid))
+    if found is not None:
+        return found
     wl = w.scenario.labs[lid].workloads[wid]
     if wl.chips:
-        return list(wl.chips)
-    owned = [c for c in w.scenario.chips if w.peak(c, wl.precision) > 0]
-    return sorted(owned, key=lambda c: (w.peak(c, wl.precision), c))
+        order = list(wl.chips)
+    else:
+        owned = [c for c in w.scenario.chips if w.peak(c, wl.precision) > 0]
+        order = sorted(owned, key=lambda c: (w.peak(c, wl.precision), c))
+    w.memo[("chip_order", lid, wid)] = order  # a function of the scenario alone: worked out once per run
+    return order
 
 
 def needed_flops(w: Simulation, lid: str, wid: str, day: float) -> float:
