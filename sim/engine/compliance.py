@@ -88,6 +88,7 @@ class Compliance:
                               | set(self._expected.values()))
         self._cache: dict[tuple, Decision] = {}
         self._pending: dict[tuple, list[str]] = {}
+        self._by_item: dict[tuple, list] = {}  # (product, kind, designer country) -> rules whose item scope covers it
         self.items: dict[str, ItemFacts] = {}
         for cid, c in scenario.chips.items():
             self.items[cid] = ItemFacts(
@@ -116,7 +117,12 @@ class Compliance:
         (what a buyer who reads the news stockpiles ahead of).
         """
         out = []
-        for rid, r, announced, start, end, dests, hqs, users in self._rules:
+        it = lot.item
+        key = (it.product, it.item_kind, it.designer_country)
+        candidates = self._by_item.get(key)
+        if candidates is None:  # the rules whose item scope covers this item (the rest can never match it)
+            candidates = self._by_item[key] = [rule for rule in self._rules if _item_covered(rule[1], it)]
+        for rid, r, announced, start, end, dests, hqs, users in candidates:
             if r.applies_at != applies_at:
                 continue
             if pending:
@@ -126,7 +132,7 @@ class Compliance:
                 continue
             if r.exemptions.orders_before_announcement and lot.order_day < announced and not pending:
                 continue
-            if _covers(r, lot, dests, hqs, users):
+            if _lot_covered(r, lot, dests, hqs, users):
                 out.append(rid)
         return out
 
@@ -179,10 +185,12 @@ def _expand(names: list[str], groups: dict[str, list[str]]) -> set[str]:
     return out
 
 
-def _covers(r: Rule, lot: Lot, dests: frozenset, hqs: frozenset, users: frozenset) -> bool:
+def _item_covered(r: Rule, item: ItemFacts) -> bool:
+    """Whether rule *r*'s scope covers *item* (a lot is covered when this and :func:`_lot_covered` hold).
+
+    The item half of the scope: kind, origin (designer country or US tools) and the item clauses."""
     s = r.scope
-    item = lot.item
-    if item.item_kind not in s.item_kinds or lot.channel not in s.channels:
+    if item.item_kind not in s.item_kinds:
         return False
     if s.origin.designer_countries:
         by_design = item.designer_country in s.origin.designer_countries
@@ -191,11 +199,17 @@ def _covers(r: Rule, lot: Lot, dests: frozenset, hqs: frozenset, users: frozense
             return False
     elif s.origin.foreign_direct_product and not item.made_with_us_tools:
         return False
+    return not s.items or any(_clause(c, item) for c in s.items)
+
+
+def _lot_covered(r: Rule, lot: Lot, dests: frozenset, hqs: frozenset, users: frozenset) -> bool:
+    """The shipment half of the scope: channel, destination or buyer headquarters, end user."""
+    s = r.scope
+    if lot.channel not in s.channels:
+        return False
     if (dests or hqs) and not (lot.dest_country in dests or lot.buyer_hq in hqs):
         return False
-    if users and lot.buyer not in users:
-        return False
-    return not s.items or any(_clause(c, item) for c in s.items)
+    return not users or lot.buyer in users
 
 
 def _clause(c: ItemClause, f: ItemFacts) -> bool:

@@ -288,8 +288,10 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     remaining = units
     denied_once = False
     domestic_only = False
-    orderable = [p for p in ranked if p in legal and not _closed(w, w.compliance.decide(
-        _lot(w, p, units, lid, legal[p].channel, now), now))]
+    # the export decision for each product now (a lot's size does not change it): worked out once, used twice
+    decisions = {p: w.compliance.decide(_lot(w, p, units, lid, legal[p].channel if p in legal else "sale", now), now)
+                 for p in ranked}
+    orderable = [p for p in ranked if p in legal and not _closed(w, decisions[p])]
     for p in ranked:
         if remaining <= 0:
             break
@@ -300,7 +302,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         if verdict != "ok":
             continue
         route = legal.get(p)
-        decision = w.compliance.decide(_lot(w, p, remaining, lid, route.channel if route else "sale", now), now)
+        decision = decisions[p]
         if route is None or _closed(w, decision):
             key = (lid, reason, p)
             if not denied_once:
