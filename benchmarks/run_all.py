@@ -72,6 +72,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+import ratios  # noqa: E402
 import simpy  # noqa: E402
 import synthetic  # noqa: E402
 import workloads  # noqa: E402
@@ -79,7 +80,7 @@ from bench_engine import bare_simpy  # noqa: E402
 
 from sim import Simulation, load_scenario  # noqa: E402
 
-SECTIONS = ("engine", "scaling", "sweeps", "dashboard", "memory")
+SECTIONS = ("ratios", "engine", "scaling", "sweeps", "dashboard", "memory")
 FLAGSHIP = ROOT / "scenarios" / "bytedance_ascend.yaml"
 TINY = ROOT / "tests" / "data" / "tiny.yaml"
 WORKERS = 2
@@ -193,7 +194,7 @@ def quiet_logs() -> None:
 # ========================================================================================= engine
 def instrumented_run(scenario, seed: int) -> tuple[dict[str, float], Any]:
     """One ``Simulation.run`` with its parts timed: env.run, build_result, the whole call."""
-    import sim.results.metrics as metrics
+    import sim.results.simulation as metrics  # build_result lives beside Simulation (KPIs now, tables lazily)
 
     s = Simulation(scenario, seed)
     env = s.env
@@ -217,7 +218,7 @@ def instrumented_run(scenario, seed: int) -> tuple[dict[str, float], Any]:
         return out
 
     env.run = timed_env_run  # Simulation.run calls self.env.run(...)
-    metrics.build_result = timed_build  # Simulation.run imports it at call time
+    metrics.build_result = timed_build  # Simulation.run looks it up at call time
     try:
         t, c = time.perf_counter(), time.process_time()
         result = s.run()
@@ -780,6 +781,9 @@ def goal_rows(res: dict) -> list[dict]:
         rows.append({"area": area, "measure": measure, "value": value, "shown": shown, "detail": detail,
                      "goal": goal, "met": met})
 
+    r = res.get("ratios")
+    if r:
+        ratios.goal_rows(r, add)
     e = res.get("engine")
     if e:
         add("engine", "flagship events/s ÷ bare SimPy, engine only (env.run)", e["ratio_engine_only"],
@@ -969,6 +973,14 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(), "cpus": os.cpu_count(), "loadavg_start": loadavg(), "argv": sys.argv[1:],
     }}
     section_load = {}
+    if "ratios" in only:
+        section_load["ratios"] = settle(args.settle)
+        log("ratios")
+        spec_dir = Path(tempfile.mkdtemp(prefix="exportsim-ratios-"))
+        try:
+            res["ratios"] = ratios.bench_ratios(repeats, quick, write_spec(spec_dir, "flagship", 8 if quick else 24))
+        finally:
+            shutil.rmtree(spec_dir, ignore_errors=True)
     if "engine" in only:
         section_load["engine"] = settle(args.settle)
         log("engine")

@@ -85,7 +85,8 @@ def vendor_estimate(w: Simulation, vendor: str, product: str, days: float) -> in
     """
     node = w.scenario.nodes[vendor]
     group = next((g for g in getattr(node, "fungible_supply", []) if product in g), [product])
-    backlog = sum(o.qty for o in w.backorders[vendor] if o.product in group)
+    open_units = w.backlog[vendor]
+    backlog = sum(open_units[p] for p in group)
     expected = sum(w.inventory[vendor][p] + w.supply_rate[vendor][p] * days / MONTH_DAYS for p in group)
     return int(expected - backlog)
 

@@ -126,9 +126,7 @@ def snapshot(w: Simulation) -> None:
     now = w.env.now
     s = w.scenario
     for vendor, stock in sorted(w.inventory.items()):
-        backlog: dict[str, int] = {}
-        for o in w.backorders[vendor]:  # one pass over the vendor's orders, not one per product
-            backlog[o.product] = backlog.get(o.product, 0) + o.qty
+        backlog = w.backlog[vendor]
         for chip, units in sorted(stock.items()):
             w.rec.inventory.append(InventoryRow(now, vendor, chip, float(units), float(backlog.get(chip, 0))))
     for owner, lines in w.fleet.items():

@@ -221,6 +221,7 @@ def cancel_stale_orders(w: Simulation, lid: str) -> None:
                 w.pipeline[lid][o.product] -= o.qty
                 w.budget_usd[lid] += o.qty * o.unit_price_usd  # nothing was delivered: the money is not spent
                 w.rec.event(now, "order_cancelled", lid, f"{o.product} from {vendor}", o.qty)
+                w.backlog[vendor][o.product] -= o.qty
                 o.qty = 0
         w.backorders[vendor] = [o for o in orders if o.qty > 0]
 
@@ -422,6 +423,8 @@ def _submit_later(w: Simulation, order: Order, hold_days: float):
 def _queue(w: Simulation, order: Order) -> None:
     vendor = w.scenario.chips[order.product].vendor
     w.backorders[vendor].append(order)
+    w.queues[vendor][order.product].append(order)
+    w.backlog[vendor][order.product] += order.qty
     if w.scenario.nodes[vendor].allocation_policy == "fcfs":
         allocate(w, vendor, order.product)
 
@@ -430,7 +433,8 @@ def run_allocation_rounds(w: Simulation, vendor: str):
     """A pro-rata vendor allocates its stock of every product each ``allocation_interval_days``."""
     interval = w.scenario.nodes[vendor].allocation_interval_days
     while True:
-        for product in sorted({o.product for o in w.backorders[vendor] if o.qty > 0}):
+        w.backorders[vendor] = open_orders = [o for o in w.backorders[vendor] if o.qty > 0]  # filled ones leave
+        for product in sorted({o.product for o in open_orders}):
             allocate(w, vendor, product, round_=True)
         yield w.env.timeout(interval)
 
@@ -443,7 +447,8 @@ def allocate(w: Simulation, vendor: str, product: str, round_: bool = False) -> 
     if node.allocation_policy == "pro_rata" and not round_:
         return
     stock = w.inventory[vendor][product]
-    orders = [o for o in w.backorders[vendor] if o.product == product and o.qty > 0]
+    queue = w.queues[vendor][product]
+    orders = [o for o in queue if o.qty > 0]
     if stock <= 0 or not orders:
         return
     round_total = stock
@@ -473,7 +478,7 @@ def allocate(w: Simulation, vendor: str, product: str, round_: bool = False) -> 
                 break
             if o.qty > 0:
                 _fill(w, vendor, o, min(o.qty, w.inventory[vendor][product]))
-    w.backorders[vendor] = [o for o in w.backorders[vendor] if o.qty > 0]
+    queue[:] = [o for o in queue if o.qty > 0]  # filled orders leave (the vendor's list is tidied at reviews)
 
 
 def _fill(w: Simulation, vendor: str, order: Order, qty: int) -> None:
@@ -481,6 +486,7 @@ def _fill(w: Simulation, vendor: str, order: Order, qty: int) -> None:
         return
     w.inventory[vendor][order.product] -= qty  # allocated: still in the vendor's warehouse until it ships
     order.qty -= qty
+    w.backlog[vendor][order.product] -= qty
     w.env.process(ship(w, vendor, order, qty))
 
 

@@ -254,7 +254,7 @@ def direct_supply(w: Simulation, vendor: str, chip: str, units: int) -> dict[str
         return {chip: units}
 
     def shortfall(p: str) -> int:
-        backlog = sum(o.qty for o in w.backorders[vendor] if o.product == p and o.qty > 0)
+        backlog = w.backlog[vendor][p]
         return max(backlog - w.inventory[vendor][p], 0)
 
     out = {chip: min(units, shortfall(chip))}

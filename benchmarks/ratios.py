@@ -1,0 +1,325 @@
+"""The run-cost ratios of issue 18, each measured side by side in one process (``make bench``, section ``ratios``).
+
+- **KPI-only overhead share**: (run − env.run) / run for ``Simulation(scenario, seed).run()`` (KPIs from the rows,
+  no tables), CPU time, pairs interleaved with ``gc.collect()`` before each.
+- **load ÷ run**: a warm ``load_scenario`` of the flagship (catalogue fragments cached by content) ÷ its KPI-only
+  run.
+- **env.run ÷ primitive floor**: the run's own primitive counts (events scheduled, random draws, compliance
+  look-ups, record rows) times the bare cost of each primitive measured in this process just before: a bare SimPy
+  timeout loop per event, a scalar ``Generator.normal`` per draw, a dict look-up on an 11-field tuple key per
+  compliance decision, a slotted row built and appended per row.  What no model of this size can go below
+  without doing less.
+- **sweep CPU per run ÷ env.run CPU per run**: a serial sweep of flagship points in this process, with
+  ``simpy.Environment.run`` wrapped to add up its own CPU: everything the sweep does (design, applying each point
+  to the validated base, the run, KPI filtering, the store) over the part that is the model.
+- **call-count growth**: for each synthetic family (``synthetic.py``: labs, rules, horizon, nodes doubled), the
+  calls of every hot function (>= 0.5 % of own time in the smallest member) at 2n ÷ at n, from cProfile's call
+  counts (deterministic, not timed); the largest ratio and its function.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import math
+import pstats
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+FLAGSHIP = ROOT / "scenarios" / "bytedance_ascend.yaml"
+
+
+def _med(xs) -> float:
+    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return statistics.median(xs) if xs else math.nan
+
+
+# ------------------------------------------------------------------------------ one run, its parts timed
+def timed_run(scenario, seed: int) -> dict[str, float]:
+    """CPU of one KPI-only ``Simulation.run`` and of the ``env.run`` inside it."""
+    from sim.results.simulation import Simulation
+
+    gc.collect()
+    c0 = time.process_time()
+    s = Simulation(scenario, seed)
+    box: dict[str, float] = {}
+    env_run = s.env.run
+
+    def timed(until=None):
+        c = time.process_time()
+        out = env_run(until)
+        box["env_run_cpu_s"] = time.process_time() - c
+        return out
+
+    s.env.run = timed  # type: ignore[method-assign]
+    result = s.run()
+    box["run_cpu_s"] = time.process_time() - c0
+    assert result._tables is None  # KPI-only: no table was built
+    return box
+
+
+def kpi_overhead(scenario, repeats: int) -> dict:
+    timed_run(scenario, 0)  # warm
+    pairs = [timed_run(scenario, i + 1) for i in range(repeats)]
+    shares = [(p["run_cpu_s"] - p["env_run_cpu_s"]) / p["run_cpu_s"] for p in pairs]
+    return {"share": _med(shares), "run_cpu_s": _med(p["run_cpu_s"] for p in pairs),
+            "env_run_cpu_s": _med(p["env_run_cpu_s"] for p in pairs), "samples": pairs}
+
+
+def load_vs_run(repeats: int) -> dict:
+    from sim.scenario.loader import load_scenario
+
+    scenario = load_scenario(FLAGSHIP)  # warm: the process has parsed the files once
+    timed_run(scenario, 0)
+    ratios, loads, runs = [], [], []
+    for i in range(repeats):
+        gc.collect()
+        c = time.process_time()
+        load_scenario(FLAGSHIP)
+        load_s = time.process_time() - c
+        run_s = timed_run(scenario, i + 1)["run_cpu_s"]
+        ratios.append(load_s / run_s)
+        loads.append(load_s)
+        runs.append(run_s)
+    return {"ratio": _med(ratios), "load_cpu_s": _med(loads), "run_cpu_s": _med(runs)}
+
+
+# ---------------------------------------------------------------------------------------- the floor
+class _CountingGenerator:
+    """A numpy Generator that counts the draws made through it (for the counting run only: never timed)."""
+
+    def __init__(self, gen, box: list[int]):
+        self._gen, self._box = gen, box
+
+    def __getattr__(self, name: str):
+        f = getattr(self._gen, name)
+        if not callable(f):
+            return f
+        box = self._box
+
+        def counted(*a, **k):
+            box[0] += 1
+            return f(*a, **k)
+
+        return counted
+
+
+def primitive_counts(scenario, seed: int) -> dict[str, int]:
+    """Events, draws, compliance look-ups and rows of one run (a separate, instrumented run)."""
+    from sim.engine.simulation import World
+
+    w = World(scenario, seed)
+    draws = [0]
+    streams = w.rng
+    real_call = type(streams).__call__
+    cache: dict[str, _CountingGenerator] = {}
+
+    def counting(name: str):
+        g = cache.get(name)
+        if g is None:
+            g = cache[name] = _CountingGenerator(real_call(streams, name), draws)
+        return g
+
+    streams.__class__ = type("CountingStreams", (type(streams),), {"__call__": lambda self, name: counting(name)})
+    looks = [0]
+    comp = w.compliance
+    for meth in ("decide", "pending"):
+        real = getattr(comp, meth)
+
+        def wrapped(*a, _real=real, **k):
+            looks[0] += 1
+            return _real(*a, **k)
+
+        setattr(comp, meth, wrapped)
+    w.run()
+    rows = sum(len(getattr(w.rec, t)) for t in w.rec.TABLES)
+    return {"events": w.events_processed, "draws": draws[0], "compliance_lookups": looks[0], "rows": rows}
+
+
+def unit_costs(n: int = 20_000) -> dict[str, float]:
+    """Bare CPU seconds per primitive, measured now in this process."""
+    import numpy as np
+    from bench_engine import bare_simpy
+
+    from sim.engine.records import FleetRow
+
+    gc.collect()
+    bare_simpy(2_000)
+    c = time.process_time()
+    _dt, events = bare_simpy(n)
+    event = (time.process_time() - c) / events
+    g = np.random.Generator(np.random.PCG64(1))
+    normal = g.normal
+    c = time.process_time()
+    for _ in range(n):
+        normal(0.0, 1.0)
+    draw = (time.process_time() - c) / n
+    table = {("p", "chip", "CN", "b", "CN", "sale", "export", i, i, False, "x"): i for i in range(64)}
+    get = table.get
+    c = time.process_time()
+    for i in range(n):
+        get(("p", "chip", "CN", "b", "CN", "sale", "export", i & 63, i & 63, False, "x"))
+    lookup = (time.process_time() - c) / n
+    rows: list = []
+    append = rows.append
+    c = time.process_time()
+    for i in range(n):
+        append(FleetRow(float(i), "o", "lab", "p", "CN", 1.0, 1.0, 0.0, 0.0, 0.0))
+    row = (time.process_time() - c) / n
+    return {"event_s": event, "draw_s": draw, "lookup_s": lookup, "row_s": row}
+
+
+def floor_ratio(scenario, repeats: int) -> dict:
+    counts = primitive_counts(scenario, 1)
+    samples = []
+    for i in range(repeats):
+        units = unit_costs()
+        floor = (counts["events"] * units["event_s"] + counts["draws"] * units["draw_s"]
+                 + counts["compliance_lookups"] * units["lookup_s"] + counts["rows"] * units["row_s"])
+        env = timed_run(scenario, 1 + (i % 3))["env_run_cpu_s"]
+        samples.append({"floor_s": floor, "env_run_cpu_s": env, "ratio": env / floor, **units})
+    return {"ratio": _med(s["ratio"] for s in samples), "floor_s": _med(s["floor_s"] for s in samples),
+            "env_run_cpu_s": _med(s["env_run_cpu_s"] for s in samples), "counts": counts,
+            "unit_costs_s": {k: _med(s[k] for s in samples) for k in ("event_s", "draw_s", "lookup_s", "row_s")}}
+
+
+# ----------------------------------------------------------------------------------- sweep overhead
+def sweep_cpu_ratio(spec_path: Path, repeats: int) -> dict:
+    """A serial sweep in this process; its CPU ÷ the CPU spent inside ``env.run``."""
+    from sim.experiments.sweep import load_spec, run_sweep
+
+    samples = []
+    for _ in range(repeats):
+        ls = load_spec(spec_path)
+        box = [0.0, 0]
+        real = simpy.Environment.run
+
+        def counted(self, until=None, _real=real, _box=box):
+            c = time.process_time()
+            try:
+                return _real(self, until)
+            finally:
+                _box[0] += time.process_time() - c
+                _box[1] += 1
+
+        store = Path(tempfile.mkdtemp(prefix="ratios-sweep-"))
+        shutil.rmtree(store)
+        simpy.Environment.run = counted  # type: ignore[method-assign]
+        try:
+            gc.collect()
+            c = time.process_time()
+            rep = run_sweep(ls, store, executor="serial", workers=1)
+            total = time.process_time() - c
+        finally:
+            simpy.Environment.run = real  # type: ignore[method-assign]
+            shutil.rmtree(store, ignore_errors=True)
+        if rep.failed or rep.done != rep.total:
+            raise RuntimeError(f"ratios sweep: {rep.done}/{rep.total} ok, {rep.failed} failed")
+        samples.append({"runs": box[1], "sweep_cpu_per_run_s": total / box[1], "env_run_cpu_per_run_s": box[0] / box[1],
+                        "ratio": total / box[0]})
+    return {"ratio": _med(s["ratio"] for s in samples), "runs": samples[0]["runs"],
+            "sweep_cpu_per_run_s": _med(s["sweep_cpu_per_run_s"] for s in samples),
+            "env_run_cpu_per_run_s": _med(s["env_run_cpu_per_run_s"] for s in samples), "samples": samples}
+
+
+# ------------------------------------------------------------------------------- call-count growth
+def _calls(scenario) -> tuple[dict[str, int], dict[str, float]]:
+    from sim.engine.simulation import World
+
+    w = World(scenario, 1)
+    prof = cProfile.Profile()
+    prof.enable()
+    w.run()
+    prof.disable()
+    st = pstats.Stats(prof).stats
+    calls: dict[str, int] = {}
+    own: dict[str, float] = {}
+    for (file, _line, fn), (_cc, nc, tt, _ct, _callers) in st.items():
+        if "/sim/" not in file:
+            continue  # the model's own functions (library internals follow from them)
+        key = f"{file.split('/sim/', 1)[1]}:{fn}"
+        calls[key] = calls.get(key, 0) + nc
+        own[key] = own.get(key, 0.0) + tt
+    return calls, own
+
+
+def call_growth(quick: bool) -> dict:
+    import synthetic
+
+    from sim.scenario.loader import load_scenario
+
+    base = load_scenario(FLAGSHIP).model_dump(by_alias=True)
+    sizes = synthetic.family_sizes(base, quick)
+    out: dict[str, Any] = {}
+    for fam in ("labs", "rules", "horizon"):
+        ss = sizes.get(fam)
+        if not ss or len(ss) < 2:
+            continue
+        counted = [_calls(synthetic.scenario(base, fam, n)) for n in ss]
+        calls0, own0 = counted[0]
+        total = sum(own0.values()) or 1.0
+        hot = sorted(k for k, t in own0.items() if t / total >= 0.005)
+        steps = []
+        for (a, (ca, _oa)), (b, (cb, _ob)) in zip(zip(ss, counted, strict=True), zip(ss[1:], counted[1:], strict=True),
+                                                   strict=False):
+            per_step = {k: (cb.get(k, 0) / ca[k]) ** (1 / math.log2(b / a)) for k in hot if ca.get(k)}
+            worst = max(per_step, key=per_step.get) if per_step else None
+            steps.append({"from": a, "to": b, "max_ratio": per_step.get(worst, math.nan) if worst else math.nan,
+                          "function": worst})
+        worst_step = max(steps, key=lambda s: s["max_ratio"])
+        out[fam] = {"sizes": ss, "hot_functions": len(hot), "steps": steps, "max_ratio": worst_step["max_ratio"],
+                    "function": worst_step["function"]}
+    return out
+
+
+# ------------------------------------------------------------------------------------------ section
+def bench_ratios(repeats: int, quick: bool, spec_path: Path) -> dict:
+    from sim.scenario.canonical import canonical
+    from sim.scenario.loader import load_scenario
+
+    scenario = canonical(load_scenario(FLAGSHIP))
+    reps = max(repeats, 5) if not quick else 2
+    return {
+        "kpi_overhead": kpi_overhead(scenario, reps),
+        "load_vs_run": load_vs_run(reps),
+        "floor": floor_ratio(scenario, reps if not quick else 1),
+        "sweep_cpu": sweep_cpu_ratio(spec_path, 1 if quick else 3),
+        "call_growth": call_growth(quick),
+        "repeats": reps,
+    }
+
+
+def goal_rows(r: dict, add) -> None:
+    """Add the section's headline rows through *add(area, measure, value, shown, detail, goal, met)*."""
+    k = r["kpi_overhead"]
+    add("run cost", "overhead share of a KPI-only flagship run, (run − env.run) / run", k["share"],
+        f"{k['share']:.1%}", f"run {k['run_cpu_s'] * 1000:.0f} ms CPU, env.run {k['env_run_cpu_s'] * 1000:.0f} ms "
+        f"(median of {r['repeats']} pairs)", "<= 10 %", k["share"] <= 0.10)
+    s = r["sweep_cpu"]
+    add("run cost", f"sweep CPU per run ÷ env.run CPU per run (serial, {s['runs']} flagship points)", s["ratio"],
+        f"{s['ratio']:.3f}x", f"{s['sweep_cpu_per_run_s'] * 1000:.0f} vs {s['env_run_cpu_per_run_s'] * 1000:.0f} ms "
+        "CPU per run", "<= 1.15x", s["ratio"] <= 1.15)
+    lv = r["load_vs_run"]
+    add("run cost", "warm flagship load ÷ its KPI-only run", lv["ratio"], f"{lv['ratio']:.3f}x",
+        f"load {lv['load_cpu_s'] * 1000:.0f} ms, run {lv['run_cpu_s'] * 1000:.0f} ms CPU", "<= 0.2x",
+        lv["ratio"] <= 0.2)
+    f = r["floor"]
+    c, u = f["counts"], f["unit_costs_s"]
+    add("run cost", "flagship env.run ÷ its primitive floor", f["ratio"], f"{f['ratio']:.2f}x",
+        f"env.run {f['env_run_cpu_s'] * 1000:.0f} ms CPU; floor {f['floor_s'] * 1000:.1f} ms = "
+        f"{c['events']:,} events × {u['event_s'] * 1e6:.2f} µs + {c['draws']:,} draws × {u['draw_s'] * 1e6:.2f} µs + "
+        f"{c['compliance_lookups']:,} compliance look-ups × {u['lookup_s'] * 1e6:.2f} µs + {c['rows']:,} rows × "
+        f"{u['row_s'] * 1e6:.2f} µs", "<= 3x", f["ratio"] <= 3.0)
+    for fam, g in r["call_growth"].items():
+        add("run cost", f"call-count growth of the hot functions per doubling of {fam}", g["max_ratio"],
+            f"×{g['max_ratio']:.2f}", f"largest: {g['function']} ({g['hot_functions']} hot functions; sizes "
+            f"{', '.join(f'{x:.3g}' for x in g['sizes'])}; deterministic call counts)", "<= 2.2x",
+            g["max_ratio"] <= 2.2)

@@ -1,0 +1,57 @@
+"""The engine's running indexes agree with what they index, on generated worlds and the flagship.
+
+``World.backlog[vendor][product]`` is kept with every change to an open order (queued, filled, cancelled) so
+supply estimates and snapshots need not scan the order lists; it must equal the sum over the lists at any time.
+``World.queues[vendor][product]`` holds the same open orders per product, in arrival order, for allocation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+
+from sim import load_scenario, scenario_from_dict
+from sim.engine.mechanisms import fleet
+from sim.engine.simulation import World
+from tests.fuzz.conftest import scenarios
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _check(w: World) -> None:
+    for vendor in set(w.backorders) | set(w.backlog):
+        scanned: dict[str, int] = {}
+        for o in w.backorders[vendor]:
+            scanned[o.product] = scanned.get(o.product, 0) + o.qty
+        kept = {p: q for p, q in w.backlog[vendor].items() if q}
+        assert kept == {p: q for p, q in scanned.items() if q}, vendor
+        for product, queue in w.queues[vendor].items():  # each product's queue: its open orders, in order
+            assert [o for o in queue if o.qty > 0] == [o for o in w.backorders[vendor]
+                                                      if o.product == product and o.qty > 0], (vendor, product)
+
+
+def _run_checked(s, seed, monkeypatch) -> World:
+    real = fleet.snapshot
+
+    def checked(w):
+        _check(w)
+        real(w)
+
+    monkeypatch.setattr(fleet, "snapshot", checked)
+    w = World(s, seed).run()
+    _check(w)
+    return w
+
+
+def test_backlog_index_on_the_flagship(monkeypatch):
+    _run_checked(load_scenario(ROOT / "scenarios/bytedance_ascend.yaml"), 3, monkeypatch)
+
+
+@settings(deadline=None, max_examples=60)
+@given(scenarios())
+def test_backlog_index_on_generated_worlds(world):
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        _run_checked(scenario_from_dict(world), 1, mp)
