@@ -164,9 +164,28 @@ def to_yaml(data: dict) -> str:
 # ------------------------------------------------------------------------------------------- runs
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def run(scenario_json: str, seed: int) -> sim.RunResult:
-    """One run of the scenario (cached on its canonical JSON and the seed)."""
-    return sim.Simulation(_scenario(scenario_json), seed=int(seed)).run()
+def run(scenario_json: str, seed: int, run_id: str | None = None) -> sim.RunResult:
+    """One run of the scenario (cached on its canonical JSON, the seed and the run id; None: the engine's
+    ``name:seed``)."""
+    return sim.Simulation(_scenario(scenario_json), seed=int(seed), run_id=run_id).run()
+
+
+def is_edited(scenario_json: str, file_data: dict | None) -> bool:
+    """Whether the scenario differs from its file as loaded (levers moved or YAML changed)."""
+    return file_data is None or canonical_json(file_data) != scenario_json
+
+
+def run_id_for(scenario_json: str, file_data: dict | None, seed: int) -> str | None:
+    """The run id of the open scenario: None (the engine's ``name:seed``) for the file as written; for an edited
+    scenario ``name@<hash>:seed``, the hash being the briefing's SHA-256 of the canonical scenario
+    (``sim.reports.briefing.scenario_hash``), so two different edits never share an id and the same edit always
+    gets the same one."""
+    if not is_edited(scenario_json, file_data):
+        return None
+    from sim.reports.briefing import scenario_hash
+
+    s = _scenario(scenario_json)
+    return f"{s.name}@{scenario_hash(s)}:{int(seed)}"
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -297,8 +316,73 @@ def kpi_value(result: sim.RunResult, name: str) -> float | None:
 
 
 def kpi_frame(result: sim.RunResult) -> pd.DataFrame:
-    """Every KPI of a run as a two-column frame."""
-    return pd.DataFrame({"kpi": list(result.kpis), "value": list(result.kpis.values())})
+    """Every KPI of a run: name, value (day KPIs as dates), unit and definition (sim.results.kpi_catalog)."""
+    from sim.results import kpi_catalog
+    from sim.units import day_to_date
+
+    rows = []
+    for k, v in result.kpis.items():
+        d = kpi_catalog.lookup(k)
+        if _is_day(k):
+            shown = "—" if _nan(v) else str(day_to_date(result.start, float(v)))
+        else:
+            shown = "—" if _nan(v) else f"{float(v):,.4g}"
+        rows.append({"kpi": k, "value": shown, "unit": d.unit if d else "",
+                     "definition": d.definition if d else ""})
+    return pd.DataFrame(rows, columns=["kpi", "value", "unit", "definition"])
+
+
+def kpi_help(kpi: str) -> str:
+    """The KPI's unit and definition for a tooltip (sim.results.kpi_catalog)."""
+    from sim.results import kpi_catalog
+
+    return kpi_catalog.help_text(kpi)
+
+
+def kpi_definitions() -> pd.DataFrame:
+    """Every catalogued KPI: name, label, unit, definition."""
+    from sim.results import kpi_catalog
+
+    return pd.DataFrame(kpi_catalog.frame_rows())
+
+
+def kpi_sum(result: sim.RunResult, base: str) -> float:
+    """The sum of a keyed KPI over its keys (``denied_units[*]``); 0 when the run has none."""
+    return float(sum(v for k, v in result.kpis.items() if k.split("[", 1)[0] == base and not _nan(v)))
+
+
+def _day_column(name: str) -> bool:
+    return name == "day" or name.endswith("_day")
+
+
+def dated(frame: pd.DataFrame, start: dt.date) -> pd.DataFrame:
+    """A table as people read it: every day column (``day``, ``ship_day``, ``finish_day``...) as a date
+    (sim.units.day_to_date; missing stays missing); other columns unchanged."""
+    from sim.units import day_to_date
+
+    out = frame.copy()
+    for col in [c for c in out.columns if _day_column(str(c))]:
+        out[col] = [None if _nan(v) or v is None else day_to_date(start, float(v)) for v in out[col]]
+    return out
+
+
+def what_binds(scenario_json: str, seed: int, lab: str, run_id: str | None = None) -> list[str]:
+    """What limits the run, in sentences (sim.experiments.binding.explain_run)."""
+    from sim.experiments import binding
+
+    return binding.explain_run(run(scenario_json, seed, run_id), _scenario(scenario_json), lab)
+
+
+def no_effect(file_json: str, scenario_json: str, seed: int, lab: str, changed: list[tuple[str, str]],
+              run_id: str | None = None) -> list[str]:
+    """For changed levers ``(label, dotted path)`` that leave the main job's finish where the file has it: one
+    sentence each saying which constraint binds (sim.experiments.binding.explain_no_effect); [] otherwise."""
+    from sim.experiments import binding
+
+    if not changed or file_json == scenario_json:
+        return []
+    return binding.explain_no_effect(run(file_json, seed), run(scenario_json, seed, run_id), _scenario(scenario_json),
+                                     lab, changed)
 
 
 def table_bytes(df: pd.DataFrame, fmt: str) -> bytes:

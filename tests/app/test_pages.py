@@ -44,7 +44,8 @@ def test_run_page_shows_kpi_cards_and_charts(tiny_app):
     at.switch_page("app_pages/scenario.py").run()  # the Answer page opens first
     at.switch_page("app_pages/run.py").run()
     labels = [m.label for m in at.metric]
-    assert {"lab-cn/job1 finishes", "Domestic share", "Units denied", "Units seized"} <= set(labels)
+    assert {"lab-cn/job1 finishes", "Domestic share of compute", "Chips blocked (denied + refused)",
+            "Chips seized"} <= set(labels)
     charts = at.get("plotly_chart")
     assert len(charts) == 5
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts]
