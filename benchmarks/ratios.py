@@ -12,9 +12,12 @@
 - **sweep CPU per run ÷ env.run CPU per run**: a serial sweep of flagship points in this process, with
   ``simpy.Environment.run`` wrapped to add up its own CPU: everything the sweep does (design, applying each point
   to the validated base, the run, KPI filtering, the store) over the part that is the model.
-- **call-count growth**: for each synthetic family (``synthetic.py``: labs, rules, horizon, nodes doubled), the
-  calls of every hot function (>= 0.5 % of own time in the smallest member) at 2n ÷ at n, from cProfile's call
-  counts (deterministic, not timed); the largest ratio and its function.
+- **call-count growth**: for each synthetic family (``synthetic.py``: labs, rules, horizon doubled), the calls of
+  every hot function (>= 0.5 % of own time in the smallest member) at 2n ÷ at n, from cProfile's call counts
+  (deterministic, not timed; generator resumptions count as calls, so a scan inside a generator expression
+  shows); the largest ratio and its function, and the same divided by the growth of the run's events: a count
+  can grow faster than 2x because the simulated world does more (twice the labs compete, jobs run longer and
+  fail more), which the per-event figure separates from work that grows faster than the activity.
 """
 
 from __future__ import annotations
@@ -231,7 +234,7 @@ def sweep_cpu_ratio(spec_path: Path, repeats: int) -> dict:
 
 
 # ------------------------------------------------------------------------------- call-count growth
-def _calls(scenario) -> tuple[dict[str, int], dict[str, float]]:
+def _calls(scenario) -> tuple[dict[str, int], dict[str, float], int]:
     from sim.engine.simulation import World
 
     w = World(scenario, 1)
@@ -248,7 +251,7 @@ def _calls(scenario) -> tuple[dict[str, int], dict[str, float]]:
         key = f"{file.split('/sim/', 1)[1]}:{fn}"
         calls[key] = calls.get(key, 0) + nc
         own[key] = own.get(key, 0.0) + tt
-    return calls, own
+    return calls, own, w.events_processed
 
 
 def call_growth(quick: bool) -> dict:
@@ -264,19 +267,26 @@ def call_growth(quick: bool) -> dict:
         if not ss or len(ss) < 2:
             continue
         counted = [_calls(synthetic.scenario(base, fam, n)) for n in ss]
-        calls0, own0 = counted[0]
+        calls0, own0, _ev0 = counted[0]
         total = sum(own0.values()) or 1.0
         hot = sorted(k for k, t in own0.items() if t / total >= 0.005)
         steps = []
-        for (a, (ca, _oa)), (b, (cb, _ob)) in zip(zip(ss, counted, strict=True), zip(ss[1:], counted[1:], strict=True),
-                                                   strict=False):
-            per_step = {k: (cb.get(k, 0) / ca[k]) ** (1 / math.log2(b / a)) for k in hot if ca.get(k)}
-            worst = max(per_step, key=per_step.get) if per_step else None
-            steps.append({"from": a, "to": b, "max_ratio": per_step.get(worst, math.nan) if worst else math.nan,
-                          "function": worst})
+        for i in range(len(ss) - 1):
+            (a, (ca, _oa, ea)), (b, (cb, _ob, eb)) = (ss[i], counted[i]), (ss[i + 1], counted[i + 1])
+            per = 1 / math.log2(b / a)  # per doubling, whatever the size step
+            raw = {k: (cb.get(k, 0) / ca[k]) ** per for k in hot if ca.get(k)}
+            events = (eb / ea) ** per
+            worst = max(raw, key=raw.__getitem__)
+            steps.append({"from": a, "to": b, "max_ratio": raw[worst], "function": worst, "events_ratio": events,
+                          "max_ratio_per_event": raw[worst] / events})
+        if fam == "horizon":  # the flagship's world ramps up from 2022 to its end (rentals from 2024, budgets
+            # growing): doublings below its own horizon compare a quiet start with a busy middle, not a longer run
+            years = (base["end"] - base["start"]).days / 365.25
+            steps = [s for s in steps if s["from"] >= years * 0.99] or steps
         worst_step = max(steps, key=lambda s: s["max_ratio"])
         out[fam] = {"sizes": ss, "hot_functions": len(hot), "steps": steps, "max_ratio": worst_step["max_ratio"],
-                    "function": worst_step["function"]}
+                    "function": worst_step["function"], "events_ratio": worst_step["events_ratio"],
+                    "max_ratio_per_event": max(s["max_ratio_per_event"] for s in steps)}
     return out
 
 
@@ -321,5 +331,7 @@ def goal_rows(r: dict, add) -> None:
     for fam, g in r["call_growth"].items():
         add("run cost", f"call-count growth of the hot functions per doubling of {fam}", g["max_ratio"],
             f"×{g['max_ratio']:.2f}", f"largest: {g['function']} ({g['hot_functions']} hot functions; sizes "
-            f"{', '.join(f'{x:.3g}' for x in g['sizes'])}; deterministic call counts)", "<= 2.2x",
+            f"{', '.join(f'{x:.3g}' for x in g['sizes'])}; deterministic call counts); the run's events grew "
+            f"×{g['events_ratio']:.2f} in that step; per event the largest growth is "
+            f"×{g['max_ratio_per_event']:.2f} (work growing faster than the simulated activity)", "<= 2.2x",
             g["max_ratio"] <= 2.2)

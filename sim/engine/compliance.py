@@ -83,12 +83,12 @@ class Compliance:
             users = frozenset(_expand(r.scope.end_users, lists))
             self._rules.append((rid, r, announced, start, end, dests, hqs, users))
             self._expected[rid] = expected
-        # decisions only change at rule boundaries: cache them per (lot features, boundary interval)
-        self._bounds = sorted({b for _, _, a, st, en, *_ in self._rules for b in (a, st, en) if b != float("inf")}
-                              | set(self._expected.values()))
+        # decisions only change at the dates of the rules that cover a lot: cached per (kind of lot, interval)
         self._cache: dict[tuple, Decision] = {}
         self._pending: dict[tuple, list[str]] = {}
         self._by_item: dict[tuple, list] = {}  # (product, kind, designer country) -> rules whose item scope covers it
+        self._scopes: dict[tuple, tuple[list[tuple], list[float]]] = {}  # kind of lot -> (rules covering it, dates)
+        self._rank = {rid: (-RESTRICTIVENESS[r.treatment.kind], rid) for rid, r in scenario.rules.items()}
         self.items: dict[str, ItemFacts] = {}
         for cid, c in scenario.chips.items():
             self.items[cid] = ItemFacts(
@@ -116,29 +116,47 @@ class Compliance:
         With ``pending=True``: rules announced (or anticipated) on or before *day* but not yet in force
         (what a buyer who reads the news stockpiles ahead of).
         """
+        candidates, _bounds = self._scope(lot, applies_at)
+        expected = self._expected
         out = []
-        it = lot.item
-        key = (it.product, it.item_kind, it.designer_country)
-        candidates = self._by_item.get(key)
-        if candidates is None:  # the rules whose item scope covers this item (the rest can never match it)
-            candidates = self._by_item[key] = [rule for rule in self._rules if _item_covered(rule[1], it)]
-        for rid, r, announced, start, end, dests, hqs, users in candidates:
-            if r.applies_at != applies_at:
-                continue
+        for rid, r, announced, start, end in candidates:
             if pending:
-                if not (self._expected[rid] <= day < start and day < end):
+                if not (expected[rid] <= day < start and day < end):
                     continue
             elif not (start <= day < end):
                 continue
-            if r.exemptions.orders_before_announcement and lot.order_day < announced and not pending:
+            if not pending and r.exemptions.orders_before_announcement and lot.order_day < announced:
                 continue
-            if _lot_covered(r, lot, dests, hqs, users):
-                out.append(rid)
+            out.append(rid)
         return out
+
+    def _scope(self, lot: Lot, applies_at: str) -> tuple[list[tuple], list[float]]:
+        """The rules whose scope covers everything about *lot* but its dates (checked once per kind of lot), and
+        the days on which their verdicts can change (announcement, anticipation, start, end)."""
+        it = lot.item
+        key = (it.product, it.item_kind, it.designer_country, lot.dest_country, lot.buyer, lot.buyer_hq, lot.channel,
+               applies_at)
+        found = self._scopes.get(key)
+        if found is None:
+            by_item = self._by_item.get(ikey := (it.product, it.item_kind, it.designer_country))
+            if by_item is None:  # the rules whose item scope covers this item (the rest can never match it)
+                by_item = self._by_item[ikey] = [rule for rule in self._rules if _item_covered(rule[1], it)]
+            cands = [(rid, r, announced, start, end) for rid, r, announced, start, end, dests, hqs, users in by_item
+                     if r.applies_at == applies_at and _lot_covered(r, lot, dests, hqs, users)]
+            bounds = sorted({b for rid, _r, a, st, en in cands for b in (a, st, en, self._expected[rid])
+                             if b != float("inf")})
+            found = self._scopes[key] = (cands, bounds)
+        return found
 
     def decide(self, lot: Lot, day: float, applies_at: str = "export") -> Decision:
         """The treatment for *lot* on *day*: the most restrictive of the matching rules."""
-        found = self._cache.get(key := self._key(lot, day, applies_at))
+        cands, bounds = self._scope(lot, applies_at)
+        if not cands:
+            return ALLOW
+        # the verdict only changes at the candidate rules' own dates: cache it per interval of the day and the
+        # order day between them
+        key = (id(cands), bisect.bisect_right(bounds, day), bisect.bisect_right(bounds, lot.order_day))
+        found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = self._decide(lot, day, applies_at)
         return found
@@ -146,19 +164,14 @@ class Compliance:
     def pending(self, lot: Lot, day: float) -> list[str]:
         """``matching(lot, day, pending=True)``, cached like :meth:`decide` (the answer only changes at a rule's
         announcement, anticipation, start or end)."""
-        found = self._pending.get(key := self._key(lot, day, "export"))
+        cands, bounds = self._scope(lot, "export")
+        if not cands:
+            return []
+        key = (id(cands), bisect.bisect_right(bounds, day))
+        found = self._pending.get(key)
         if found is None:
             found = self._pending[key] = self.matching(lot, day, pending=True)
         return found
-
-    def _key(self, lot: Lot, day: float, applies_at: str) -> tuple:
-        # an item's facts are a function of (product, kind, designer country); the rest of the lot that rules read,
-        # and the boundary intervals the day and the order day fall in
-        it = lot.item
-        bounds = self._bounds
-        return (it.product, it.item_kind, it.designer_country, lot.dest_country, lot.buyer, lot.buyer_hq, lot.channel,
-                applies_at, bisect.bisect_right(bounds, day), bisect.bisect_right(bounds, lot.order_day),
-                lot.order_day in bounds)
 
     def _decide(self, lot: Lot, day: float, applies_at: str) -> Decision:
         ids = self.matching(lot, day, applies_at=applies_at)
@@ -168,7 +181,7 @@ class Compliance:
         overridden = {o for rid in ids for o in rules[rid].overrides}
         live = [rid for rid in ids if rid not in overridden] or ids
         # most restrictive wins; among equals, the rule id decides (never the order rules were written in)
-        best = min(live, key=lambda rid: (-RESTRICTIVENESS[rules[rid].treatment.kind], rid))
+        best = min(live, key=self._rank.__getitem__)
         t = rules[best].treatment
         return Decision(t.kind, best, t, tuple(ids))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from sim.experiments.sweep.spec import apply_point
 from sim.scenario.loader import (
     ScenarioError,
 )
+from sim.scenario.overrides import validated_base
 from sim.scenario.paths import Assignment
 
 EXECUTORS = ("local", "dask", "serial")
@@ -70,6 +72,9 @@ def _init_worker(base: dict, parent: int | None = None) -> None:
 
     global _WORKER_BASE
     _WORKER_BASE = base
+    validated_base(base)  # validated once per worker, before the heap is frozen
+    gc.collect()
+    gc.freeze()  # what the worker holds for good (modules, the base scenario) leaves the collector's scans
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent is not None:
         _exit_with_parent(parent)
