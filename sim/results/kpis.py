@@ -136,12 +136,12 @@ def kpis(rec: Recorder, scenario, flop_thresholds=FLOP_THRESHOLDS) -> dict[str, 
     k["rental_mean_wait_days"] = fsum(waits) / len(waits) if waits else math.nan
     k["rental_cost_usd"] = fsum(r.cost_usd for r in served)
     for lid in scenario.labs:
-        mine = [r for r in rec.inference if r.lab == lid]
-        serving = [r for r in mine if r.workload == "serving"]
+        served_rows = [r for r in rec.inference if r.lab == lid]
+        serving = [r for r in served_rows if r.workload == "serving"]
         if serving:
             need = fsum(r.needed_pflops for r in serving)
             k[f"inference_unmet_share[{lid}]"] = fsum(r.unmet_pflops for r in serving) / need if need > 0 else 0.0
-        other = [r for r in mine if r.workload != "serving"]
+        other = [r for r in served_rows if r.workload != "serving"]
         if other:
             need = fsum(r.needed_pflops for r in other)
             k[f"workload_unmet_share[{lid}]"] = fsum(r.unmet_pflops for r in other) / need if need > 0 else 0.0
