@@ -210,6 +210,18 @@ def counterfactual(scenario_json: str, without: list[str] | None) -> tuple[str |
         return None, _one_line_error(e)
 
 
+def date_text(start: dt.date, day: float | None) -> str:
+    """A day number (days from *start*) as an ISO date; an em dash when missing."""
+    from sim.units import day_to_date
+
+    return "—" if _nan(day) else str(day_to_date(start, float(day)))
+
+
+def is_day_kpi(kpi: str) -> bool:
+    """Whether a KPI is a day (shown as a date)."""
+    return _is_day(kpi)
+
+
 def _is_day(kpi: str) -> bool:
     base = kpi.split("[", 1)[0]
     return base.endswith("_day") or base.startswith("first_day_")
@@ -402,12 +414,14 @@ def network(scenario_json: str, on: dt.date) -> dict:
     s = _scenario(scenario_json)
     g = sim_network.build_graph(s)
     summary = sim_network.summary(s)
-    blocked = set(sim_compliance.blocked_edges(s, on))
+    # the rules' verdict on each edge (compliance), less the edges outside their jurisdiction (domestic components)
+    blocked = {eid for eid in sim_compliance.blocked_edges(s, on) if not sim_network.outside_jurisdiction(s, eid)}
     nodes = pd.DataFrame([{"id": n, "kind": d["kind"], "country": d["country"], "name": d["name"]}
                           for n, d in g.nodes(data=True)])
     edges = pd.DataFrame([{"id": eid, "from": e.from_, "to": e.to, "flow": e.flow, "channel": e.channel,
-                           "blocked": eid in blocked} for eid, e in s.edges.items()],
-                         columns=["id", "from", "to", "flow", "channel", "blocked"])
+                           "blocked": eid in blocked, "domestic": sim_network.outside_jurisdiction(s, eid)}
+                          for eid, e in s.edges.items()],
+                         columns=["id", "from", "to", "flow", "channel", "blocked", "domestic"])
     kinds = dict(zip(nodes["id"], nodes["kind"], strict=True)) if len(nodes) else {}
     choke = pd.DataFrame([{"lab": lab, "node": n, "kind": kinds.get(n, "?"),
                            "betweenness": summary["betweenness"].get(n, 0.0)}
@@ -421,16 +435,27 @@ def network(scenario_json: str, on: dt.date) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def chokepoints(scenario_json: str, lab: str, replications: int, since: dt.date) -> dict:
-    """Simulated knock-outs of every node and channel for *lab* (sim.experiments.chokepoints): data and a frame."""
+def chokepoints(scenario_json: str, lab: str, replications: int, since: dt.date,
+                _progress: Callable[[int, int], None] | None = None) -> dict:
+    """Simulated knock-outs of every node and channel for *lab* (sim.experiments.chokepoints): data and a frame,
+    ``no_impact`` (a sentence when nothing moves the KPI, with what binds in the base run, else None) and
+    ``spearman_text`` (rho, or why it is undefined).  *_progress(done, total)* is called as runs finish (not part
+    of the cache key: a cached ranking returns at once)."""
+    from sim.experiments import binding
     from sim.experiments import chokepoints as sim_chokepoints
 
+    s = _scenario(scenario_json)
     try:
-        report = sim_chokepoints.rank(_scenario(scenario_json), lab=lab, since=since, replications=replications,
-                                      executor="serial")
+        report = sim_chokepoints.rank(s, lab=lab, since=since, replications=replications, executor="serial",
+                                      progress=_progress)
     except ValueError as e:  # ChokepointError: a bad date, lab or KPI, as one line
         return {"error": str(e)}
+    why = None
+    if sim_chokepoints.no_impact(report) is not None:
+        js = binding.job_start(run(scenario_json, s.seed), s, lab)
+        why = binding.job_sentence(s, js).rstrip(".") if js is not None else None
     return {"frame": report.frame(), "kpi": report.kpi, "spearman": report.spearman,
+            "spearman_text": sim_chokepoints.spearman_text(report), "no_impact": sim_chokepoints.no_impact(report, why),
             "disagreements": list(report.disagreements), "notes": list(report.notes)}
 
 

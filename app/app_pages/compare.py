@@ -68,15 +68,21 @@ for job in meta["jobs"]:
     row = table[table["kpi"] == f"job_finish_day[{job}]"]
     if len(row) and row["n_pairs"].iloc[0] > 0:
         r = row.iloc[0]
-        st.markdown(f"**{job}** finishes **{r['diff_mean']:+.0f} days** against {cf_label} "
+        when = services.date_text(meta["start"], r["base_mean"]), services.date_text(meta["start"],
+                                                                                     r["counterfactual_mean"])
+        st.markdown(f"**{job}** finishes on average on **{when[0]}** against **{when[1]}** ({cf_label}): "
+                    f"**{r['diff_mean']:+.0f} days** "
                     f"(mean of R = {r['n_pairs']} paired replications; 95 % interval {r['diff_ci_low']:+.0f} to "
                     f"{r['diff_ci_high']:+.0f}; 10–90 % of pairs {r['diff_p10']:+.0f} to {r['diff_p90']:+.0f}).")
 st.caption("Mean paired difference over R replications with common random numbers; 95 % Student-t interval of "
            "the mean, clipped to the KPI's range; 10–90 %: spread of the paired differences (sim.experiments.estimate, "
            "as `exportsim compare` and the briefing report them).")
 title = f"Mean paired difference, scenario − {cf_label}, % of {cf_label} (95 % interval, R = {replications})"
-st.plotly_chart(services.plots.kpi_differences(shown, title),
-                key="cmp_diffs")
+charted = shown[~shown["kpi"].map(services.is_day_kpi)]
+if len(charted):
+    st.plotly_chart(services.plots.kpi_differences(charted, title), key="cmp_diffs")
+st.caption("Dates are in the table, not in the chart: a date's difference is in days, and as a % of a day count it "
+           "would depend on the scenario's start date.")
 st.dataframe(services.compare_display(shown, meta["start"]).rename(columns={"counterfactual": cf_label}),
              hide_index=True, width="stretch", key="cmp_table")
 st.caption("Day KPIs: levels as dates, differences in days; other KPIs to 3 significant figures.")

@@ -16,7 +16,9 @@ on = st.slider("Date", min_value=meta["start"], max_value=meta["end"], value=def
 net = services.network(current.scenario_json, on)
 blocked = net["edges"][net["edges"]["blocked"]]
 st.caption(f"On **{on}**: {len(net['rules_in_force'])} rule(s) in force, {len(blocked)} of {len(net['edges'])} "
-           f"edges blocked. Blocking here is a structural reading; the engine decides lot by lot.")
+           f"edges blocked. Blocking here is a structural reading; the engine decides lot by lot. Component flows "
+           f"inside one country ({len(net['edges'][net['edges']['domestic']])} edges, e.g. dies from a domestic "
+           "foundry to a domestic packager) are outside the rules' jurisdiction and never shown blocked.")
 st.plotly_chart(services.plots.network_figure(net["nodes"], net["edges"], f"Supplier network on {on}"),
                 key="net_graph")
 
@@ -52,14 +54,21 @@ else:
     go = c3.button("Rank chokepoints", key="net_choke_go")
     since = on if on < meta["end"] else meta["start"]  # the knock-out starts at the date above
     if go:
-        with st.spinner(f"Running one counterfactual per node and channel, from {since}..."):
-            ranked = services.chokepoints(current.scenario_json, lab, int(reps), since)
+        bar = st.progress(0.0, text=f"Knock-outs from {since}: starting…")
+
+        def tick(done: int, total: int) -> None:
+            bar.progress(min(done / total, 1.0) if total else 1.0,
+                         text=f"Knock-outs from {since}: run {done} of {total}")
+
+        ranked = services.chokepoints(current.scenario_json, lab, int(reps), since, _progress=tick)
+        bar.empty()
         if "error" in ranked:
-            st.error(ranked["error"])
+            widgets.problems_panel([ranked["error"]], title="The chokepoints cannot be ranked")
             st.stop()
-        st.plotly_chart(services.plots.chokepoint_bars(ranked["frame"]), key="net_choke_chart")
-        rho = ranked["spearman"].get("rho")
-        st.caption(f"KPI: {ranked['kpi']}. Spearman rank correlation with betweenness: "
-                   + (f"{rho:+.2f}" if rho is not None else "undefined") + ".")
-        for sentence in ranked["disagreements"] + ranked["notes"]:
+        if ranked["no_impact"]:
+            st.info(ranked["no_impact"][0].upper() + ranked["no_impact"][1:] + ".", icon=":material/block:")
+        else:
+            st.plotly_chart(services.plots.chokepoint_bars(ranked["frame"]), key="net_choke_chart")
+        st.caption(f"KPI: {ranked['kpi']}. Spearman rank correlation with betweenness: {ranked['spearman_text']}.")
+        for sentence in ranked["disagreements"] + [n for n in ranked["notes"] if not n.startswith("Spearman")]:
             st.markdown(f"- {sentence}")

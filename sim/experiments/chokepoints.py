@@ -857,3 +857,44 @@ def _notes(rep: ChokepointReport, s: Scenario) -> list[str]:
                          f"{sp['zero_betweenness']} zero betweenness: rho is carried by the few untied nodes, "
                          "read it with care")
     return notes
+
+
+# ====================================================================== summaries for a page
+def no_impact(rep: ChokepointReport, why: str | None = None) -> str | None:
+    """``no impact: ...`` in words when no knock-out moves the KPI (every impact exactly 0), ``no detectable
+    impact: ...`` when every 95 % interval includes 0; None when some knock-out matters.  *why* (a reason
+    found elsewhere, e.g. the job starts on chips already held) is appended."""
+    rows = [r for r in rep.rows if r.get("impact") is not None and not math.isnan(r["impact"])]
+    if not rows:
+        return None
+    what, _unit = _kpi_words(rep)
+    tail = f": {why}" if why else ""
+    if all(r["impact"] == 0 for r in rows):
+        return (f"no impact: none of the {len(rows)} knock-outs from {rep.since} moves {what} (every impact is "
+                f"exactly 0 at R = {rep.replications})" + tail)
+
+    def spans_zero(r: dict) -> bool:
+        lo, hi = r.get("impact_ci_low"), r.get("impact_ci_high")
+        return lo is not None and hi is not None and not math.isnan(lo) and lo <= 0 <= hi
+
+    if all(spans_zero(r) for r in rows):
+        return (f"no detectable impact: every 95 % interval of the {len(rows)} knock-outs from {rep.since} "
+                f"includes 0 at R = {rep.replications} (more replications may separate them)" + tail)
+    return None
+
+
+def spearman_text(rep: ChokepointReport) -> str:
+    """Spearman's rho between simulated impact and betweenness as text, or why it is undefined (never ``nan``)."""
+    sp = rep.spearman
+    rho = sp.get("rho")
+    if rho is not None and not (isinstance(rho, float) and math.isnan(rho)):
+        return f"{rho:+.2f} (p = {sp.get('p_value', math.nan):.2g}, {sp.get('n', 0)} nodes)"
+    n = int(sp.get("n") or 0)
+    if n < 3:
+        return f"undefined: {n} node row(s) with a result, at least 3 are needed"
+    if sp.get("zero_impact") == n:
+        return f"undefined: every one of the {n} nodes has the same simulated impact (0), so there is no ranking to " \
+               "correlate"
+    if sp.get("zero_betweenness") == n:
+        return f"undefined: every one of the {n} nodes has betweenness 0, so there is no ranking to correlate"
+    return f"undefined: {sp.get('why_undefined') or 'one of the two rankings is constant'}"
