@@ -161,6 +161,22 @@ class Compliance:
             found = self._cache[key] = self._decide(lot, day, applies_at)
         return found
 
+    def decide_chip(self, product: str, dest_country: str, buyer: str, buyer_hq: str, channel: str, day: float,
+                    order_day: float, applies_at: str = "export") -> Decision:
+        """:meth:`decide` for a lot of chips given by its parts (no Lot is built unless the answer is new)."""
+        it = self.items[product]
+        found = self._scopes.get((product, "chip", it.designer_country, dest_country, buyer, buyer_hq, channel,
+                                  applies_at))
+        if found is None:
+            return self.decide(Lot(it, 0, dest_country, buyer, buyer_hq, channel, order_day), day, applies_at)
+        cands, bounds = found
+        if not cands:
+            return ALLOW
+        d = self._cache.get((id(cands), bisect.bisect_right(bounds, day), bisect.bisect_right(bounds, order_day)))
+        if d is None:
+            return self.decide(Lot(it, 0, dest_country, buyer, buyer_hq, channel, order_day), day, applies_at)
+        return d
+
     def pending(self, lot: Lot, day: float) -> list[str]:
         """``matching(lot, day, pending=True)``, cached like :meth:`decide` (the answer only changes at a rule's
         announcement, anticipation, start or end)."""

@@ -63,6 +63,7 @@ class World:
         self._series: dict[str, ResolvedSeries] = {}
         self._peaks: dict[tuple[str, str], float] = {}  # (product, precision) -> FLOP/s: a pure function, looked up often
         self._parties: dict[str, tuple[str, str]] = {}  # buyer -> (country, headquarters)
+        self._peak_tables: dict[str, dict[str, float]] = {}  # precision -> {product: FLOP/s}
         self.memo: dict[tuple, object] = {}  # per-run values that depend on the scenario and run draws only
         self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
         # bookkeeping of the processes (orders, cloud, training), declared here so the world's state is in one place
@@ -111,6 +112,13 @@ class World:
         if v is None:
             v = self._peaks[(product, precision)] = peak_flops(self.scenario.chips[product], precision)
         return v
+
+    def peaks_at(self, precision: str = "bf16") -> dict[str, float]:
+        """Dense peak FLOP/s of every chip at *precision* (one dict per precision, for loops over chips)."""
+        found = self._peak_tables.get(precision)
+        if found is None:
+            found = self._peak_tables[precision] = {c: self.peak(c, precision) for c in self.scenario.chips}
+        return found
 
     def party(self, buyer: str) -> tuple[str, str]:
         """(country, headquarters country) of a buyer: a lab, a cloud region or a supply node."""

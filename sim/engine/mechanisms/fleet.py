@@ -129,12 +129,13 @@ def snapshot(w: Simulation) -> None:
         backlog = w.backlog[vendor]
         for chip, units in sorted(stock.items()):
             w.rec.inventory.append(InventoryRow(now, vendor, chip, float(units), float(backlog.get(chip, 0))))
+    peaks = w.peaks_at()
     for owner, lines in w.fleet.items():
         kind = owner_kind(w, owner)
         for chip, line in lines.items():
             w.rec.fleet.append(FleetRow(
                 now, owner, kind, chip, s.chips[chip].designer_country, float(line.units),
-                line.units * w.peak(chip) / 1e15, float(min(line.inference, line.units)),
+                line.units * peaks[chip] / 1e15, float(min(line.inference, line.units)),
                 float(min(line.training, line.units - min(line.inference, line.units))),
                 float(min(line.workloads, max(line.units - line.training - line.inference, 0))),
             ))

@@ -62,10 +62,11 @@ def reserve(w: Simulation, lid: str) -> None:
     total_need = need
     served = 0.0
     units_held = 0
+    peaks = w.peaks_at(inf.precision)
     for chip in inf.chips:
         line = w.fleet[lid][chip]
         line.inference = 0
-        peak = w.peak(chip, inf.precision)
+        peak = peaks[chip]
         available = max(line.units - line.training, 0)
         take = min(available, ceil_units(need / peak)) if need > 0 and peak > 0 else 0
         line.inference = take

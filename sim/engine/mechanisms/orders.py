@@ -102,6 +102,13 @@ def _lot(w: Simulation, product: str, qty: float, buyer: str, channel: str, orde
     return Lot(w.compliance.item(product), qty, country, buyer, hq, channel, order_day)
 
 
+def _decide(w: Simulation, product: str, buyer: str, channel: str, order_day: float,
+            applies_at: str = "export"):
+    """The rules' decision now on a lot of *product* for *buyer* (what :func:`_lot` + ``decide`` give)."""
+    country, hq = w.party(buyer)
+    return w.compliance.decide_chip(product, country, buyer, hq, channel, w.env.now, order_day, applies_at)
+
+
 def import_check(w: Simulation, buyer: str, product: str) -> tuple[str, float]:
     """The importing country's treatment of *buyer* buying *product* now: ('ok' | 'barred' | 'refused', hold days).
 
@@ -110,7 +117,7 @@ def import_check(w: Simulation, buyer: str, product: str) -> tuple[str, float]:
     and review period: refused -> not ordered this period, approved -> ordered, shipped after the review.
     Every import treatment is one handler in :mod:`sim.engine.treatments`.
     """
-    d = w.compliance.decide(_lot(w, product, 0, buyer, "sale", w.env.now), w.env.now, applies_at="import")
+    d = _decide(w, product, buyer, "sale", w.env.now, applies_at="import")
     if d.kind == "allow":
         return "ok", 0.0
     verdict, hold = handler(d.kind).at_import(w, d, buyer, product)
@@ -151,7 +158,8 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
     if inf is not None:  # serving first, then the workloads, then training gets what is left (as at run time)
         need = inference.needed_flops(w, lid, now + LOOKAHEAD_INFERENCE_DAYS)
         need = _cover(w, pool, inf.chips, inf.precision, need)
-        usable = [c for c in inf.chips if w.peak(c, inf.precision) > 0]
+        peaks = w.peaks_at(inf.precision)
+        usable = [c for c in inf.chips if peaks[c] > 0]
         if need > 0 and usable:
             units = ceil_units(need / w.peak(usable[0], inf.precision))
             out.append(("inference", usable, units))
@@ -159,7 +167,8 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
         wl = lab.workloads[wid]
         order = workloads.chip_order(w, lid, wid)
         need = _cover(w, pool, order, wl.precision, workloads.needed_flops(w, lid, wid, now + LOOKAHEAD_INFERENCE_DAYS))
-        products = [p for p in (wl.chips or lab.strategy.products or sorted(s.chips)) if w.peak(p, wl.precision) > 0]
+        peaks = w.peaks_at(wl.precision)
+        products = [p for p in (wl.chips or lab.strategy.products or sorted(s.chips)) if peaks[p] > 0]
         if need > 0 and products:
             best = max(products, key=lambda p: (score(w, lid, p), p))  # units counted at the best value's peak
             out.append((f"workload:{wid}", products, ceil_units(need / w.peak(best, wl.precision))))
@@ -183,8 +192,9 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
 
 def _cover(w: Simulation, pool: dict[str, int], chips: list[str], precision: str, need: float) -> float:
     """Take chips from *pool* (in *chips* order) to cover *need* FLOP/s; returns the need left."""
+    peaks = w.peaks_at(precision)
     for chip in chips:
-        peak = w.peak(chip, precision)
+        peak = peaks[chip]
         if peak <= 0 or need <= 0 or chip not in pool:
             continue
         used = min(pool[chip] * peak, need)
@@ -203,9 +213,9 @@ def _orderable_now(w: Simulation, lid: str, product: str) -> bool:
     if strat.products and product not in strat.products:
         return False
     now = w.env.now
-    if _closed(w, w.compliance.decide(_lot(w, product, 1, lid, legal[product].channel, now), now)):
+    if _closed(w, _decide(w, product, lid, legal[product].channel, now)):
         return False
-    return not _closed(w, w.compliance.decide(_lot(w, product, 0, lid, "sale", now), now, applies_at="import"))
+    return not _closed(w, _decide(w, product, lid, "sale", now, applies_at="import"))
 
 
 STALE_ORDER_REVIEWS = 3  # an order unfilled for this many reviews (and 90 days at least) is cancelled
@@ -290,8 +300,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     denied_once = False
     domestic_only = False
     # the export decision for each product now (a lot's size does not change it): worked out once, used twice
-    decisions = {p: w.compliance.decide(_lot(w, p, units, lid, legal[p].channel if p in legal else "sale", now), now)
-                 for p in ranked}
+    decisions = {p: _decide(w, p, lid, legal[p].channel if p in legal else "sale", now) for p in ranked}
     orderable = [p for p in ranked if p in legal and not _closed(w, decisions[p])]
     for p in ranked:
         if remaining <= 0:
@@ -397,7 +406,7 @@ def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
     while True:
         qty = whole.take(series.at(w.env.now) if w.env.now >= release_day else 0.0)
         if qty > 0:
-            d = w.compliance.decide(_lot(w, chip, qty, cid, "sale", w.env.now), w.env.now)
+            d = _decide(w, chip, cid, "sale", w.env.now)
             if _closed(w, d):
                 _record_denied_demand(w, cid, chip, qty, d.rule, futile=d.kind != "deny")
             else:

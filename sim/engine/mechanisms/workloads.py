@@ -55,11 +55,12 @@ def reserve(w: Simulation, lid: str) -> None:
         need = needed_flops(w, lid, wid, now)
         total = need
         held = 0
+        peaks = w.peaks_at(wl.precision)
         for chip in chip_order(w, lid, wid):
             if need <= 0:
                 break
             line = w.fleet[lid].get(chip)
-            peak = w.peak(chip, wl.precision)
+            peak = peaks[chip]
             if line is None or peak <= 0:
                 continue
             take = min(line.free, ceil_units(need / peak))
