@@ -205,17 +205,57 @@ def changes(original: Any, edited: Any, path: Path = ()) -> list[tuple[str, Any,
             else:
                 out += changes(original[k], edited[k], path + (k,))
         return out
+    if isinstance(original, list) and isinstance(edited, list) and len(original) == len(edited) and original \
+            and all(isinstance(x, dict) and "since" not in x for x in original + edited):
+        out = []
+        for i, (a, b) in enumerate(zip(original, edited, strict=True)):
+            out += changes(a, b, path + (i,))
+        return out
     if original != edited:
         return [(dotted(path), original, edited)]
     return []
 
 
+_MARKS = {"(present)": "in the file", "(removed)": "removed", "(absent)": "not in the file", "(added)": "added"}
+
+
 def describe(value: Any) -> str:
-    """A short human reading of a dumped value for the change list (quantities as sim describes them)."""
+    """A short human reading of a dumped value for the change list (quantities as sim describes them; never a
+    Python dict or list dump)."""
+    if isinstance(value, str) and value in _MARKS:
+        return _MARKS[value]
     if isinstance(value, list) and value and isinstance(value[0], dict) and "since" in value[0]:
-        return "; ".join(f"{s['since']}: {describe(s['value'])}" for s in value)
+        steps = [(str(s["since"]), describe(s["value"])) for s in value]
+        if len(steps) == 1 and steps[0][0] <= "1900-12-31":  # a constant: one step from before any start
+            return steps[0][1]
+        return "; ".join(f"from {since}: {v}" for since, v in steps)
     if isinstance(value, dict) and "dist" in value:
         return quantities.describe(value)
+    if isinstance(value, dict):
+        if "effective" in value:
+            return f"{value.get('name') or 'a rule'}, in force from {value['effective']}"
+        return "; ".join(f"{k.replace('_', ' ')}: {describe(v)}" for k, v in value.items() if v not in (None, [], {}))
+    if isinstance(value, list):
+        return ", ".join(describe(v) for v in value) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:,.0f}" if abs(value) >= 1e5 else f"{value:,g}"
+    if value is None:
+        return "none"
     return str(value)
+
+
+def lever_of(levers: list[Lever], path: str) -> Lever | None:
+    """The lever that sets *path*: its own path, else the most specific lever path containing it, else one inside it."""
+    exact, inside, within = None, (-1, None), None
+    for lever in levers:
+        for p in lever.paths:
+            d = dotted(p)
+            if path == d and exact is None:
+                exact = lever
+            elif path.startswith(d + ".") and len(d) > inside[0]:
+                inside = (len(d), lever)
+            elif d.startswith(path + ".") and within is None:
+                within = lever
+    return exact or inside[1] or within

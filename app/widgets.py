@@ -86,10 +86,15 @@ def _to_widget(lever: lv.Lever, value: Any) -> Any:
     return value
 
 
-def changes_table(original: dict, edited: dict) -> None:
-    """What differs from the file, one row per changed field (series and distributions shown whole)."""
-    rows = [{"field": path, "in file": lv.describe(old), "now": lv.describe(new)}
-            for path, old, new in lv.changes(original, edited)]
+def changes_table(original: dict, edited: dict, levers: list[lv.Lever] | None = None) -> None:
+    """What differs from the file, one row per changed field: the lever that changed it (in words), the field's
+    path, the value in the file and now (series and distributions described, never dumped)."""
+    rows = []
+    for path, old, new in lv.changes(original, edited):
+        lever = lv.lever_of(levers or [], path)
+        what = f"{lever.group}: {lever.label}" if lever is not None else path.replace(".", " › ")
+        rows.append({"what": what, "field": path,
+                     "in file": lv.describe(old), "now": lv.describe(new)})
     if not rows:
         st.caption("No changes: the scenario is as in its file.")
         return

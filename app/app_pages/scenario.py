@@ -70,7 +70,7 @@ for tab, group in zip(st.tabs(groups), groups, strict=True):
 current = state.current()
 st.subheader("Changed from file")
 if current.edited is not None:
-    widgets.changes_table(current.loaded.data, current.edited)
+    widgets.changes_table(current.loaded.data, current.edited, current.levers)
 left, right = st.columns(2)
 left.button("Reset all levers", key="scn_reset", on_click=state.reset_levers, icon=":material/restart_alt:")
 if current.ok:

@@ -101,3 +101,23 @@ def test_dated_tables_show_dates_not_days(tiny):
     row = frame[frame["kpi"] == "job_finish_day[lab-cn/job1]"].iloc[0]
     assert row["value"] == "2023-03-26" and row["unit"] == "date"
     assert json.dumps(list(frame["value"]))  # plain text
+
+
+@pytest.mark.parametrize("name", ["tests/data/tiny.yaml", "scenarios/bytedance_ascend.yaml"])
+def test_changed_from_file_is_in_words_for_every_lever(name):
+    data = services.load_file(str(ROOT / name)).data
+    found = lv.discover(data)
+    moved = {"toggle": False, "number": 1.0, "date": "2024-03-01", "add_rule": "2026-06-01"}
+    for lever in found:
+        value = moved.get(lever.kind, lever.high if lever.kind == "scale" else lever.low)
+        if lever.kind == "toggle":
+            value = not lever.default
+        rows = lv.changes(data, lv.apply(data, found, {lever.id: value}))
+        assert rows or lever.kind == "scale", lever.id  # 0 × factor is still 0
+        for path, old, new in rows:
+            for text in (lv.describe(old), lv.describe(new)):
+                assert not any(ch in text for ch in "{}[]'"), (lever.id, path, text)
+            assert lv.lever_of(found, path) is not None, (lever.id, path)
+    tpp = next(x for x in found if x.kind == "number")
+    ((path, old, new),) = lv.changes(data, lv.apply(data, found, {tpp.id: 1.0}))
+    assert path.endswith(".tpp_min") and lv.describe(new) == "1"
