@@ -604,6 +604,14 @@ class SweepData:
         return self.error is None
 
 
+def error_lines(e: BaseException) -> list[str]:
+    """An exception as the one-line problems the panel lists: a scenario's ``FILE:LINE: path: message`` lines, else
+    ``Type: message`` on one line."""
+    if isinstance(e, ScenarioError):
+        return [str(p) for p in e.problems] or [_one_line_error(e)]
+    return [f"{type(e).__name__}: {_one_line_error(e)}"]
+
+
 def _one_line_error(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
     return text if len(text) <= 300 else text[:297] + "..."

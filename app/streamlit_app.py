@@ -63,4 +63,9 @@ pages = [
     st.Page("app_pages/calibration.py", title="Calibration", icon=":material/straighten:"),
     st.Page("app_pages/briefing.py", title="Briefing", icon=":material/description:"),
 ]
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+except Exception as e:  # noqa: BLE001 - any error a page did not handle is the one-line panel, never a traceback
+    from app import widgets
+
+    widgets.problems_panel(services.error_lines(e), title="This page stopped on an error")

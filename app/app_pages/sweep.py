@@ -46,7 +46,7 @@ if not path:
 
 data = services.open_sweep(path)
 if not data.ok:
-    st.error(f"**This folder cannot be opened as a sweep store.** {data.error}", icon=":material/error:")
+    widgets.problems_panel([data.error], title="This folder cannot be opened as a sweep store")
     st.caption("A sweep store is the folder given to `exportsim sweep --store`; it holds `sweep.json`, "
                "`design.parquet` and `runs/`.")
     st.stop()
@@ -121,7 +121,7 @@ st.caption("Drag along an axis to filter the lines; drag an axis title to reorde
 # ------------------------------------------------------------------------------------- sensitivity
 st.subheader("Sensitivity")
 if "error" in sens:
-    st.error(sens["error"])
+    widgets.problems_panel([sens["error"]], title="No sensitivity for this KPI")
 else:
     if sens["note"]:
         st.warning(sens["note"], icon=":material/info:")
@@ -170,7 +170,7 @@ condition = cond_col.text_input(f"Condition on {kpi}", key=cond_key,
                                 help="An operator and a number: > 1250, <= 0.5, == 0 (a bare number means >).")
 found = services.sweep_prim(path, kpi, condition)
 if "error" in found:
-    st.error(f"**Condition not usable.** {found['error']}")
+    widgets.problems_panel([found["error"]], title="Condition not usable")
 else:
     stats_col.markdown(f"**{found['cases']}** of {found['of']} runs meet `{found['condition']}` "
                        f"(base density {found['base_density']:.2f}); **{len(found['boxes'])}** box(es) found.")

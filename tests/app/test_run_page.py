@@ -49,3 +49,17 @@ def test_a_lever_that_moves_the_finish_is_not_flagged(tiny_app):
     at.slider(key=MFU).set_value(0.2).run()
     at.switch_page("app_pages/run.py").run()
     assert at.status[0].label != first  # another edit, another run id
+
+
+def test_an_unhandled_error_is_the_one_line_panel(tiny_app, monkeypatch):
+    from app import services
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("the engine broke\nacross two lines")
+
+    at = _open_run(tiny_app)
+    monkeypatch.setattr(services, "run", boom)
+    at.switch_page("app_pages/run.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    (err,) = [e.value for e in at.error]
+    assert "This page stopped on an error" in err and "`RuntimeError: the engine broke across two lines`" in err
