@@ -109,7 +109,9 @@ def job_start(result, scenario: Scenario, lab: str, job: str | None = None) -> J
         if len(enough) and (start is None or float(enough.index.min()) <= start):
             held = float(enough.index.min())
     events = result.tables["events"]
-    waits, chosen_days, runner = (), None, None
+    waits: tuple[str, ...] = ()
+    chosen_days: float | None = None
+    runner: str | None = None
     if len(events):
         ev = events[events["actor"] == lab]
         waits = tuple(str(d) for d in ev[(ev["kind"] == "job_wait") & ev["detail"].astype(str).str.startswith(job)
