@@ -53,3 +53,24 @@ def test_run_all_rejects_unknown_section(tmp_path: Path) -> None:
                         "--out", str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert r.returncode == 2
     assert "unknown section" in r.stderr
+
+
+def test_ratios_section_reports_issue_18_figures(tmp_path: Path) -> None:
+    """The run-cost ratios: each is a finite positive number with its goal (the values are not asserted)."""
+    out = tmp_path / "results"
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run_all.py"), "--quick", "--only", "ratios", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads((out / "bench.json").read_text())
+    ratios = data["ratios"]
+    for key in ("kpi_overhead", "load_vs_run", "floor", "sweep_cpu", "call_growth"):
+        assert key in ratios, key
+    counts = ratios["floor"]["counts"]
+    assert min(counts.values()) > 0  # events, draws, compliance look-ups and rows all counted
+    assert set(ratios["call_growth"]) == {"labs", "rules", "horizon"}
+    rows = [g for g in data["goals"] if g["area"] == "run cost"]
+    assert len(rows) == 7
+    for g in rows:
+        assert g["value"] > 0 and g["goal"]
