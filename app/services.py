@@ -217,6 +217,14 @@ def date_text(start: dt.date, day: float | None) -> str:
     return "—" if _nan(day) else str(day_to_date(start, float(day)))
 
 
+def days_text(x: float | None) -> str:
+    """A difference in days, signed and rounded (``+2 d``, ``0 d``, never ``-0``)."""
+    if _nan(x):
+        return "—"
+    v = round(float(x))  # type: ignore[arg-type]
+    return "0 d" if v == 0 else f"{v:+,.0f} d"
+
+
 def is_day_kpi(kpi: str) -> bool:
     """Whether a KPI is a day (shown as a date)."""
     return _is_day(kpi)
@@ -231,6 +239,7 @@ def compare_display(table: pd.DataFrame, start: dt.date) -> pd.DataFrame:
     """The Compare table as people read it: day KPIs as dates (levels) and days (differences), other KPIs with
     3 significant figures; R last."""
     from sim.reports.formatting import sig
+    from sim.results import kpi_catalog
 
     def num(x: float) -> str:
         return "—" if _nan(x) else sig(float(x), 3)
@@ -239,12 +248,15 @@ def compare_display(table: pd.DataFrame, start: dt.date) -> pd.DataFrame:
         return "—" if _nan(x) else (start + dt.timedelta(days=float(x))).isoformat()
 
     def days(x: float) -> str:
-        return "—" if _nan(x) else f"{float(x):+,.0f} d"
+        return days_text(x)
 
     rows = []
     for r in table.to_dict("records"):
+        if int(r["n_pairs"]) == 0 and _nan(r["base_mean"]) and _nan(r["counterfactual_mean"]):
+            continue  # no value in either world (a threshold never reached): nothing to read
         lvl, dif = (date, days) if _is_day(r["kpi"]) else (num, num)
-        rows.append({"KPI": r["kpi"], "scenario": lvl(r["base_mean"]), "counterfactual": lvl(r["counterfactual_mean"]),
+        rows.append({"KPI": r["kpi"], "unit": kpi_catalog.unit(r["kpi"]), "scenario": lvl(r["base_mean"]),
+                     "counterfactual": lvl(r["counterfactual_mean"]),
                      "difference (mean)": dif(r["diff_mean"]),
                      "95 % CI": "—" if _nan(r["diff_ci_low"])
                      else f"{dif(r['diff_ci_low'])} to {dif(r['diff_ci_high'])}",
@@ -283,6 +295,9 @@ def scenario_meta(scenario_json: str) -> dict:
         "name": s.name, "question": s.question, "description": s.description, "start": s.start, "end": s.end,
         "seed": s.seed, "horizon_days": s.horizon_days, "rules": {rid: r.name or rid for rid, r in s.rules.items()},
         "labs": list(s.labs), "jobs": [f"{lid}/{jid}" for lid, lab in s.labs.items() for jid in lab.jobs],
+        # pickers offer the labs with a training job first (the question is about them)
+        "lab_order": [lid for lid, lab in s.labs.items() if lab.jobs] + [lid for lid, lab in s.labs.items()
+                                                                         if not lab.jobs],
     }
 
 
@@ -432,6 +447,19 @@ def network(scenario_json: str, on: dt.date) -> dict:
     rules_in_force = [rid for rid in s.rules if comp.rule_in_force(rid, s.day_of(on))]
     return {"nodes": nodes, "edges": edges, "chokepoints": choke, "issues": summary["issues"],
             "rules_in_force": rules_in_force, "start": s.start, "end": s.end}
+
+
+def network_figure(nodes: pd.DataFrame, edges: pd.DataFrame, title: str):
+    """``sim.reports.plots.network_figure`` with its node labels readable: each label on a white box just above its
+    node, drawn over the edges instead of under them (a presentation change only; positions are the plot's)."""
+    fig = plots.network_figure(nodes, edges, title)
+    for trace in fig.data:
+        if getattr(trace, "mode", None) == "markers+text" and trace.text is not None:
+            for x, y, text in zip(trace.x, trace.y, trace.text, strict=True):
+                fig.add_annotation(x=x, y=y, text=str(text), showarrow=False, yshift=17, font={"size": 11},
+                                   bgcolor="rgba(255,255,255,0.88)", borderpad=1)
+            trace.mode = "markers"
+    return fig
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

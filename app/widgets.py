@@ -19,8 +19,9 @@ def problems_panel(problems: list[str] | tuple[str, ...], title: str = "This sce
 def kpi_cards(cards: list[dict], per_row: int = 4) -> None:
     """A grid of st.metric cards; each card is ``{label, value, delta?, delta_color?, help?}``."""
     for i in range(0, len(cards), per_row):
-        cols = st.columns(per_row, border=True)
-        for col, card in zip(cols, cards[i:i + per_row], strict=False):
+        row = cards[i:i + per_row]
+        cols = st.columns(per_row if len(cards) <= per_row or len(row) == per_row else len(row), border=True)
+        for col, card in zip(cols, row, strict=False):
             col.metric(card["label"], card["value"], delta=card.get("delta"),
                        delta_color=card.get("delta_color", "normal"), help=card.get("help"))
 

@@ -70,10 +70,11 @@ for job in meta["jobs"]:
         r = row.iloc[0]
         when = services.date_text(meta["start"], r["base_mean"]), services.date_text(meta["start"],
                                                                                      r["counterfactual_mean"])
+        d = services.days_text
         st.markdown(f"**{job}** finishes on average on **{when[0]}** against **{when[1]}** ({cf_label}): "
-                    f"**{r['diff_mean']:+.0f} days** "
-                    f"(mean of R = {r['n_pairs']} paired replications; 95 % interval {r['diff_ci_low']:+.0f} to "
-                    f"{r['diff_ci_high']:+.0f}; 10–90 % of pairs {r['diff_p10']:+.0f} to {r['diff_p90']:+.0f}).")
+                    f"**{d(r['diff_mean'])}** (mean of R = {r['n_pairs']} paired replications; 95 % interval "
+                    f"{d(r['diff_ci_low'])} to {d(r['diff_ci_high'])}; 10–90 % of pairs {d(r['diff_p10'])} to "
+                    f"{d(r['diff_p90'])}).")
 st.caption("Mean paired difference over R replications with common random numbers; 95 % Student-t interval of "
            "the mean, clipped to the KPI's range; 10–90 %: spread of the paired differences (sim.experiments.estimate, "
            "as `exportsim compare` and the briefing report them).")
@@ -85,7 +86,8 @@ st.caption("Dates are in the table, not in the chart: a date's difference is in 
            "would depend on the scenario's start date.")
 st.dataframe(services.compare_display(shown, meta["start"]).rename(columns={"counterfactual": cf_label}),
              hide_index=True, width="stretch", key="cmp_table")
-st.caption("Day KPIs: levels as dates, differences in days; other KPIs to 3 significant figures.")
+st.caption("Day KPIs: levels as dates, differences in days; other KPIs to 3 significant figures. KPIs without a "
+           "value in either world (e.g. a compute threshold never reached) are left out; the CSV has every KPI.")
 st.download_button("Download the comparison (CSV)", services.table_bytes(table, "csv"),
                    file_name=f"{meta['name']}_compare.csv", key="cmp_download", icon=":material/download:")
 
@@ -95,6 +97,6 @@ if posterior is not None:  # the fleet chart shows replication 0: posterior draw
     base_json_0 = services.calibrated_json(current.scenario_json, posterior, 0, seed)[0]
     cf_json_0 = services.calibrated_json(cf_json, posterior, 0, seed)[0]
 base_run, cf_run = services.run(base_json_0, seed), services.run(cf_json_0, seed)
-owner = meta["labs"][0] if len(meta["labs"]) == 1 else st.selectbox("Lab", meta["labs"], key="cmp_lab")
+owner = meta["labs"][0] if len(meta["labs"]) == 1 else st.selectbox("Lab", meta["lab_order"], key="cmp_lab")
 st.plotly_chart(services.plots.fleet_overlay({meta["name"]: base_run.tables["fleet"], cf_label: cf_run.tables["fleet"]},
                                              base_run.start, owner), key="cmp_fleet")

@@ -19,7 +19,7 @@ st.caption(f"On **{on}**: {len(net['rules_in_force'])} rule(s) in force, {len(bl
            f"edges blocked. Blocking here is a structural reading; the engine decides lot by lot. Component flows "
            f"inside one country ({len(net['edges'][net['edges']['domestic']])} edges, e.g. dies from a domestic "
            "foundry to a domestic packager) are outside the rules' jurisdiction and never shown blocked.")
-st.plotly_chart(services.plots.network_figure(net["nodes"], net["edges"], f"Supplier network on {on}"),
+st.plotly_chart(services.network_figure(net["nodes"], net["edges"], f"Supplier network on {on}"),
                 key="net_graph")
 
 left, right = st.columns(2)
@@ -44,7 +44,7 @@ st.subheader("Simulated chokepoints")
 st.caption("Each node (or channel) is knocked out from the chosen date, with common random numbers against "
            "the base run; the bars show the impact on the lab's main training job (finish day; unfinished counts "
            "as the horizon) with 95 % intervals, next to the graph's betweenness.")
-labs = meta.get("labs") or []
+labs = meta.get("lab_order") or []
 if not labs:
     st.write("The scenario has no lab to rank chokepoints for.")
 else:

@@ -31,7 +31,7 @@ with st.status("Running the scenario…", expanded=False) as status:
 if edited:
     st.badge(f"edited · run {result.run_id}", icon=":material/edit:", color="orange")
 
-lab = meta["labs"][0] if len(meta["labs"]) == 1 else st.selectbox("Lab", meta["labs"], key="run_lab")
+lab = meta["labs"][0] if len(meta["labs"]) == 1 else st.selectbox("Lab", meta["lab_order"], key="run_lab")
 
 st.subheader("Headline")
 cards = []
@@ -43,7 +43,7 @@ for job in services.job_summary(result, no_rules):
     cards.append({"label": f"{key} finishes",
                   "value": str(job["finish_date"]) if job["finish_date"] else "not by the horizon",
                   "delta": None if delay is None else "same as with no rules" if abs(delay) < 0.5
-                  else f"{delay:+.0f} days vs no rules",
+                  else f"{services.days_text(delay)} vs no rules",
                   "delta_color": "off" if delay is None or abs(delay) < 0.5 else "inverse",
                   "help": services.kpi_help(f"job_finish_day[{key}]")
                   + " Delta: against the same seed in a world without any rule."})
@@ -51,8 +51,8 @@ for job in services.job_summary(result, no_rules):
         cards.append({"label": "Delay vs deadline", "value": f"{job['delay_vs_deadline_days']:+.0f} days",
                       "help": services.kpi_help(f"job_delay_vs_deadline_days[{key}]")})
     per_pflop = job["cost_per_pflop_usd"]
-    cards.append({"label": "Cost per PFLOP of training",
-                  "value": "—" if per_pflop is None else f"${per_pflop:.2g} per PFLOP",
+    cards.append({"label": "Cost, $ per PFLOP trained",
+                  "value": "—" if per_pflop is None else f"${per_pflop:.2g}",
                   "help": services.kpi_help(f"job_cost_per_pflop_usd[{key}]")
                   + ("" if per_pflop is None else f" Here: ${per_pflop * 1e9 / 1e6:,.2g}M per 10^24 FLOP.")})
     cards.append({"label": "Job cost (full cost)",

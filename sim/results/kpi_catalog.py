@@ -34,7 +34,7 @@ CATALOG: dict[str, KpiDef] = {d.base: d for d in (
     KpiDef("job_start_day", "starts", "date", "Date the job first starts training on a cluster."),
     KpiDef("job_delay_vs_deadline_days", "delay vs deadline", "days",
            "Finish date minus the job's deadline, in days (negative: early)."),
-    KpiDef("job_cost_usd", "job cost", "$M", "What the training job costs, on one basis, " + _FULL_COST + "."),
+    KpiDef("job_cost_usd", "job cost", "$", "What the training job costs, on one basis, " + _FULL_COST + "."),
     KpiDef("job_cost_per_pflop_usd", "cost per PFLOP", "$ per PFLOP",
            "Job cost (" + _FULL_COST + ") divided by the training compute done, in PFLOP (10^15 floating-point "
            "operations, not PFLOP/s); $0.001 per PFLOP is $1M per 10^24 FLOP."),
