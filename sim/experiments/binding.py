@@ -273,8 +273,8 @@ def explain_no_effect(base, edited, scenario: Scenario, lab: str, changed: Seque
         return []
     js = job_start(edited, scenario, lab)
     packaging = packaging_binding(edited, scenario)
-    return [f"{label} moves nothing here (the finish date is unchanged): {_reason(scenario, path, js, packaging)}."
-            for label, path in changed]
+    return [f"**{label[0].upper() + label[1:]}** moves nothing here (the finish date is unchanged): "
+            f"{_reason(scenario, path, js, packaging)}." for label, path in changed]
 
 
 __all__ = ["JobStart", "PackagingBinding", "explain_no_effect", "explain_run", "job_sentence", "job_start", "moved",

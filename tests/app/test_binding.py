@@ -45,8 +45,8 @@ def test_packaging_binding_counts_hbm_months_on_the_flagship():
     js = binding.job_start(r, s, "bytedance")
     assert js.at_earliest and js.on_held_chips and js.chip == "h800"
     lines = binding.explain_no_effect(r, r, s, "bytedance", [("SMIC die yield", "nodes.smic.allocation.ascend910c")])
-    assert lines[0].startswith("SMIC die yield moves nothing here (the finish date is unchanged): bytedance/llm starts "
-                               "on 2024-10-01 on 16,384 h800 bytedance already holds")
+    assert lines[0].startswith("**SMIC die yield** moves nothing here (the finish date is unchanged): "
+                               "bytedance/llm starts on 2024-10-01 on 16,384 h800 bytedance already holds")
     assert "nothing can make it start sooner" in lines[0] and lines[0].endswith("not dies.")
 
 
@@ -60,7 +60,7 @@ def test_no_effect_is_silent_when_the_finish_moves(tiny):
     assert binding.explain_no_effect(r, r2, s2, "lab-cn", [("MFU", "labs.lab-cn.jobs.job1.mfu.ascend910b")]) == []
     # an MFU on a chip the job does not run on: nothing moves, and the sentence says why
     lines = binding.explain_no_effect(r, r, s, "lab-cn", [("MFU on h100", "labs.lab-cn.jobs.job1.mfu.h100")])
-    assert lines == ["MFU on h100 moves nothing here (the finish date is unchanged): the job runs on ascend910b, "
+    assert lines == ["**MFU on h100** moves nothing here (the finish date is unchanged): the job runs on ascend910b, "
                      "not h100, so the MFU on h100 is never used."]
 
 

@@ -33,7 +33,7 @@ def test_a_lever_that_moves_nothing_is_explained(tiny_app):
     label = at.status[0].label
     assert "run `tiny@" in label and label.endswith(":7`")
     (warning,) = [w.value for w in at.warning]
-    assert warning.startswith("smic die yield, ascend910b moves nothing here (the finish date is unchanged): "
+    assert warning.startswith("**Smic die yield, ascend910b** moves nothing here (the finish date is unchanged): "
                               "lab-cn/job1 starts on 2023-02-09")
     assert "limited by packaging capacity (in 12 of 12 months with assembly), not dies." in warning
 
