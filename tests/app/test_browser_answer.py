@@ -130,3 +130,25 @@ def test_answer_page_shows_the_options_table_and_chart(app_url, page, tmp_path):
     shot = tmp_path / "answer_tiny.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 20_000
+
+
+def test_run_page_from_a_link_explains_a_lever_that_moves_nothing(app_url, page):
+    page.goto(f"{app_url}/run?scenario=tests/data/tiny.yaml&lever.yield:smic:ascend910b=0.9",
+              wait_until="domcontentloaded")
+    page.wait_for_function("document.body.innerText.includes('moves nothing here')", timeout=120_000)
+    _settled(page)
+    body = page.inner_text("body")
+    assert "Traceback" not in body
+    assert re.search(r"run tiny@[0-9a-f]{16}:7", body), body[:2000]  # an edited run's own id, with the badge
+    assert "limited by packaging capacity (in 12 of 12 months with assembly), not dies" in body
+    assert "Cost, $ per PFLOP trained" in body and "Chips blocked (denied + refused)" in body
+    assert re.search(r"20\d\d-\d\d-\d\d", body)  # finish date as a date
+
+
+def test_network_view_leaves_domestic_flows_open(app_url, page):
+    page.goto(f"{app_url}/network?scenario=bytedance_ascend.yaml", wait_until="domcontentloaded")
+    page.wait_for_selector(CHART, timeout=120_000)
+    _settled(page)
+    body = page.inner_text("body")
+    assert "outside the rules' jurisdiction" in body and "Traceback" not in body
+    assert "2 of 38 edges blocked" in body  # the foreign HBM edges; not smic's dies nor cxmt's HBM (domestic)
