@@ -64,6 +64,11 @@ st.caption(caption)
 if reproduce:
     st.code(reproduce, language="bash")
 st.plotly_chart(services.options_chart(study), key="ans_chart")
+with st.expander(f"What limits the baseline (seed {seed}, one run)", icon=":material/lock:"):
+    for sentence in services.what_binds(current.scenario_json, seed, base["lab"]):
+        st.markdown(f"- {sentence}")
+    st.caption("Why a lever can leave the answer where it is: read from the baseline run's tables "
+               "(sim.experiments.binding); the Run page says it for each lever you change.")
 
 st.subheader("What would change this")
 st.caption("One input at a time at its 10th and 90th percentile, in both worlds, on the headline difference "

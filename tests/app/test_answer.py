@@ -38,6 +38,8 @@ def test_answer_page_shows_the_question_table_and_chart(tiny_app):
     assert list(table["option"])[:2] == ["baseline (tiny)", "counterfactual: no rules"]
     assert table["finish date (95 % CI)"].str.match(r"20\d\d-\d\d-\d\d").all()
     assert any("R = 10" in s.value for s in at.subheader)
+    limits = [e for e in at.expander if e.label.startswith("What limits the baseline")]
+    assert limits and "limited by packaging capacity" in " ".join(m.value for m in limits[0].markdown)
     at.button(key="ans_sens").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert (len(at.dataframe) > 1 and "flips the sign" in at.dataframe[1].value.columns) or any(
