@@ -452,7 +452,8 @@ class SweepRunners:
     """The same runs of one spec through each runner; every method returns its wall time (s)."""
 
     def __init__(self, kind: str, n: int, tmp: Path, ema: Any):
-        from sim.experiments.sweep import assignments, default_chunk_size, expand, kpi_matcher, load_spec
+        from sim.experiments.sweep import default_chunk_size, expand, kpi_matcher, load_spec
+        from sim.experiments.sweep.design import assignments
 
         self.kind, self.tmp, self.ema = kind, tmp, ema
         self.setup = SWEEP_SETUPS[kind]
