@@ -20,8 +20,10 @@ st.caption(f"**{meta['name']}** · seed {seed} · one run (R = 1; the Compare pa
            f"replications) · {meta['start']} → {meta['end']}")
 
 file_json = services.canonical_json(current.loaded.data)
-edited = services.is_edited(current.scenario_json, current.loaded.data)
-run_id = services.run_id_for(scenario_json, current.loaded.data, seed) if (edited or posterior is not None) else None
+# an upload is a YAML that may differ from any library file of its name: its id always comes from its content
+file_data = None if current.source == state.UPLOAD else current.loaded.data
+edited = services.is_edited(current.scenario_json, file_data)
+run_id = services.run_id_for(scenario_json, file_data, seed) if (edited or posterior is not None) else None
 with st.status("Running the scenario…", expanded=False) as status:
     st.write("the scenario as edited" if edited else "the scenario as in its file")
     result = services.run(scenario_json, seed, run_id)
@@ -29,7 +31,8 @@ with st.status("Running the scenario…", expanded=False) as status:
     no_rules = services.run_without_rules(scenario_json, seed)
     status.update(label=f"Run done: {result.events_processed:,} events · run `{result.run_id}`", state="complete")
 if edited:
-    st.badge(f"edited · run {result.run_id}", icon=":material/edit:", color="orange")
+    st.badge(f"{'uploaded' if file_data is None else 'edited'} · run {result.run_id}", icon=":material/edit:",
+             color="orange")
 
 lab = meta["labs"][0] if len(meta["labs"]) == 1 else st.selectbox("Lab", meta["lab_order"], key="run_lab")
 
@@ -85,7 +88,7 @@ if by_origin:
 changed = [(lever.label, lever.dotted) for lever in current.levers
            if current.values.get(lever.id, lever.default) != lever.default]
 silent = services.no_effect(file_json, current.scenario_json, seed, lab, changed,
-                            services.run_id_for(current.scenario_json, current.loaded.data, seed)) \
+                            services.run_id_for(current.scenario_json, file_data, seed)) \
     if posterior is None else []
 for sentence in silent:
     st.warning(sentence, icon=":material/info:")

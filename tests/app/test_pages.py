@@ -112,6 +112,7 @@ def test_valid_upload_becomes_the_open_scenario(tiny_app):
     at.switch_page("app_pages/run.py").run()
     assert not at.exception
     assert "tiny_uploaded" in at.caption[0].value
+    assert "run `tiny_uploaded@" in at.status[0].label  # an upload's run id comes from its content
 
 
 def test_invalid_scenario_file_shows_its_problems_on_every_page(monkeypatch):
