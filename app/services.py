@@ -430,7 +430,7 @@ def network(scenario_json: str, on: dt.date) -> dict:
     g = sim_network.build_graph(s)
     summary = sim_network.summary(s)
     # the rules' verdict on each edge (compliance), less the edges outside their jurisdiction (domestic components)
-    blocked = {eid for eid in sim_compliance.blocked_edges(s, on) if not sim_network.outside_jurisdiction(s, eid)}
+    blocked = set(sim_compliance.blocked_edges(s, on))  # domestic component flows are outside the rules there too
     nodes = pd.DataFrame([{"id": n, "kind": d["kind"], "country": d["country"], "name": d["name"]}
                           for n, d in g.nodes(data=True)])
     edges = pd.DataFrame([{"id": eid, "from": e.from_, "to": e.to, "flow": e.flow, "channel": e.channel,

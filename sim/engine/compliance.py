@@ -13,6 +13,7 @@ import bisect
 import datetime as dt
 from dataclasses import dataclass
 
+from sim.scenario.jurisdiction import edge_outside_rules
 from sim.schema import RESTRICTIVENESS, Rule, Scenario, memory_bandwidth_gb_s, performance_density, tpp
 from sim.schema.rules import ItemClause
 
@@ -274,7 +275,7 @@ def blocked_edges(s: Scenario, date: dt.date) -> list[str]:
     channel_of = {"direct": "sale", "reexport": "reexport", "remote": "remote"}
     out = []
     for eid, e in s.edges.items():
-        if e.channel == "grey":
+        if e.channel == "grey" or edge_outside_rules(s, eid):  # domestic component flows: outside the rules
             continue
         src = s.nodes.get(e.from_)
         if e.flow in ("chips", "rental"):

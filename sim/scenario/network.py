@@ -6,23 +6,17 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from sim.scenario.jurisdiction import COMPONENT_FLOWS, edge_outside_rules  # noqa: F401 - re-exported
 from sim.schema import Scenario
 from sim.schema.network import ACCEPTS, EMITS  # noqa: F401 - the flow tables live with the schema (validate checks them)
 
 SUPPLY_FLOWS = {"wafers", "dies", "hbm", "chips", "rental"}
 
 
-#: Flows of components (not finished chips): the engine checks them against the rules only across a border.
-COMPONENT_FLOWS = frozenset({"wafers", "dies", "hbm"})
-
-
 def outside_jurisdiction(s: Scenario, edge_id: str) -> bool:
-    """Whether the rules never see what the edge carries: a component flow (wafers, dies, HBM) between two
-    nodes of one country.  The engine ships such lots without a compliance decision (``_cross_border_ok`` in
-    ``sim.engine.mechanisms.supply`` lets a same-country lot through before asking the rules), so a network view
-    must not show these edges blocked.  Finished chips are decided lot by lot whoever sells them."""
-    e = s.edges[edge_id]
-    return e.flow in COMPONENT_FLOWS and s.country_of(e.from_) == s.country_of(e.to)
+    """Whether the rules never see what the edge carries (a component flow inside one country); the rule itself
+    is :mod:`sim.scenario.jurisdiction`, which the engine's component shipments use too."""
+    return edge_outside_rules(s, edge_id)
 
 
 def build_graph(s: Scenario) -> nx.DiGraph:

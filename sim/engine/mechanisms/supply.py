@@ -32,6 +32,7 @@ from sim.engine.mechanisms.orders import allocate
 from sim.engine.plans import Line, WholeUnits, packaging_plan
 from sim.engine.records import ProductionRow, ShipmentRow
 from sim.engine.treatments import handler
+from sim.scenario.jurisdiction import FLOW_OF_ITEM, outside_rules
 from sim.units import MONTH_DAYS
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def run_die_arrivals(w: Simulation, pid: str, chip: str, steps):
 def _cross_border_ok(w: Simulation, src: str, dst: str, product: str, item_kind: str, qty: int, origin: str) -> bool:
     """Check a die/HBM lot against the rules; record and drop it when denied."""
     s = w.scenario
-    if s.country_of(src) == s.country_of(dst):
+    if outside_rules(s, src, dst, FLOW_OF_ITEM[item_kind]):  # a domestic component transfer: no decision
         return True
     item = w.compliance.item(product, item_kind, origin)
     dst_country = s.country_of(dst)
