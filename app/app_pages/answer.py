@@ -54,8 +54,8 @@ if cf is not None and cf["diff_days"] and cf["diff_days"]["mean"] is not None:
     sure = "" if lo is None else (" — the interval spans zero" if lo < 0 < hi else "")
     st.markdown(
         f"### {base['lab']}/{base['job']} finishes on **{base['finish_date']}** with the rules, "
-        f"**{delay:+.0f} days** against the world without them ({cf['finish_date']})"
-        + ("" if lo is None else f" (95 % CI {-hi:+.0f} to {-lo:+.0f} days{sure})")
+        f"**{services.days_text(delay).replace(' d', ' days')}** against the world without them ({cf['finish_date']})"
+        + ("" if lo is None else f" (95 % CI {services.days_text(-hi)} to {services.days_text(-lo)}{sure})")
         + f"; R = {study['replications']} seeds.")
 st.subheader(title)
 table = services.options_table(study)
@@ -83,11 +83,11 @@ if st.session_state.get("ans_sens_args") == (current.scenario_json, sens_reps, s
                                 _progress=lambda i, n, what: sbar.progress(i / n, text=f"{what}: run {i} of {n}"))
     sbar.empty()
     h = sens["headline"]
-    rows = [{"input": w["path"], "low (q10)": f"{w['low_value']:.3g}", "difference at low, days":
-             f"{w['diff_low']['mean']:+.0f}", "high (q90)": f"{w['high_value']:.3g}",
-             "difference at high, days": f"{w['diff_high']['mean']:+.0f}",
+    rows = [{"input": w["path"], "low (q10)": f"{w['low_value']:.3g}", "difference at low":
+             services.days_text(w["diff_low"]["mean"]), "high (q90)": f"{w['high_value']:.3g}",
+             "difference at high": services.days_text(w["diff_high"]["mean"]),
              "flips the sign": "yes" if w["flips"] else "no"} for w in sens["swings"]]
-    st.markdown(f"Headline difference at the scenario's own distributions: **{h['mean']:+.0f} days** "
+    st.markdown(f"Headline difference at the scenario's own distributions: **{services.days_text(h['mean'])}** "
                 f"(R = {h['n']}).")
     if not rows:
         st.info("This scenario has no uncertain input near the job (every input is a constant): nothing to swing.")
