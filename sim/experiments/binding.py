@@ -6,11 +6,9 @@ Read from one run's tables (no re-run, no model logic of its own):
   starts on its earliest allowed date on chips its lab already holds cannot be moved by supply, prices or rules
   that act after that date; the runner-up option the engine weighed at the start says how far ahead the chosen
   chip was;
-- **what limits each packager's output** (``production`` rows ``assembled=k`` and the monthly ``ledger`` of dies
-  and HBM stacks on hand): a month in which dies or HBM are used up is limited by that input; a month that leaves
-  both for another package is limited by packaging capacity.  The ledger sums dies and HBM over packagers, so
-  the reading is made only when one packager assembles; it is an inference from month-start stocks (the engine
-  does not record the binding constraint itself).
+- **what limits each packager's output** (``production`` rows ``assembled=k binding=capacity|dies|hbm``: the
+  engine records what stopped each month's packaging plan from assembling one more package, per packager):
+  all the capacity used, no line with the dies for another package, or dies without the HBM stacks for them.
 
 :func:`explain_run` gives the sentences for a run; :func:`explain_no_effect` the sentence for a changed lever that
 left the headline (the main job's finish date) where it was.
@@ -131,48 +129,26 @@ def job_start(result, scenario: Scenario, lab: str, job: str | None = None) -> J
 def packaging_binding(result, scenario: Scenario) -> list[PackagingBinding]:
     """Per packager that assembled anything: months limited by capacity, dies or HBM stacks.
 
-    Only when a single packager assembles (the ledger's dies and HBM are totals over packagers); else [].
+    The engine records what stopped each month's packaging plan on that month's production rows
+    (``assembled=k binding=capacity|dies|hbm``, :func:`sim.engine.mechanisms.supply._binding`).
     """
     prod = result.tables["production"]
-    ledger = result.tables["ledger"]
-    if not len(prod) or not len(ledger):
+    if not len(prod):
         return []
-    asm = prod[(prod["item_kind"] == "chip") & prod["detail"].astype(str).str.startswith("assembled=")]
-    packagers = sorted(set(asm["node"]))
-    if len(packagers) != 1:
-        return []
-    pid = packagers[0]
-    stock = ledger.set_index("day")[["dies_banked", "hbm_stacks"]]
-    by = {"capacity": 0, "dies": 0, "hbm": 0}
-    months = 0
-    for day, month in asm.groupby("day"):
-        k = {str(p): int(str(d).split("=", 1)[1]) for p, d in zip(month["product"], month["detail"], strict=True)}
-        if sum(k.values()) <= 0:
-            continue
-        at = stock[stock.index <= day + 1e-9]
-        if not len(at):
-            continue
-        dies_on_hand, hbm_on_hand = float(at.iloc[-1]["dies_banked"]), float(at.iloc[-1]["hbm_stacks"])
-        used_dies = sum(n * scenario.chips[p].dies_per_package for p, n in k.items())
-        used_hbm = sum(n * scenario.chips[p].hbm_stacks for p, n in k.items())
-        # the ledger is taken at the month's start: what is left after the month's assembly
-        dies_left = dies_on_hand - used_dies if dies_on_hand >= used_dies else dies_on_hand
-        hbm_left = hbm_on_hand - used_hbm if hbm_on_hand >= used_hbm else hbm_on_hand
-        need_dies = min(scenario.chips[p].dies_per_package for p in k)
-        need_hbm = min(scenario.chips[p].hbm_stacks for p in k)
-        months += 1
-        if hbm_left < need_hbm:
-            by["hbm"] += 1
-        elif dies_left < need_dies:
-            by["dies"] += 1
-        else:
-            by["capacity"] += 1
-    if not months:
-        return []
-    vendors = sorted({scenario.chips[p].vendor for p in set(asm["product"]) if p in scenario.chips})
-    vendor = scenario.nodes.get(vendors[0]) if len(vendors) == 1 else None
-    name = (getattr(vendor, "name", None) or vendors[0]) if vendor is not None else pid
-    return [PackagingBinding(pid, str(name), months, {k: v for k, v in by.items() if v})]
+    asm = prod[(prod["item_kind"] == "chip") & prod["detail"].astype(str).str.contains("binding=")]
+    out = []
+    for pid in sorted(set(asm["node"])):
+        mine = asm[asm["node"] == pid]
+        by = {"capacity": 0, "dies": 0, "hbm": 0}
+        months = 0
+        for _day, month in mine.groupby("day"):
+            months += 1
+            by[str(month["detail"].iloc[0]).split("binding=", 1)[1].split()[0]] += 1
+        vendors = sorted({scenario.chips[p].vendor for p in set(mine["product"]) if p in scenario.chips})
+        vendor = scenario.nodes.get(vendors[0]) if len(vendors) == 1 else None
+        name = (getattr(vendor, "name", None) or vendors[0]) if vendor is not None else pid
+        out.append(PackagingBinding(pid, str(name), months, {k: v for k, v in by.items() if v}))
+    return out
 
 
 def packaging_sentence(scenario: Scenario, b: PackagingBinding, not_: str | None = None) -> str:

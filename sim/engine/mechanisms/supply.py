@@ -201,6 +201,7 @@ def run_packager(w: Simulation, pid: str):
         ]
         if lines and capacity > 0:
             plan = packaging_plan(lines, capacity, w.hbm[pid])
+            binding = _binding(plan, capacity, lines)
             for chip in sorted(plan):
                 k = plan[chip]
                 if k <= 0:
@@ -211,10 +212,21 @@ def run_packager(w: Simulation, pid: str):
                 # working packages, with the fraction carried to the next month (flooring would lose every
                 # package of a one-package month)
                 good = working[chip].take(k * yields[chip])
-                w.rec.production.append(ProductionRow(env.now, pid, "chip", chip, float(good), f"assembled={k}"))
+                w.rec.production.append(ProductionRow(env.now, pid, "chip", chip, float(good),
+                                                      f"assembled={k} binding={binding}"))
                 if good > 0:
                     env.process(_deliver_chips(w, pid, spec.vendor, chip, good))
         yield env.timeout(MONTH_DAYS)
+
+
+def _binding(plan: dict[str, int], capacity: int, lines: list[Line]) -> str:
+    """What stopped the month's plan from assembling one more package: ``capacity`` (all of it used), ``dies``
+    (no line has the dies for another package) or ``hbm`` (a line has them, but the stacks are short or are kept
+    for a better line that is short of them).  Recorded on the month's production rows."""
+    if sum(plan.values()) >= capacity:
+        return "capacity"
+    ready = [ln for ln in lines if ln.dies - plan.get(ln.chip, 0) * ln.dies_per_package >= ln.dies_per_package]
+    return "hbm" if ready else "dies"
 
 
 def _deliver_chips(w: Simulation, pid: str, vendor: str, chip: str, units: int):
