@@ -102,20 +102,32 @@ def test_compare_display_shows_dates_for_day_kpis():
 
 
 def test_the_briefing_prints_the_same_options_table_as_the_cli():
-    from sim.reports.briefing import collect
+    from sim.reports.briefing import build, collect
+    from sim.reports.briefing.decision import study_value
+    from sim.reports.formatting import format_value
 
     runner = CliRunner()
-    variants = OPTS[:2]  # the briefing reads option files as scenarios (a lever file is not one)
-    args = ["options", str(TINY), "--replications", "2", "--json"] + sum((["--option", str(o)] for o in variants), [])
+    args = ["options", str(TINY), "--replications", "2", "--json"] + sum((["--option", str(o)] for o in OPTS), [])
     cli = json.loads(runner.invoke(app, args).stdout)
-    data = collect(TINY, "lab", 2, options=variants, backtest=False)
+    data = collect(TINY, "lab", 2, options=OPTS, backtest=False)  # variants and a lever, as the CLI runs them
     assert json.loads(json.dumps(data.options_study)) == cli
-    from sim.reports.briefing import build
-
-    md = build(data).markdown()
-    section = md.split("## Options on the same seeds")[1].split("\n## ")[0]
-    for row in fmt.table(cli):
-        assert row["finish date (95 % CI)"] in section and row["vs baseline, days (95 % CI)"] in section
+    b = build(data)
+    md = b.markdown()
+    section = md.split("## The options, on the same seeds")[1].split("\n## ")[0]
+    study = [f for f in b.facts.values() if f.kind == "study"]
+    assert len(study) > 30
+    for f in study:  # every options figure in the briefing is the CLI's number, printed by its formatter
+        want = study_value(cli, f.prov)
+        assert (want == f.value) or (want != want and f.value != f.value), f.name
+    for row in cli["rows"]:
+        for field in ("finish_day.mean", "cost_usd.mean"):
+            fmt_ = "date" if field.startswith("finish") else "usdM"
+            text = format_value(fmt_, study_value(cli, {"option": row["option"], "lab": row["lab"],
+                                                       "field": field}), b.ledger.ctx)
+            assert text in section, (row["option"], field, text)
+        if row["diff_days"] is not None:
+            text = format_value("days+", row["diff_days"]["mean"], b.ledger.ctx)
+            assert f"| {text}" in section, (row["option"], text)
 
 
 def test_a_variant_of_an_option_is_also_compared_with_it():

@@ -25,6 +25,13 @@ def sig(x: float, n: int = 3) -> str:
     return f"{r:,.{digits}f}".rstrip("0").rstrip(".")
 
 
+def sig_value(x: float, n: int = 2) -> float:
+    """*x* rounded to *n* significant digits, as a number."""
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, n - 1 - int(math.floor(math.log10(abs(x)))))
+
+
 def human(x: float) -> str:
     """A scenario input as people write it: 0.38, 3,000, 1.5 billion, 1e25."""
     a = abs(x)
@@ -47,6 +54,12 @@ def with_sign(x: float, body: str) -> str:
     return ("+" if x > 0 else "\u2212" if x < 0 else "") + body
 
 
+def date_text(start: dt.date, day: float) -> str:
+    """Simulation day *day* from *start* as ``6 Nov 2024`` (a date, never a day number)."""
+    d = day_to_date(start, day)
+    return f"{d.day} {d.strftime('%b %Y')}" if d is not None else "n/a"
+
+
 def month(start: dt.date, day: float) -> str:
     """Simulation day *day* from *start* as ``March 2026``."""
     d = day_to_date(start, day)
@@ -67,14 +80,28 @@ def format_value(fmt: str, value: Any, ctx: dict) -> str:
         if x >= ctx["horizon_days"] - 1e-9:
             return f"after {month(ctx['start'], ctx['horizon_days'])}"
         return month(ctx["start"], x)
+    if base == "date":  # a simulation day -> "6 Nov 2024"; at or past the horizon: not finished
+        if x >= ctx["horizon_days"] - 1e-9:
+            return f"after {date_text(ctx['start'], ctx['horizon_days'])}"
+        return date_text(ctx["start"], x)
+    if base == "daymonth":  # a simulation day -> "25 Oct" (an interval's low end, in the same year as its high)
+        d = day_to_date(ctx["start"], min(x, ctx["horizon_days"]))
+        return f"{d.day} {d.strftime('%b')}" if d is not None else "n/a"
+    if base == "usdM":  # money, compact: $19M, $1.2B, $140k (2 significant figures)
+        body = (f"${sig(a / 1e9, 2)}B" if abs(a) >= 1e9 else f"${sig(a / 1e6, 2)}M" if abs(a) >= 1e6
+                else f"${sig(a / 1e3, 2)}k" if abs(a) >= 1e3 else f"${sig(a, 2)}")
+        return with_sign(x, body) if signed else body
+    if base == "days":  # a duration in days, 2 significant figures
+        body = sig(round(abs(x)), 2) if round(abs(x)) else "0"
+        return with_sign(float(round(x)), body) if signed else body
     if base == "months":  # days -> months, one decimal (unsigned: a duration)
         body = f"{abs(x) / MONTH_DAYS:.1f}"
         return with_sign(round(x / MONTH_DAYS, 1), body) if signed else body
     if base == "usd":
-        body = (f"${sig(a / 1e9)} billion" if abs(a) >= 1e9 else f"${sig(a / 1e6)} million" if abs(a) >= 1e6
-                else f"${sig(a)}")
-    elif base == "count":
-        body = f"{sig(a / 1e6)} million" if abs(a) >= 1e6 else sig(a)
+        body = (f"${sig(a / 1e9, 2)} billion" if abs(a) >= 1e9 else f"${sig(a / 1e6, 2)} million" if abs(a) >= 1e6
+                else f"${sig(a, 2)}")
+    elif base == "count":  # whole units, 2 significant figures (never "239.4 chips")
+        body = f"{sig(a / 1e6, 2)} million" if abs(a) >= 1e6 else (sig(float(round(a)), 2) if round(a) else "0")
     elif base == "eflops":
         body = f"{sig(a)} EFLOP/s"
     elif base == "share":
@@ -84,7 +111,7 @@ def format_value(fmt: str, value: Any, ctx: dict) -> str:
     elif base == "int":
         body = str(int(round(a)))
     elif base == "number":
-        body = sig(a)
+        body = sig(a, 2)
     elif base == "index":
         body = f"{a:.2f}"
     elif base == "flop":
@@ -94,4 +121,4 @@ def format_value(fmt: str, value: Any, ctx: dict) -> str:
     return with_sign(x, body) if signed and fmt != "months+" else body
 
 
-__all__ = ["format_value", "human", "month", "sig", "with_sign"]
+__all__ = ["date_text", "format_value", "human", "month", "sig", "sig_value", "with_sign"]

@@ -4,8 +4,8 @@ One row per option (and lab): what it is, the chip the job ran on, the finish da
 the mean paired difference against the baseline with its interval, the share of seeds in which it finishes
 earlier, the full cost, the rules that take effect inside the job's window, and a note (identical to the
 baseline by construction, job unaffected, unfinished seeds).  Numbers from
-:class:`sim.experiments.options.OptionsStudy` (NaN shown as "-"); rounding: days whole, money to 2
-significant figures, chips whole.
+:class:`sim.experiments.options.OptionsStudy` (NaN shown as "-"); rounding: days whole to 2 significant
+figures, money to 2 significant figures, chips whole.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from sim.reports.formatting import sig
+from sim.reports.formatting import sig, sig_value
 
 COLUMNS = ("option", "job", "chip (seeds)", "finish date (95 % CI)", "vs baseline, days (95 % CI)",
            "P(earlier than baseline)", "job cost, full basis (95 % CI)", "rules taking effect in the job's window",
@@ -27,8 +27,8 @@ def _nan(x) -> bool:
 def _days(x) -> str:
     if _nan(x):
         return "-"
-    v = round(float(x))
-    return f"{v:+d}" if v else "0"
+    v = int(sig_value(float(round(float(x))), 2))  # whole days, 2 significant figures
+    return f"{v:+,d}" if v else "0"
 
 
 def _usd(x) -> str:

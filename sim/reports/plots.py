@@ -332,6 +332,26 @@ def tornado(df: pd.DataFrame, title: str, x_title: str) -> go.Figure:
     return fig
 
 
+def delay_tornado(df: pd.DataFrame, head: float | None, title: str, x_title: str) -> go.Figure:
+    """A tornado on a difference itself: per row (``input``) bars from *head* (the difference at the scenario's own
+    inputs, a line) to its value at the ``low`` and ``high`` setting; widest on top."""
+    if df.empty:
+        return _empty(title, "nothing swung")
+    h = float(head) if head is not None and head == head else 0.0
+    df = df.assign(width=(df["high"] - df["low"]).abs().fillna(0)).sort_values("width")
+    fig = go.Figure()
+    for col, name, colour in (("low", "one end (low setting, or the scenario's own choice)", "#3182bd"),
+                              ("high", "other end (high setting, or the alternative choice)", "#e6550d")):
+        fig.add_trace(go.Bar(y=df["input"], x=df[col] - h, base=h, orientation="h", name=name, marker_color=colour,
+                             opacity=0.85, hovertemplate="%{y}: %{x:.0f} days<extra></extra>"))
+    fig.add_vline(x=h, line_color="#333", line_dash="dash")
+    fig.add_vline(x=0, line_color="#999")
+    fig.update_layout(title=title, barmode="overlay", xaxis_title=x_title, yaxis_title="",
+                      legend={"orientation": "h", "y": -0.25, "x": 0}, margin={"l": 20, "r": 20, "b": 80})
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
 def histogram(df: pd.DataFrame, title: str, x_title: str) -> go.Figure:
     """Distribution of ``value`` across runs, one colour per ``policy`` when that column is present."""
     if df.empty or df["value"].isna().all():

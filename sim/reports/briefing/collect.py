@@ -34,22 +34,15 @@ import numpy as np
 
 from sim.reports.briefing.model import (
     AUDIENCES,
-    LAB_OPTION_SUFFIXES,
-    MAX_RULE_VARIANTS,
     MAX_SWING_REPS,
-    MAX_SWINGS,
+    POLICY_VARIANT_SUFFIXES,
     REPO,
-    SWING_QUANTILES,
     BriefingData,
     BriefingError,
     Progress,
-    Swing,
     Variant,
-    _modal_chip,
-    _stat,
 )
 from sim.scenario.loader import ScenarioError, load_scenario
-from sim.scenario.quantities import iter_distributions, ppf
 from sim.schema import Scenario
 
 
@@ -70,6 +63,20 @@ def read_sources(scenario_file: str | Path | None) -> tuple[dict[str, str], str 
                     out.setdefault(cells[0], title.replace("`", ""))
             return out, _shown(c)
     return {}, None
+
+
+def read_source_urls() -> dict[str, str]:
+    """Source ID -> its first URL, from the reference list (``shared/reference/facts.md``: ``- ID title — URL``)."""
+    for c in (REPO.parent / "shared" / "reference" / "facts.md", REPO / "shared" / "reference" / "facts.md",
+              REPO / "scenarios" / "reference" / "facts.md"):
+        if c.is_file():
+            out: dict[str, str] = {}
+            for line in c.read_text(encoding="utf-8").splitlines():
+                m = re.match(r"^- ([A-Z][A-Za-z0-9-]*) .*?(https?://[^\s;,)]+)", line.strip())
+                if m:
+                    out.setdefault(m.group(1), m.group(2).rstrip("."))
+            return out
+    return {}
 
 
 def _shown(p: str | Path) -> str:
@@ -121,73 +128,23 @@ def _run_variant(v: Variant, seeds: list[int], keep_fleet: bool, tick: Callable[
 
 
 def default_options(scenario_file: str | Path | None, audience: str) -> list[Path]:
-    """Option files beside a scenario (lab audience): ``<stem>_only/_rent/_mix/_no_remote.yaml``."""
-    if scenario_file is None or audience != "lab":
+    """The options a briefing compares, by audience (the files that exist are used).
+
+    lab: the scenario's strategies, ``<stem>_only/_rent/_mix/_no_remote.yaml`` (own Ascend, rent abroad, a mix, the
+    mix with remote access closed); policy: the mix and the mix with remote access closed (the remote-access ban
+    as it bites a lab that rents), then the library's tightening and loosening lever files in the scenario's folder
+    (``remote_access_ban``, ``strict_enforcement``, ``hbm_squeeze``, ``diffusion_rule_kept``, ``h200_open``: see
+    :data:`sim.experiments.options.POLICY_LEVERS`) laid on the baseline.
+    """
+    from sim.experiments import options as study
+
+    if scenario_file is None:
         return []
     p = Path(scenario_file)
-    return [p.with_name(p.stem + suf + p.suffix) for suf in LAB_OPTION_SUFFIXES
-            if p.with_name(p.stem + suf + p.suffix).is_file()]
-
-
-def _swing_candidates(s: Scenario, lab: str | None, job: str | None, chip: str | None) -> list[Swing]:
-    """Uncertain inputs ranked by how directly they touch the briefed job (cheap, no runs)."""
-    dump = s.model_dump(by_alias=True, mode="json")
-    groups: dict[str, list[tuple[str, dict]]] = {}
-    for path, d in iter_distributions(dump):
-        if not path.startswith(("chips.", "nodes.", "edges.", "rules.", "labs.", "clouds.")):
-            continue
-        key = re.sub(r"\.\d+\.value$", "", path)
-        groups.setdefault(key, []).append((path, d))
-    supply_nodes: set[str] = set()
-    if chip:
-        for nid, node in dump.get("nodes", {}).items():
-            if re.search(rf'"{re.escape(chip)}"', json.dumps(node)):
-                supply_nodes.add(nid)
-                alloc = (node.get("allocation") or {}).get(chip) or {}
-                if alloc.get("packager"):
-                    supply_nodes.add(alloc["packager"])
-    chip_ids = set(dump.get("chips", {}))
-
-    def score(key: str) -> int:
-        segs = key.split(".")
-        if lab and job and key.startswith(f"labs.{lab}.jobs.{job}."):
-            other_chip = [x for x in segs[5:] if x in chip_ids and x != chip]
-            return 0 if other_chip else 3
-        if chip and chip in segs and segs[0] in ("chips", "nodes"):
-            return 2
-        if segs[0] == "nodes" and segs[1] in supply_nodes:
-            return 1
-        if lab and key.startswith(f"labs.{lab}.budget"):
-            return 1
-        return 0
-
-    ranked = sorted(groups, key=lambda k: -score(k))  # stable: file order within a score
-    chosen = [k for k in ranked if score(k) > 0][:MAX_SWINGS] or ranked[:MAX_SWINGS]
-    out = []
-    from sim.scenario.diff import nearest_source
-
-    for key in chosen:
-        members = groups[key]
-        src: list[str] = []
-        for path, _ in members:
-            segs = tuple(int(x) if x.isdigit() else x for x in path.split("."))
-            for x in nearest_source(dump, segs):
-                if x not in src:
-                    src.append(x)
-        out.append(Swing(key, [m[0] for m in members], [m[1] for m in members], src,
-                         f"swing:{key}:low", f"swing:{key}:high"))
-    return out
-
-
-def _set_quantile(s: Scenario, swing: Swing, q: float) -> Scenario:
-    from sim.scenario.loader import scenario_from_dict
-    from sim.scenario.paths import get_path, set_path
-
-    data = s.model_dump(by_alias=True, mode="json")
-    for path in swing.members:
-        d = get_path(data, path)
-        set_path(data, path, {"dist": "constant", "value": ppf(d, q), "source": d.get("source") or []})
-    return scenario_from_dict(data, file=f"{s.name} ({swing.path} at q{int(q * 100)})")
+    if audience == "lab":
+        return study.default_options(p, "lab")
+    variants = [p.with_name(p.stem + suf + p.suffix) for suf in POLICY_VARIANT_SUFFIXES]
+    return [f for f in variants if f.is_file()] + study.default_options(p, "policy")
 
 
 def collect(
@@ -259,6 +216,7 @@ def _options_study(data: BriefingData, s: Scenario, file: str | None, opt_files:
 def _collect_scenario(s: Scenario, file: str | None, audience: str, replications: int, seed: int | None,
                       options: Sequence[str | Path] | None, progress: Progress | None, backtest: bool,
                       shown: str, posterior: str | Path | None = None) -> BriefingData:
+    from sim.experiments import options as study
     from sim.experiments.compare import without_rules
 
     first = s.seed if seed is None else int(seed)
@@ -269,14 +227,13 @@ def _collect_scenario(s: Scenario, file: str | None, audience: str, replications
     if posterior is not None:
         data.posterior, inputs = _posterior_inputs(s, posterior, replications, first)
     opt_files = [Path(o) for o in options] if options else default_options(file, audience)
-    opt_scenarios = []
-    for f in opt_files:
-        o = load_scenario(f)
-        opt_scenarios.append((f, o))
-        data.option_files.append(str(f))
+    built = study.build_options(s, file, opt_files)[2:]  # variants run as they are, levers laid on the baseline
+    data.option_files = [str(f) for f in opt_files]
     swing_reps = seeds[:MAX_SWING_REPS]
     done = 0
-    planned = 2 * replications + len(opt_scenarios) * replications  # swings and rule variants added later
+    has_job = any(lab_.jobs for lab_ in s.labs.values())
+    sens_runs = _sensitivity_runs(s, len(swing_reps)) if has_job and posterior is None else 0
+    planned = (2 + len(built)) * replications + sens_runs
 
     def tick(label: str) -> Callable[[], None]:
         def f() -> None:
@@ -291,39 +248,111 @@ def _collect_scenario(s: Scenario, file: str | None, audience: str, replications
     _run_variant(base, seeds, True, tick("scenario"), inputs)
     _run_variant(cf, seeds, True, tick("counterfactual"), inputs)
     data.variants = {"scenario": base, "counterfactual": cf}
-    for f, o in opt_scenarios:
-        key = f"option:{o.name}"
-        v = Variant(key, o.name, "option", o, str(f), job_key=_job_key_for(o, lab, job))
-        _run_variant(v, seeds, False, tick(o.name), inputs)
+    for o in built:
+        key = f"option:{o.key}"
+        v = Variant(key, o.key, "option", o.scenario, o.file, job_key=_job_key_for(o.scenario, lab, job))
+        _run_variant(v, seeds, False, tick(o.key), inputs)
         data.variants[key] = v
         data.options.append(key)
-    rule_variants = []
-    if audience == "policy" and s.rules:
-        denied = {rid: _stat(base.values(f"denied_units[{rid}]"), "mean") for rid in s.rules}
-        top = [r for r, q in sorted(denied.items(), key=lambda kv: -(kv[1] if kv[1] == kv[1] else 0)) if q > 0]
-        rule_variants = top[:MAX_RULE_VARIANTS]
-    chip = _modal_chip(base)
-    swings = _swing_candidates(s, lab, job, chip)
-    planned += len(rule_variants) * replications + 2 * len(swings) * len(swing_reps)
-    for rid in rule_variants:
-        key = f"without:{rid}"
-        v = Variant(key, f"without {rid}", "rule_variant", without_rules(s, [rid]), None, job_key=job)
-        _run_variant(v, seeds, False, tick(key), inputs)
-        data.variants[key] = v
-        data.options.append(key)
-    for sw in swings:
-        for q, key in ((SWING_QUANTILES[0], sw.low_key), (SWING_QUANTILES[1], sw.high_key)):
-            v = Variant(key, sw.path, "swing", _set_quantile(s, sw, q), None, job_key=job)
-            _run_variant(v, swing_reps, False, tick(key), inputs)
-            data.variants[key] = v
-    data.swings = swings
-    if posterior is None and any(lab.jobs for lab in s.labs.values()):
+    if posterior is None and has_job:
         data.options_study = _options_study(data, s, file, opt_files, audience, replications, first)
+        offset = done
+
+        def sens_progress(d: int, _total: int, what: str) -> None:
+            if progress is not None:
+                progress(min(offset + d, planned), planned, f"tipping points: {what}")
+
+        data.sensitivity = tipping_points(s, built, len(swing_reps), first, sens_progress)
+        done = offset + sens_runs
     if backtest and file is not None:
         _collect_backtest(data, Path(file), min(replications, 5))
     else:
         data.backtest_note = "not run for this target"
     return data
+
+
+#: The structural choices swung in both worlds (the scenario's own setting vs the alternatives), by name.
+STRUCTURAL = ("allowed_chips", "cluster_size", "objective", "job_size")
+
+
+def _structural_settings(s: Scenario, options: list) -> list[dict]:
+    """Structural choices of the main job set in both worlds: {name, label, low, high, low_text, high_text}."""
+    from sim.experiments import options as study
+
+    lab, job = next(iter(study.main_jobs(s).items()))
+    j = s.labs[lab].jobs[job]
+    out: list[dict] = []
+    narrower = next((o for o in options if o.kind == "variant" and lab in o.scenario.labs
+                     and job in o.scenario.labs[lab].jobs and o.scenario.labs[lab].jobs[job].chips
+                     and set(o.scenario.labs[lab].jobs[job].chips) != set(j.chips)), None)
+    if narrower is not None:
+        chips = list(narrower.scenario.labs[lab].jobs[job].chips)
+        names = [(s.chips[c].name or c) if c in s.chips else c for c in chips]
+        out.append({"name": "allowed_chips", "label": "chips the run may use", "low": None,
+                    "high": {"chips": chips}, "low_text": "as in the scenario" if not j.chips else ", ".join(j.chips),
+                    "high_text": " and ".join(names) + " only", "from": narrower.key})
+    cs = j.cluster_size
+    if cs.min != cs.max:
+        out.append({"name": "cluster_size", "label": "cluster size", "low": {"cluster_size": {"min": cs.min,
+                                                                                              "max": cs.min}},
+                    "high": {"cluster_size": {"min": cs.max, "max": cs.max}}, "low_value": cs.min,
+                    "high_value": cs.max, "unit": "chips"})
+    other = "lowest_cost" if j.objective == "earliest_finish" else "earliest_finish"
+    words = {"earliest_finish": "earliest finish", "lowest_cost": "lowest full cost"}
+    out.append({"name": "objective", "label": "cost basis of the chip choice", "low": None,
+                "high": {"objective": other}, "low_text": words[j.objective] + " (the scenario's)",
+                "high_text": words[other]})
+    size = j.flop if j.flop is not None else 6 * (j.params or 0) * (j.tokens or 0)
+    if size > 0:
+        out.append({"name": "job_size", "label": "compute target (job size)",
+                    "low": {"flop": size * 0.3, "params": None, "tokens": None},
+                    "high": {"flop": size * 4, "params": None, "tokens": None}, "low_value": size * 0.3,
+                    "high_value": size * 4, "unit": "FLOP"})
+    return out
+
+
+def _sensitivity_runs(s: Scenario, reps: int) -> int:
+    from sim.experiments import options as study
+
+    lab, job = next(iter(study.main_jobs(s).items()))
+    j = s.labs[lab].jobs[job]
+    n_struct = 1 + (j.cluster_size.min != j.cluster_size.max) * 2 + 2 + 2  # at most
+    return (1 + 2 * 6) * 2 * reps + n_struct * 2 * reps
+
+
+def tipping_points(s: Scenario, options: list, reps: int, first: int, progress: Progress | None = None) -> dict:
+    """What moves the headline difference (the main job's finish, baseline minus no rules): the one-at-a-time
+    sensitivity of the Answer page (:func:`sim.experiments.options.sensitivity`, each uncertain input at its 10th
+    and 90th percentile in both worlds) plus structural choices of the job set in both worlds (the chips it may
+    use, the cluster size, the cost basis it picks chips by, the compute target), on the first *reps* seeds."""
+    from dataclasses import asdict
+
+    from sim.experiments import options as study
+    from sim.scenario.loader import scenario_from_dict
+
+    head, swings = study.sensitivity(s, replications=reps, seed=first, progress=progress)
+    lab, job = next(iter(study.main_jobs(s).items()))
+    structural = []
+    for st in _structural_settings(s, options):
+        res = {}
+        for end in ("low", "high"):
+            change = st[end]
+            if change is None:
+                res[end] = head
+                continue
+            data = s.model_dump(by_alias=True, mode="json")
+            target = data["labs"][lab]["jobs"][job]
+            for k, v in change.items():
+                if v is None:
+                    target.pop(k, None)
+                else:
+                    target[k] = v
+            varied = scenario_from_dict(data, file=f"{s.name} ({st['name']} {end})")
+            res[end], _ = study.sensitivity(varied, inputs=[], replications=reps, seed=first)
+        structural.append({k: v for k, v in st.items() if k not in ("low", "high")} | {"diff_low": res["low"],
+                                                                                        "diff_high": res["high"]})
+    return {"head": head, "swings": [asdict(w) for w in swings], "structural": structural, "replications": reps,
+            "seeds": [first, first + reps - 1], "lab": lab, "job": job}
 
 
 def _posterior_inputs(s: Scenario, store: str | Path, replications: int, first: int) -> tuple[dict, list]:

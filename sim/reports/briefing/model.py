@@ -41,10 +41,11 @@ MAX_SWINGS = 8  # one-at-a-time inputs swung (two variants each)
 MAX_SWING_REPS = 5  # replications per swing variant (the first seeds of the scenario's)
 
 
-MAX_RULE_VARIANTS = 4  # policy audience: rules dropped one at a time (largest deniers first)
-
-
 LAB_OPTION_SUFFIXES = ("_only", "_rent", "_mix", "_no_remote")
+
+
+#: Policy audience: the strategies beside the scenario through which a tightening lever bites (then the levers).
+POLICY_VARIANT_SUFFIXES = ("_mix", "_no_remote")
 
 
 REPO = Path(__file__).resolve().parents[3]
@@ -101,6 +102,14 @@ class Fact:
             return f"{c(p['field'])} of observable {c(p['observable'])} (backtest)"
         if self.kind == "scenario":
             return f"scenario {c(p.get('scenario', ''))} at {c(p.get('path', ''))}"
+        if self.kind == "study":
+            scale = f" times {p['times']:g}" if p.get("times") is not None else ""
+            whole = ", rounded" if p.get("whole") else ""
+            return (f"{c(p['field'])}{scale}{whole} of option {c(p['option'])} ({c(p['lab'])}) in the options study "
+                    "(exportsim options on the same seeds)")
+        if self.kind == "tipping":
+            where = p["group"] if p["group"] == "head" else f"{p['group']}[{p['index']}]"
+            return f"{c(p['field'])} of {c(where)} in the tipping points (sensitivity of the headline difference)"
         if self.kind == "sources":
             return f"source list, {c(p.get('id', ''))}"
         return str(p.get("what", self.kind))
@@ -234,6 +243,8 @@ class BriefingData:
     posterior: dict | None = None
     #: The options study (sim.experiments.options, as ``exportsim options`` prints it) on the briefing's seeds.
     options_study: dict | None = None
+    #: What moves the headline difference (collect.tipping_points): head, swings, structural choices.
+    sensitivity: dict | None = None
 
     @property
     def world(self) -> Scenario:

@@ -20,6 +20,7 @@ import numpy as np
 
 from sim._version import __version__
 from sim.reports.briefing.collect import _shown, collect
+from sim.reports.briefing.decision import build_decision, study_value, tipping_value
 from sim.reports.briefing.model import (
     FORMATS,
     REPO,
@@ -32,7 +33,7 @@ from sim.reports.briefing.model import (
     _modal_chip,
     _stat,
 )
-from sim.reports.briefing.sections import build_compare, build_scenario, build_sweep
+from sim.reports.briefing.sections import build_compare, build_sweep
 from sim.schema import Scenario
 
 
@@ -62,6 +63,12 @@ class Briefing:
             a = np.array(d.variants[p["variant"]].values(p["kpi"], p.get("censor")))
             b = np.array(d.variants[p["minus"]].values(p["minus_kpi"], p.get("censor"))[: len(a)])
             return _stat(a - b, p["stat"], p["kpi"], paired=True)
+        if fact.kind == "study":
+            assert d.options_study is not None
+            return study_value(d.options_study, p)
+        if fact.kind == "tipping":
+            assert d.sensitivity is not None
+            return tipping_value(d.sensitivity, p)
         if fact.kind == "runtext":
             return _modal_chip(d.variants[p["variant"]])
         if fact.kind == "swing":
@@ -162,8 +169,14 @@ class Briefing:
             return None
         return self.ledger.text("charts.missing", why, "setting", what="why the static charts are missing")
 
-    def pdf(self) -> bytes:
-        """PDF through weasyprint from the static HTML (charts as PNG; a note instead when unavailable)."""
+    def page_count(self) -> tuple[int, int]:
+        """(body pages, all pages) of the PDF: the body ends where the first appendix section starts."""
+        doc = self._document()
+        first = next((s["id"] for s in self.context["sections"] if s.get("appendix")), "ledger")
+        at = next((i for i, page in enumerate(doc.pages) if first in page.anchors), len(doc.pages))
+        return at, len(doc.pages)
+
+    def _document(self):
         try:
             import weasyprint
         except (ImportError, OSError) as e:
@@ -173,7 +186,11 @@ class Briefing:
 
         logging.getLogger("weasyprint").setLevel(logging.ERROR)
         logging.getLogger("fontTools").setLevel(logging.ERROR)
-        return weasyprint.HTML(string=self.html(static=True), base_url=str(REPO)).write_pdf()
+        return weasyprint.HTML(string=self.html(static=True), base_url=str(REPO)).render()
+
+    def pdf(self) -> bytes:
+        """PDF through weasyprint from the static HTML (charts as PNG; a note instead when unavailable)."""
+        return self._document().write_pdf()
 
 
 def _md_fact(f: Fact | str) -> str:
@@ -252,7 +269,7 @@ def build(data: BriefingData, command: str | None = None) -> Briefing:
     s = data.scenario
     ctx = {"start": s.start if s else dt.date(2000, 1, 1), "horizon_days": s.horizon_days if s else math.inf}
     ledger = Ledger(ctx)
-    builder = {"scenario": build_scenario, "compare": build_compare, "sweep": build_sweep}[data.kind]
+    builder = {"scenario": build_decision, "compare": build_compare, "sweep": build_sweep}[data.kind]
     context, charts = builder(data, ledger)
     L = ledger
     repro: dict[str, Any] = {
@@ -268,6 +285,13 @@ def build(data: BriefingData, command: str | None = None) -> Briefing:
                           L.add("repro.seed_last", seeds[-1], "int", "setting", what="last seed")] if seeds else None
         repro["runs"] = L.add("repro.runs", sum(len(v.kpis) for v in data.variants.values()), "int", "setting",
                               what="simulation runs behind this briefing") if data.variants else None
+    if isinstance(context["title"], Fact):
+        context["title"] = [context["title"]]
+    context.setdefault("question", None)
+    context["title_text"] = "".join(p.text if isinstance(p, Fact) else str(p) for p in context["title"])
+    context["short_name"] = s.name if s is not None else data.target
+    context["ledger_title"] = ("Appendix C: where each number comes from" if data.kind == "scenario"
+                               else "Appendix: where each number comes from")
     context.update(repro=repro, audience=data.audience, kind=data.kind)
     context["ledger"] = ledger
     return Briefing(data, ledger, context, charts)
