@@ -46,6 +46,8 @@ import yaml
 from sim.experiments import estimate
 from sim.experiments.compare import without_rules
 from sim.scenario.loader import LoadProblem, ScenarioError, load_raw, load_scenario, scenario_from_dict
+from sim.scenario.overrides import apply_overrides
+from sim.scenario.paths import Assignment
 from sim.schema import Scenario
 from sim.units import day_to_date
 
@@ -482,7 +484,7 @@ def sensitivity(base: Scenario, counterfactual: Scenario | None = None,
 
     Returns (the headline difference at the scenario's own distributions, the swings, largest first).
     """
-    from sim.scenario.paths import get_path, set_path
+    from sim.scenario.paths import get_path
     from sim.scenario.quantities import ppf
 
     cf_of = (lambda s: without_rules(s)) if counterfactual is None else (lambda s: counterfactual)
@@ -513,19 +515,20 @@ def sensitivity(base: Scenario, counterfactual: Scenario | None = None,
 
     head = diff(base, cf_of(base))
     tick("headline")
+    data0 = base.model_dump(by_alias=True, mode="json")
     out: list[Swing] = []
     for key, members in inputs:
         res, vals = [], []
         for q in quantiles:
-            data = base.model_dump(by_alias=True, mode="json")
             first_value = math.nan
+            assigns = []
             for path in members:
-                d = get_path(data, path)
+                d = get_path(data0, path)
                 v = ppf(d, q)
                 first_value = v if math.isnan(first_value) else first_value
-                set_path(data, path, {"dist": "constant", "value": v, "source": d.get("source") or []})
-            s_q = scenario_from_dict(data, file=f"{base.name} ({key} at q{round(q * 100)})")
-            res.append(diff(s_q, cf_of(s_q) if counterfactual is None else _with(counterfactual, members, data)))
+                assigns.append((path, {"dist": "constant", "value": v, "source": d.get("source") or []}))
+            s_q = apply_overrides(base, assigns)  # only the touched entries re-validated
+            res.append(diff(s_q, cf_of(s_q) if counterfactual is None else _with(counterfactual, assigns)))
             vals.append(first_value)
             tick(key)
         sign = math.copysign(1, head.mean) if head.mean else 0
@@ -536,15 +539,9 @@ def sensitivity(base: Scenario, counterfactual: Scenario | None = None,
     return head.to_dict(), out
 
 
-def _with(c: Scenario, members: list[str], data: dict) -> Scenario:
-    """*c* with the inputs at *members* taken from *data* where *c* has them (the same quantile in both worlds)."""
-    from sim.scenario.paths import PathError, get_path, has_path, set_path
+def _with(c: Scenario, assigns: list[Assignment]) -> Scenario:
+    """*c* with the inputs of *assigns* set where *c* has them (the same quantile in both worlds)."""
+    from sim.scenario.paths import has_path
 
     cd = c.model_dump(by_alias=True, mode="json")
-    for path in members:
-        try:
-            if has_path(cd, path):
-                set_path(cd, path, get_path(data, path))
-        except PathError:
-            pass
-    return scenario_from_dict(cd, file=c.name)
+    return apply_overrides(c, [(path, v) for path, v in assigns if has_path(cd, path)])
