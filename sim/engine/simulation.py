@@ -64,6 +64,7 @@ class World:
         self._peaks: dict[tuple[str, str], float] = {}  # (product, precision) -> FLOP/s: a pure function, looked up often
         self._parties: dict[str, tuple[str, str]] = {}  # buyer -> (country, headquarters)
         self._peak_tables: dict[str, dict[str, float]] = {}  # precision -> {product: FLOP/s}
+        self._lead: dict[tuple[str, str], tuple[str, object]] = {}  # (from, to) -> (stream name, lead-time dist)
         self.memo: dict[tuple, object] = {}  # per-run values that depend on the scenario and run draws only
         self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
         # bookkeeping of the processes (orders, cloud, training), declared here so the world's state is in one place
@@ -100,7 +101,7 @@ class World:
 
     def sample(self, stream: str, dist) -> float:
         """A fresh draw per event from stream *stream*."""
-        return draw(dist, self.rng(stream))
+        return draw(dist, self.rng._gens.get(stream) or self.rng(stream))
 
     def unit_price(self, product: str) -> float:
         """List price of a chip for this run (drawn once)."""
@@ -148,11 +149,12 @@ class World:
 
     def lead_time(self, a: str, b: str) -> float:
         """A lead-time draw on the edge a->b (0 when there is no edge)."""
-        found = self.edge(a, b)
+        found = self._lead.get((a, b))
         if found is None:
-            return 0.0
-        eid, e = found
-        return self.sample(f"leadtime/{eid}", e.lead_time_days)
+            edge = self.edge(a, b)
+            found = self._lead[(a, b)] = (f"leadtime/{edge[0]}", edge[1].lead_time_days) if edge else ("", None)
+        stream, dist = found
+        return 0.0 if dist is None else self.sample(stream, dist)
 
     def record_ledger(self) -> None:
         """Append a ledger row (the conservation account) for now."""

@@ -107,7 +107,8 @@ def upkeep(w: Simulation):
                 if line.units > 0 and spec.annual_failure_rate > 0 and now > 0:
                     p = 1 - math.exp(-spec.annual_failure_rate * MONTH_DAYS / 365.25)
                     idle = line.free
-                    failed = int(w.rng(f"failure/permanent/{owner}/{chip}").binomial(line.units, p))
+                    gen = w.rng._gens.get(name := f"failure/permanent/{owner}/{chip}") or w.rng(name)
+                    failed = int(gen.binomial(line.units, p))
                     failed = min(failed, idle)  # failures inside busy clusters are covered by spares
                     if failed:
                         w.ledger.failed += remove(w, owner, chip, failed)
