@@ -197,6 +197,33 @@ def test_no_fractional_chips_and_dates_not_day_numbers(which, request):
     assert "mean of the paired differences" in options and "t interval" in options
 
 
+def test_the_backtest_rows_that_bear_on_the_run_are_traced_and_signed(rich_policy):
+    from sim.experiments.backtest import BacktestRow
+
+    data = copy.deepcopy(rich_policy.data)
+    row = dict(description="Nvidia H100 chips lab-cn received in 2022", unit="chips", source="X1", published_low=900.0,
+               published_high=1200.0, published_central=None, simulated_p10=100.0, simulated_p90=300.0,
+               replications=3, missing=0, scenario="history.yaml")
+    data.backtest = [
+        BacktestRow(observable="h100_2022", simulated_median=200.0, inside=False, **row),
+        BacktestRow(observable="ref_hours", description="H100-hours of a reference run", unit="GPU-hours",
+                    source="T1", published_low=10.0, published_high=12.0, published_central=None,
+                    simulated_median=15.0, simulated_p10=14.0, simulated_p90=16.0, inside=False, replications=3,
+                    missing=0, scenario="reference/ref.yaml"),
+        BacktestRow(observable="other", simulated_median=1000.0, inside=True,
+                    **dict(row, description="Something about soybeans")),
+    ]
+    b = build(data)
+    md = b.markdown()
+    trust = md.split("## How far to trust it")[1].split("\n## ")[0]
+    if "H100" in (b.facts.get("options.baseline.chip_mode") or b.facts["scenario.name"]).text:
+        assert "the delay is, if anything, overstated" in trust
+    assert "dates are likely late in both worlds" in trust
+    assert "soybeans" not in trust
+    assert untraced_numbers(md, b.facts) == []
+    check_facts_agree(b)
+
+
 def test_body_is_at_most_six_pages(rich_lab):
     pytest.importorskip("weasyprint")
     body, total = rich_lab.page_count()  # charts switched off here: the flagship with charts is in docs/examples
@@ -300,6 +327,7 @@ def test_sweep_store_target(tmp_path):
     md = b.markdown()
     assert "## What drives the result" in md
     assert "Spearman" in md
+    assert "flop (the job's size: a fixed choice of the study, not a driver)" in md
     assert untraced_numbers(md, b.facts) == []
     check_facts_agree(b)
 

@@ -21,20 +21,25 @@ def brief(
     = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Output file (default: <target>_brief.<format> "
                                                                 "in the current folder).")] = None,
-    audience: Annotated[str, typer.Option(help="policy (rule variants: chips denied, leakage, revenue lost) or lab "
-                                               "(options: finish, cost, risk).")] = "policy",
+    audience: Annotated[str, typer.Option(help="policy (tightening and loosening levers: the remote-access ban on "
+                                               "the mix, the library's lever files) or lab (strategies: own Ascend, "
+                                               "rent abroad, mix).")] = "policy",
     replications: Annotated[int, typer.Option(min=1, max=1000, help="Paired replications per world.")] = 10,
     seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1,
                                              help="First seed (default: the scenario's).")] = None,
     option: Annotated[list[Path] | None, typer.Option("--option", help="An option to compare (a scenario file; "
-                                                                       "repeatable). Lab default: the scenario's "
-                                                                       "_only/_rent/_mix/_no_remote siblings.")] = None,
+                                                                       "repeatable; a file that does not extend it "
+                                                                       "is a lever laid on it). Lab default: the "
+                                                                       "scenario's _only/_rent/_mix/_no_remote "
+                                                                       "siblings; policy: _mix, _no_remote and the "
+                                                                       "lever files beside it.")] = None,
     posterior: Annotated[Path | None, typer.Option("--posterior", help="Draw the calibrated inputs from this "
                                                                        "calibration store (replication r takes "
                                                                        "posterior draw r in every world).")] = None,
 ) -> None:
-    """Write a strategy briefing: question, answer with 80 % intervals, key figures, drivers, options,
-    assumptions with sources, caveats, how to reproduce; every number traceable to the runs."""
+    """Write a decision briefing: a finding for a title, a three-bullet bottom line, the options study, the
+    mechanism, tipping points, confidence, signposts, assumptions with sources; an appendix with the method, the
+    command that reproduces it and every number's provenance (95 % intervals of means over R seeds)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sim.reports.briefing import FORMATS, BriefingError, build, collect

@@ -262,7 +262,7 @@ def _collect_scenario(s: Scenario, file: str | None, audience: str, replications
             if progress is not None:
                 progress(min(offset + d, planned), planned, f"tipping points: {what}")
 
-        data.sensitivity = tipping_points(s, built, len(swing_reps), first, sens_progress)
+        data.sensitivity = tipping_points(s, built, len(swing_reps), first, sens_progress, file)
         done = offset + sens_runs
     if backtest and file is not None:
         _collect_backtest(data, Path(file), min(replications, 5))
@@ -275,22 +275,33 @@ def _collect_scenario(s: Scenario, file: str | None, audience: str, replications
 STRUCTURAL = ("allowed_chips", "cluster_size", "objective", "job_size")
 
 
-def _structural_settings(s: Scenario, options: list) -> list[dict]:
+def _structural_settings(s: Scenario, options: list, file: str | None = None) -> list[dict]:
     """Structural choices of the main job set in both worlds: {name, label, low, high, low_text, high_text}."""
     from sim.experiments import options as study
 
     lab, job = next(iter(study.main_jobs(s).items()))
     j = s.labs[lab].jobs[job]
     out: list[dict] = []
-    narrower = next((o for o in options if o.kind == "variant" and lab in o.scenario.labs
-                     and job in o.scenario.labs[lab].jobs and o.scenario.labs[lab].jobs[job].chips
-                     and set(o.scenario.labs[lab].jobs[job].chips) != set(j.chips)), None)
+    def narrows(o) -> bool:
+        return (o.kind == "variant" and lab in o.scenario.labs and job in o.scenario.labs[lab].jobs
+                and bool(o.scenario.labs[lab].jobs[job].chips) and set(o.scenario.labs[lab].jobs[job].chips)
+                != set(j.chips))
+
+    cands = sorted((o for o in options if narrows(o)), key=lambda o: not o.key.endswith("_only"))
+    if not any(o.key.endswith("_only") for o in cands) and file is not None:  # the scenario's own-chip variant
+        only = Path(file).with_name(Path(file).stem + "_only" + Path(file).suffix)
+        if only.is_file():
+            with contextlib.suppress(ScenarioError):
+                o = study.build_options(s, file, [only])[2]
+                if narrows(o):
+                    cands.insert(0, o)
+    narrower = cands[0] if cands else None
     if narrower is not None:
         chips = list(narrower.scenario.labs[lab].jobs[job].chips)
         names = [(s.chips[c].name or c) if c in s.chips else c for c in chips]
         out.append({"name": "allowed_chips", "label": "chips the run may use", "low": None,
                     "high": {"chips": chips}, "low_text": "as in the scenario" if not j.chips else ", ".join(j.chips),
-                    "high_text": " and ".join(names) + " only", "from": narrower.key})
+                    "high_text": ", ".join(names) + " only", "from": narrower.key})
     cs = j.cluster_size
     if cs.min != cs.max:
         out.append({"name": "cluster_size", "label": "cluster size", "low": {"cluster_size": {"min": cs.min,
@@ -320,7 +331,8 @@ def _sensitivity_runs(s: Scenario, reps: int) -> int:
     return (1 + 2 * 6) * 2 * reps + n_struct * 2 * reps
 
 
-def tipping_points(s: Scenario, options: list, reps: int, first: int, progress: Progress | None = None) -> dict:
+def tipping_points(s: Scenario, options: list, reps: int, first: int, progress: Progress | None = None,
+                   file: str | None = None) -> dict:
     """What moves the headline difference (the main job's finish, baseline minus no rules): the one-at-a-time
     sensitivity of the Answer page (:func:`sim.experiments.options.sensitivity`, each uncertain input at its 10th
     and 90th percentile in both worlds) plus structural choices of the job set in both worlds (the chips it may
@@ -333,7 +345,7 @@ def tipping_points(s: Scenario, options: list, reps: int, first: int, progress: 
     head, swings = study.sensitivity(s, replications=reps, seed=first, progress=progress)
     lab, job = next(iter(study.main_jobs(s).items()))
     structural = []
-    for st in _structural_settings(s, options):
+    for st in _structural_settings(s, options, file):
         res = {}
         for end in ("low", "high"):
             change = st[end]

@@ -454,28 +454,45 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
         rows.append([name, S.finish_cell(k), S.diff_cell(k), [p, " of ", R] if p is not None else "–",
                      S.cost_cell(k), chip_cell])
     notes: list[list] = []
+    groups: dict[str, list[str]] = {"identical": [], "unchanged": [], "spans": []}
     for k in opts:
         r = S.rows[k]
+        d = r.get("diff_days") or {}
         if r.get("identical"):
-            notes.append([S.name(k), " is identical to the baseline on every seed: it cannot differ by construction "
-                          "(what it changes does not touch this run, e.g. a rule on something the run does not use)."])
+            groups["identical"].append(k)
         elif r.get("job_unchanged"):
-            notes.append([S.name(k), ": the run's finish and cost are the same as the baseline's on every seed "
-                          "(other figures, such as chips denied, move)."])
-        elif r.get("diff_days") and r["diff_days"].get("ci_low") is not None and \
-                r["diff_days"]["ci_low"] < 0 < r["diff_days"]["ci_high"]:
-            notes.append([S.name(k), ": the interval of its difference spans zero; at ", R,
-                          " seeds it cannot be told from the baseline."])
+            groups["unchanged"].append(k)
+        elif d.get("ci_low") is not None and d["ci_low"] < 0 < d["ci_high"]:
+            groups["spans"].append(k)
+
+    def names(keys: list[str]) -> list:
+        out: list = []
+        for i, k in enumerate(keys):
+            out += ([", " if i < len(keys) - 1 else " and "] if i else []) + [S.name(k)]
+        return out
+
+    one = {True: ("is", "its"), False: ("are", "their")}
+    if groups["identical"]:
+        ks = groups["identical"]
+        notes.append([*names(ks), f" {one[len(ks) == 1][0]} identical to the baseline on every seed: "
+                      "they cannot differ by construction (what they change does not touch this run, e.g. a rule on "
+                      "something the run does not use)." if len(ks) > 1 else " is identical to the baseline on every "
+                      "seed: it cannot differ by construction (what it changes does not touch this run, e.g. a rule "
+                      "on something the run does not use)."])
+    if groups["unchanged"]:
+        ks = groups["unchanged"]
+        notes.append([*names(ks), ": the run's finish and cost are the same as the baseline's on every seed (other "
+                      "figures, such as chips denied, move)."])
+    if groups["spans"]:
+        ks = groups["spans"]
+        notes.append([*names(ks), f": {one[len(ks) == 1][1]} difference's interval spans zero; at ", R,
+                      " seeds it cannot be told from the baseline."])
+    for k in opts:
+        r = S.rows[k]
         vp = r.get("vs_parent")
         if vp and vp.get("diff_days") and vp["option"] in S.rows:
-            d = vp["diff_days"]
             notes.append([S.name(k), " builds on ", S.name(vp["option"]), "; against it the run moves ",
-                          L.add(f"options.{k}.vs_parent.mean", d["mean"], "days+", "study", option=k, lab=S.lab,
-                                field="vs_parent.diff_days.mean"), " days (",
-                          L.add(f"options.{k}.vs_parent.ci_low", d["ci_low"], "days+", "study", option=k, lab=S.lab,
-                                field="vs_parent.diff_days.ci_low"), " to ",
-                          L.add(f"options.{k}.vs_parent.ci_high", d["ci_high"], "days+", "study", option=k,
-                                lab=S.lab, field="vs_parent.diff_days.ci_high"), "): that is what this lever does."])
+                          *_effect_cell(S, k)[:-2], " days: that is what this change does."])
         unfinished = S.R - int(r.get("finished") or 0)
         if unfinished:
             notes.append([S.name(k), ": unfinished by the horizon in ",
@@ -587,6 +604,23 @@ def plain_name(s, path: str) -> str:
     return words(segs)
 
 
+def value_format(path: str) -> tuple[str, str]:
+    """(format, unit text) of an input's value, from its dotted path (units are in field names)."""
+    last = [x for x in path.split(".") if not x.isdigit() and x != "value"]
+    field = next((x for x in reversed(last) if "_" in x or x in ("mfu", "yield")), last[-1] if last else "")
+    if field.endswith("_usd") or "_usd_" in field:
+        return "usd", ""
+    if "mfu" in field or field.endswith(("_share", "yield")) or field == "yield":
+        return "share", ""
+    if field.endswith("_hours") or "_hours_" in field:
+        return "number", " hours"
+    if field.endswith("_days"):
+        return "number", " days"
+    if field.endswith("_per_month"):
+        return "count", " a month"
+    return "number", ""
+
+
 def _plain_fact(L: Ledger, data: BriefingData, path: str) -> Fact:
     return L.text(f"plain.{path}", plain_name(data.world, path), "label", what=f"plain name of {path}")
 
@@ -603,9 +637,10 @@ def _tipping_rows(data: BriefingData, L: Ledger) -> list[dict]:
 
     for i, w in enumerate(sens.get("swings", [])):
         label = _plain_fact(L, data, w["path"])
-        lo_v = tf("swings", i, "low_value", "flop", f"tipping.{w['path']}.low_value")
-        hi_v = tf("swings", i, "high_value", "flop", f"tipping.{w['path']}.high_value")
-        out.append({"label": [label], "kind": "uncertain", "low_text": [lo_v], "high_text": [hi_v],
+        vfmt, unit = value_format(w["path"])
+        lo_v = tf("swings", i, "low_value", vfmt, f"tipping.{w['path']}.low_value")
+        hi_v = tf("swings", i, "high_value", vfmt, f"tipping.{w['path']}.high_value")
+        out.append({"label": [label], "kind": "uncertain", "low_text": [lo_v, unit], "high_text": [hi_v, unit],
                     "low": tf("swings", i, "diff_low.mean", "days+", f"tipping.{w['path']}.diff_low"),
                     "high": tf("swings", i, "diff_high.mean", "days+", f"tipping.{w['path']}.diff_high"),
                     "flips": bool(w.get("flips")), "path": w["path"], "chart_label": plain_name(data.world,
@@ -742,7 +777,7 @@ def _confidence_blocks(data: BriefingData, L: Ledger, S: Study) -> list[dict]:
     reps = L.add("backtest.replications", data.backtest[0].replications if data.backtest else 0, "int", "setting",
                  what="backtest replications")
     bearing = _backtest_bearing(data)
-    out.append(para("The backtest (exportsim backtest, ", reps, " replications of the 2022 to 2026 history and the "
+    out.append(para("The backtest (exportsim backtest, ", reps, " replications of the history scenario and the "
                     "reference training runs) puts ", n_in, " of ", n_all, " published figures inside their range. "
                     "Those that bear on this run, and which way a miss would move the answer:"))
     rows: list[list] = []
@@ -757,7 +792,7 @@ def _confidence_blocks(data: BriefingData, L: Ledger, S: Study) -> list[dict]:
                       L.add(f"backtest.{oid}.high", r.published_high, fmt, "backtest", observable=oid,
                             field="published_high"), " ", unit],
                      [L.add(f"backtest.{oid}.sim", r.simulated_median, fmt, "backtest", observable=oid,
-                            field="simulated_median")],
+                            field="simulated_median"), " ", unit],
                      [what, ": ", how]])
     if rows:
         out.append(table(["published figure", "published", "model (median)", "bears on, and which way"], rows))
@@ -953,7 +988,7 @@ def _charts(data: BriefingData, S: Study, delay_v: float) -> list[Chart]:
                            xshift=14, yshift=-14, text=f"<b>the rules: {ofmt._days(delay_v)} days</b> (baseline minus "
                            "no rules, mean of paired differences)", font={"color": "#d62728", "size": 12},
                            bgcolor="rgba(255,255,255,0.85)")
-    height = 150 + 52 * len(rows)
+    height = 130 + 40 * len(rows)
     charts = [Chart("finish", "Each option's finish date: dots one seed each, diamond and bar the mean and its 95 % "
                     "interval, labels the mean paired difference against the baseline in days; the arrow is the "
                     "delay the rules cause", _finish(fig, height), 900, height)]

@@ -271,6 +271,10 @@ def build(data: BriefingData, command: str | None = None) -> Briefing:
     ledger = Ledger(ctx)
     builder = {"scenario": build_decision, "compare": build_compare, "sweep": build_sweep}[data.kind]
     context, charts = builder(data, ledger)
+    for c in charts:  # axis labels inside the picture, in the HTML as in the PNGs
+        c.figure.update_xaxes(automargin=True)
+        c.figure.update_yaxes(automargin=True)
+        c.figure.update_layout(margin={"autoexpand": True})
     L = ledger
     repro: dict[str, Any] = {
         "command": L.text("repro.command", command or _default_command(data), "setting", what="the command line"),
