@@ -201,9 +201,9 @@ def test_the_backtest_rows_that_bear_on_the_run_are_traced_and_signed(rich_polic
     from sim.experiments.backtest import BacktestRow
 
     data = copy.deepcopy(rich_policy.data)
-    row = dict(description="Nvidia H100 chips lab-cn received in 2022", unit="chips", source="X1", published_low=900.0,
-               published_high=1200.0, published_central=None, simulated_p10=100.0, simulated_p90=300.0,
-               replications=3, missing=0, scenario="history.yaml")
+    row = {"description": "Nvidia H100 chips lab-cn received in 2022", "unit": "chips", "source": "X1",
+           "published_low": 900.0, "published_high": 1200.0, "published_central": None, "simulated_p10": 100.0,
+           "simulated_p90": 300.0, "replications": 3, "missing": 0, "scenario": "history.yaml"}
     data.backtest = [
         BacktestRow(observable="h100_2022", simulated_median=200.0, inside=False, **row),
         BacktestRow(observable="ref_hours", description="H100-hours of a reference run", unit="GPU-hours",
@@ -211,7 +211,7 @@ def test_the_backtest_rows_that_bear_on_the_run_are_traced_and_signed(rich_polic
                     simulated_median=15.0, simulated_p10=14.0, simulated_p90=16.0, inside=False, replications=3,
                     missing=0, scenario="reference/ref.yaml"),
         BacktestRow(observable="other", simulated_median=1000.0, inside=True,
-                    **dict(row, description="Something about soybeans")),
+                    **(row | {"description": "Something about soybeans"})),
     ]
     b = build(data)
     md = b.markdown()
