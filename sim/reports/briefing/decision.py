@@ -385,8 +385,11 @@ def _confidence_summary(data: BriefingData, L: Ledger, S: Study) -> tuple[str, l
     sens = data.sensitivity or {}
     flips = [w for w in sens.get("swings", []) if w.get("flips")]
     level = "high" if excl and not flips else "low" if not excl and flips else "medium"
-    out: list = ["The delay's interval ", "excludes" if excl else "includes", " zero at ", L.facts[
-        "setting.replications"], " seeds"]
+    nr = S.rows["no_rules"]
+    d = nr.get("diff_days") or {}
+    just = excl and any(d.get(k) is not None and round(d[k]) == 0 for k in ("ci_low", "ci_high"))
+    out: list = ["The delay's interval ", "only just excludes" if just else "excludes" if excl else "includes",
+                 " zero at ", L.facts["setting.replications"], " seeds"]
     if sens:
         out += ["; ", "no uncertain input swung to its 10th or 90th percentile reverses its sign" if not flips else
                 [_plain_fact(L, data, flips[0]["path"]), " at one end of its range reverses its sign"]]
@@ -820,11 +823,11 @@ def _signpost_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) -
     for k in ["baseline", *opts]:
         window = {w: n for w, n in (S.rows[k].get("rules_in_window") or {}).items()
                   if w.endswith(" takes effect") and w.split(" ")[0] in s.rules}
-        if not window or frozenset(window) in shown_sets:
+        if not window or frozenset(window) in shown_sets or len(shown_sets) >= 3:
             continue
         shown_sets.add(frozenset(window))
         parts: list = ["During the run of ", S.name(k), ": "]
-        for i, (w, _n) in enumerate(sorted(window.items(), key=lambda kv: in_force(kv[0].split(" ")[0]))[:4]):
+        for i, (w, _n) in enumerate(sorted(window.items(), key=lambda kv: in_force(kv[0].split(" ")[0]))[:3]):
             rid = w.split(" ")[0]
             seen.add(rid)
             parts += (["; "] if i else []) + [_rule_name(L, data, rid), " takes effect on ", when(rid), " (",
@@ -904,9 +907,6 @@ def _assumption_blocks(data: BriefingData, L: Ledger) -> list[dict]:
         blocks.append(para("Sources (titles from ", L.text("sources.file", sources_file or "no SOURCES.md", "label",
                                                            what="file"), ", addresses from the reference list):"))
         blocks.append(bullets(items, "sources"))
-    if s.description:
-        blocks.append(para("Model boundary, as the scenario states it: ",
-                           L.text("scenario.description", s.description, scenario=s.name, path="description")))
     return blocks
 
 
@@ -944,6 +944,10 @@ def _method_blocks(data: BriefingData, L: Ledger, S: Study | None) -> list[dict]
                                                    scenario=s.name, path="rules.*.name"),
                                ". It is the world without controls, not the world before them."))
         out += blocks
+    if data.scenario is not None and data.world.description:
+        s = data.world
+        out.append(para("Model boundary, as the scenario states it: ",
+                        L.text("scenario.description", s.description, scenario=s.name, path="description")))
     if data.sensitivity:
         out.append(para("Tipping points: the one-at-a-time sensitivity of sim.experiments.options (each input at "
                         "its 10th and 90th percentile in both worlds) and the structural choices, each on the first ",
