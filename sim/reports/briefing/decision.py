@@ -1005,7 +1005,7 @@ def _charts(data: BriefingData, S: Study, delay_v: float) -> list[Chart]:
                             "low": r["low"].value, "high": r["high"].value} for r in trs])
         fig = plots.delay_tornado(df, head, "What moves the delay (baseline minus no rules)",
                                   "delay, days (mean of paired differences)")
-        h = 140 + 38 * len(df)
+        h = 130 + 32 * len(df)
         charts.append(Chart("tornado", "The delay at each end of each input (bars from the delay at the scenario's "
                             "own inputs, the line); * a structural choice", _finish(fig, h), 900, h))
     return charts
