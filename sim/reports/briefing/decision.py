@@ -433,8 +433,31 @@ def _action_bullet(data: BriefingData, L: Ledger, S: Study, opts: list[str]) -> 
                     "; on the baseline strategy it may not bite"]
         return out + ["; the other levers compared do not move the run beyond the noise, so judge them on other "
                       "outcomes (chips denied, leakage) or on later runs."]
-    return ["No tightening lever compared delays this run beyond the seed-to-seed noise: judge them on other "
-            "outcomes (chips denied, leakage) or on later runs, and watch the signposts below."]
+    levers = [k for k in opts if LEVER_DIRECTION.get(_suffix_key(k, data.world.name)) == "tightening"
+              and lever_effect(S, k)[0]]
+    if not levers:
+        return ["No tightening lever was compared; pass lever files (--option FILE) to compare them."]
+    same = [k for k in levers if S.rows[k].get("identical")]
+    moving = [k for k in levers if k not in same]
+    out: list = ["Do not count on the levers compared to delay this run: none moves it beyond the seed-to-seed noise"]
+    if moving:
+        top = max(moving, key=lambda k: (lever_effect(S, k)[0] or {}).get("mean") or -1e18)
+        out += [" (the largest, ", S.name(top), ", ", *_effect_cell(S, top), ")"]
+    if same:
+        out += ["; ", *_names(S, same), " cannot change it by construction"]
+    chip = S.chip("baseline")
+    if chip is not None:
+        out += [". What the run trains on is what a lever must reach: ", chip, " in ", S.chip_seeds("baseline"),
+                " of ", L.facts["setting.replications"], " seeds; the signposts below say which rules reach it, "
+                "and when"]
+    return out + ["."]
+
+
+def _names(S: Study, keys: list[str]) -> list:
+    out: list = []
+    for i, k in enumerate(keys):
+        out += ([", " if i < len(keys) - 1 else " and "] if i else []) + [S.name(k)]
+    return out
 
 
 # ============================================================================================ options
