@@ -439,7 +439,7 @@ def _action_bullet(data: BriefingData, L: Ledger, S: Study, opts: list[str]) -> 
         return ["No tightening lever was compared; pass lever files (--option FILE) to compare them."]
     same = [k for k in levers if S.rows[k].get("identical")]
     moving = [k for k in levers if k not in same]
-    out: list = ["Do not count on the levers compared to delay this run: none moves it beyond the seed-to-seed noise"]
+    out = ["Do not count on the levers compared to delay this run: none moves it beyond the seed-to-seed noise"]
     if moving:
         top = max(moving, key=lambda k: (lever_effect(S, k)[0] or {}).get("mean") or -1e18)
         out += [" (the largest, ", S.name(top), ", ", *_effect_cell(S, top), ")"]
