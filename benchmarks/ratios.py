@@ -115,31 +115,38 @@ class _CountingGenerator:
         return counted
 
 
+class _CountingGens(dict):
+    """A run's generator table whose entries count the draws made through them (counting run only)."""
+
+    def __init__(self, box: list[int]):
+        super().__init__()
+        self._box = box
+
+    def __setitem__(self, name, gen):
+        super().__setitem__(name, _CountingGenerator(gen, self._box))
+
+
 def primitive_counts(scenario, seed: int) -> dict[str, int]:
     """Events, draws, compliance look-ups and rows of one run (a separate, instrumented run)."""
     from sim.engine.simulation import World
 
     w = World(scenario, seed)
     draws = [0]
-    streams = w.rng
-    real_call = type(streams).__call__
-    cache: dict[str, _CountingGenerator] = {}
-
-    def counting(name: str):
-        g = cache.get(name)
-        if g is None:
-            g = cache[name] = _CountingGenerator(real_call(streams, name), draws)
-        return g
-
-    streams.__class__ = type("CountingStreams", (type(streams),), {"__call__": lambda self, name: counting(name)})
+    w.rng._gens = _CountingGens(draws)  # every generator the run creates is wrapped as it is stored
     looks = [0]
+    depth = [0]
     comp = w.compliance
-    for meth in ("decide", "pending"):
+    for meth in ("decide", "decide_chip", "pending"):
         real = getattr(comp, meth)
 
         def wrapped(*a, _real=real, **k):
-            looks[0] += 1
-            return _real(*a, **k)
+            if not depth[0]:
+                looks[0] += 1  # one look-up per question asked, however it is answered inside
+            depth[0] += 1
+            try:
+                return _real(*a, **k)
+            finally:
+                depth[0] -= 1
 
         setattr(comp, meth, wrapped)
     w.run()
