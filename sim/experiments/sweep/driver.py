@@ -16,8 +16,10 @@ parameter's extreme values validated, when the spec is loaded: bad paths are ``F
 message`` lines before any run starts.
 
 **Execution.**  Runs go to workers in chunks (consecutive replications of a point share a chunk, and the
-validated scenario).  Executors: ``serial``, ``local`` (a ``ProcessPoolExecutor``, the default) and
-``dask`` (``distributed.Client`` on ``--scheduler tcp://...`` or a loopback ``LocalCluster``).  At most
+validated scenario); without a given chunk size, parallel executors use chunks that shrink toward the end
+(:func:`guided_chunk_sizes`), so the workers finish together.  Executors: ``serial``, ``local`` (a
+``ProcessPoolExecutor``, the default) and ``dask`` (``distributed.Client`` on ``--scheduler tcp://...`` or a
+loopback ``LocalCluster``).  At most
 ``2 x workers`` chunks are in flight, so memory stays flat however long the sweep is, and an
 interruption loses only those chunks.  A run that raises is recorded as ``failed`` with a one-line
 error; a worker process that dies fails its chunk, and the pool is rebuilt.
@@ -108,6 +110,22 @@ class SweepError(Exception):
 def default_chunk_size(n_runs: int, workers: int) -> int:
     """About four chunks per worker for load balance, capped at 64 runs (the most an interruption loses)."""
     return max(1, min(64, math.ceil(n_runs / max(4 * workers, 1))))
+
+
+def guided_chunk_sizes(n_runs: int, workers: int) -> list[int]:
+    """Chunk sizes that shrink toward the end (guided scheduling): each chunk is a quarter of an equal share of
+    what is left (capped at 64 runs), so the last chunks are single runs and no worker sits idle long while the
+    other finishes a large one.  Used for parallel executors when no chunk size is given."""
+    sizes, left = [], n_runs
+    while left > 0:
+        k = max(1, min(64, math.ceil(left / max(4 * workers, 1))))
+        sizes.append(k)
+        left -= k
+    return sizes
+
+
+def _fixed_sizes(n_runs: int, size: int) -> list[int]:
+    return [min(size, n_runs - i) for i in range(0, n_runs, size)]
 
 
 def run_sweep(
@@ -257,8 +275,15 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
     if limit is not None:
         todo = todo[: max(limit, 0)]
     workers_used = 1 if executor == "serial" else workers
-    size = chunk_size or ls.spec.chunk_size or default_chunk_size(len(todo), workers_used)
-    chunk_list = [[(r.run_id, r.seed, assignments(ls, r)) for r in todo[i:i + size]] for i in range(0, len(todo), size)]
+    fixed = chunk_size or ls.spec.chunk_size
+    if fixed or workers_used == 1:
+        sizes = _fixed_sizes(len(todo), fixed or default_chunk_size(len(todo), workers_used))
+    else:
+        sizes = guided_chunk_sizes(len(todo), workers_used)
+    chunk_list, i = [], 0
+    for size in sizes:
+        chunk_list.append([(r.run_id, r.seed, assignments(ls, r)) for r in todo[i:i + size]])
+        i += size
     report = SweepReport(ls.sweep_id, str(root), total, skipped, 0, 0, len(todo), 0.0, executor, workers_used,
                          len(chunk_list))
     if progress is not None:
@@ -419,8 +444,31 @@ def _write_design(root: Path, ls: LoadedSpec, runs: list[Run]) -> None:
     _atomic_parquet(df, root / st.DESIGN)
 
 
-def _write_chunk(root: Path, seq: int, ls: LoadedSpec, res: ChunkResult) -> None:
+_RUN_FIELDS = ("run_id", "status", "error", "elapsed_s", "chunk")
+
+
+def _runs_frame(records: list[dict], seq: int):
+    """A chunk's runs file as one frame, built column by column with its final dtypes (the driver writes one per
+    chunk, so this is on the sweep's critical path): run_id, status and error as text, elapsed_s, the chunk
+    number, then each KPI as float64 (NaN where a run has none), KPIs in the order they first appear."""
+    import numpy as np
     import pandas as pd
+
+    kpis = list(dict.fromkeys(k for r in records for k in r if k not in _RUN_FIELDS))
+    n = len(records)
+    cols = {
+        "run_id": pd.Series([r.get("run_id") for r in records], dtype=object),
+        "status": pd.array([r.get("status") for r in records], dtype="string"),
+        "error": pd.array([r.get("error") for r in records], dtype="string"),
+        "elapsed_s": pd.Series([r.get("elapsed_s") for r in records], dtype="float64"),
+        "chunk": np.full(n, seq, dtype=np.int64),
+    }
+    for k in kpis:
+        cols[k] = np.array([r.get(k, np.nan) for r in records], dtype="float64")
+    return pd.DataFrame(cols)
+
+
+def _write_chunk(root: Path, seq: int, ls: LoadedSpec, res: ChunkResult) -> None:
 
     from sim.experiments import store as st
 
@@ -428,12 +476,4 @@ def _write_chunk(root: Path, seq: int, ls: LoadedSpec, res: ChunkResult) -> None
     if res.tables:  # tables first: a runs file is the commit marker that makes them visible
         for name, df in res.tables.items():
             _atomic_parquet(df, root / st.TABLES / name / f"{tag}.parquet")
-    df = pd.DataFrame.from_records(res.records)
-    for c in ("status", "error"):
-        df[c] = df[c].astype("string") if c in df else pd.Series([None] * len(df), dtype="string")
-    df["chunk"] = seq
-    kpi_cols = [c for c in df.columns if c not in ("run_id", "status", "error", "elapsed_s", "chunk")]
-    for c in kpi_cols:
-        df[c] = df[c].astype("float64")
-    df = df[["run_id", "status", "error", "elapsed_s", "chunk", *kpi_cols]]
-    _atomic_parquet(df, root / st.RUNS / f"{tag}.parquet")
+    _atomic_parquet(_runs_frame(res.records, seq), root / st.RUNS / f"{tag}.parquet")
