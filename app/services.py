@@ -503,24 +503,31 @@ _BRIEFINGS: dict[tuple, BriefingFiles] = {}  # the last few built (st.cache_data
 
 
 def briefing(scenario_json: str, seed: int, replications: int, audience: str, source: str | None,
-             progress: Callable[[int, int, str], None] | None = None) -> BriefingFiles:
+             progress: Callable[[int, int, str], None] | None = None, edited: bool = False) -> BriefingFiles:
     """The briefing of the open scenario (``sim.reports.briefing``, as ``exportsim brief`` writes it) in md/html/pdf.
 
     *source* is the scenario's file when it came from one: the lab audience compares the option files beside
     it (``<name>_only/_rent/_mix/_no_remote.yaml``).  The Markdown comes as a zip with its PNG charts and ledger.
+    *edited*: the scenario differs from its file; the document's reproduce line then names the saved edit
+    (:func:`edited_file_name`, which the page offers for download), so it runs as printed.
     The last few briefings are kept in memory, keyed on all the arguments but *progress*.
     """
-    key = (scenario_json, int(seed), int(replications), audience, source)
+    key = (scenario_json, int(seed), int(replications), audience, source, bool(edited))
     if key not in _BRIEFINGS:
-        built = _build_briefing(*key, progress=progress)
+        built = _build_briefing(*key[:5], progress=progress, edited=bool(edited))
         while len(_BRIEFINGS) >= 4:
             _BRIEFINGS.pop(next(iter(_BRIEFINGS)))
         _BRIEFINGS[key] = built
     return _BRIEFINGS[key]
 
 
+def edited_file_name(scenario_json: str) -> str:
+    """The file name the Briefing page offers an edited scenario under; its reproduce line runs that file."""
+    return f"{_scenario(scenario_json).name}_edited.yaml"
+
+
 def _build_briefing(scenario_json: str, seed: int, replications: int, audience: str, source: str | None,
-                    progress: Callable[[int, int, str], None] | None = None) -> BriefingFiles:
+                    progress: Callable[[int, int, str], None] | None = None, edited: bool = False) -> BriefingFiles:
     import zipfile
 
     from sim.reports import briefing as sim_briefing
@@ -528,8 +535,8 @@ def _build_briefing(scenario_json: str, seed: int, replications: int, audience: 
     scenario = _scenario(scenario_json)
     data = sim_briefing.collect(scenario, audience, int(replications), int(seed), progress=progress,
                                 scenario_file=source)
-    b = sim_briefing.build(data, f"exportsim brief {short_name(source) if source else scenario.name + '.yaml'} "
-                                 f"--audience {audience} --replications {int(replications)} --seed {int(seed)}")
+    saved = edited_file_name(scenario_json) if edited or not source else short_name(source)
+    b = sim_briefing.build(data, sim_briefing.reproduce_command(data, target=saved))
     stem = f"{scenario.name}_brief"
     files: dict[str, tuple[str, bytes, str]] = {}
     problems: dict[str, str] = {}

@@ -18,18 +18,25 @@ audience = audience_col.radio("Audience", ["policy", "lab"], horizontal=True, ke
                               help="policy: rule variants (chips denied, leakage, revenue lost); lab: the option "
                                    "files beside the scenario (Ascend-only, rent, mix).")
 replications = reps_col.slider("Replications (R)", 2, 20, 5, key="brf_reps")
-args = (current.scenario_json, seed, int(replications), audience, source)
+edited = services.is_edited(current.scenario_json, current.loaded.data if source is not None else None)
+if edited:  # the reproduce line in the document runs this file, so the edit is never lost
+    saved = services.edited_file_name(current.scenario_json)
+    st.download_button(f"Download the edited scenario ({saved}): the briefing's reproduce line runs it",
+                       services.to_yaml(current.edited or current.loaded.data), file_name=saved,
+                       mime="application/x-yaml",
+                       key="brf_download_scenario", icon=":material/download:")
+args = (current.scenario_json, seed, int(replications), audience, source, edited)
 if st.button("Build the briefing", key="brf_build", type="primary", icon=":material/description:"):
     bar = st.progress(0.0, text="runs")
-    services.briefing(*args, progress=lambda done, total, label: bar.progress(
-        min(done / max(total, 1), 1.0), text=f"run {done} of {total}: {label}"))
+    services.briefing(*args[:5], progress=lambda done, total, label: bar.progress(
+        min(done / max(total, 1), 1.0), text=f"run {done} of {total}: {label}"), edited=edited)
     bar.empty()
     st.session_state["brf_last"] = args
 if st.session_state.get("brf_last") != args:
     st.info("Choose the audience and replications, then build the briefing (Markdown, HTML, PDF).")
     st.stop()
 
-brief = services.briefing(*args)
+brief = services.briefing(*args[:5], edited=edited)
 st.subheader("The answer")
 st.markdown(brief.answer)
 labels = {"md": "Markdown (zip with charts)", "html": "HTML (interactive, offline)", "pdf": "PDF"}

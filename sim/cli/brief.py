@@ -43,7 +43,7 @@ def brief(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sim.reports.briefing import FORMATS, BriefingError, build, collect
-    from sim.reports.briefing.render import _default_command
+    from sim.reports.briefing.render import reproduce_command
     from sim.scenario.loader import ScenarioError
 
     if fmt is None:
@@ -66,7 +66,7 @@ def brief(
                                                                           description=label),
                            posterior=posterior)
             bar.update(task, description="rendering")
-            command = _default_command(data) + f" --format {fmt} --out {out_file}"
+            command = reproduce_command(data) + f" --format {fmt} --out {out_file}"
             b = build(data, command)
             files = b.render(fmt, out_file.stem)
     except ScenarioError as e:

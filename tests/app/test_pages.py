@@ -233,3 +233,44 @@ def test_network_page_ranks_simulated_chokepoints(tiny_app):
     charts = [c for c in at.get("plotly_chart") if c.proto.id and "net_choke_chart" in c.proto.id]
     assert charts, "the chokepoint chart is shown"
     assert any("Spearman" in c.value for c in at.caption)
+
+
+def test_briefing_of_an_edited_scenario_reproduces_from_the_saved_edit(tiny_app, monkeypatch, tmp_path):
+    """A lever moved: the page offers the edit as a file, and the document's reproduce line runs that file as
+    printed (saved under the offered name, from the repository root) and gives the same answer."""
+    import io
+    import os
+    import re
+    import subprocess
+    import sys
+    import zipfile
+
+    monkeypatch.setenv("EXPORTSIM_NO_STATIC_CHARTS", "1")
+    at = tiny_app.run()
+    at.switch_page("app_pages/scenario.py").run()
+    at.slider(key=MFU_LEVER).set_value(0.1).run()
+    at.switch_page("app_pages/briefing.py").run()
+    offers = {b.proto.label: b for b in at.get("download_button")}
+    label = next(k for k in offers if k.startswith("Download the edited scenario (tiny_edited.yaml)"))
+    at.slider(key="brf_reps").set_value(2).run()
+    at.button(key="brf_build").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    state = at.session_state
+    current_json, seed = state["brf_last"][0], state["brf_last"][1]
+    brief = services.briefing(current_json, seed, 2, "policy", state["brf_last"][4], edited=True)
+    md = brief.files["md"]
+    text = zipfile.ZipFile(io.BytesIO(md[1])).read("tiny_brief.md").decode()
+    line = re.search(r"exportsim brief tiny_edited\.yaml[^\n`]*", text).group(0)
+    saved = tmp_path / "tiny_edited.yaml"
+    saved.write_text(services.to_yaml(json.loads(current_json)))
+    assert label  # the offered file is what the line names
+    args = line.split()[1:]  # brief tiny_edited.yaml --audience ... (as printed, the file where it was saved)
+    args[1] = str(saved)
+    out = tmp_path / "again.md"
+    p = subprocess.run([sys.executable, "-m", "sim.cli", *args, "--format", "md", "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "EXPORTSIM_NO_STATIC_CHARTS": "1"})
+    assert p.returncode == 0, p.stderr[-500:]
+    again = out.read_text()
+    first = text.split("## The answer", 1)[1].split("\n## ", 1)[0]
+    assert again.split("## The answer", 1)[1].split("\n## ", 1)[0] == first

@@ -277,7 +277,7 @@ def build(data: BriefingData, command: str | None = None) -> Briefing:
         c.figure.update_layout(margin={"autoexpand": True})
     L = ledger
     repro: dict[str, Any] = {
-        "command": L.text("repro.command", command or _default_command(data), "setting", what="the command line"),
+        "command": L.text("repro.command", command or reproduce_command(data), "setting", what="the command line"),
         "version": L.text("repro.version", _code_version(), "setting", what="sim.__version__ and git HEAD"),
         "hash": L.text("repro.hash", scenario_hash(s), "setting", what="sha256 of the scenario as canonical JSON")
         if s is not None else None,
@@ -301,8 +301,10 @@ def build(data: BriefingData, command: str | None = None) -> Briefing:
     return Briefing(data, ledger, context, charts)
 
 
-def _default_command(data: BriefingData) -> str:
-    parts = ["exportsim", "brief", data.target, "--audience", data.audience]
+def reproduce_command(data: BriefingData, target: str | None = None) -> str:
+    """The ``exportsim brief`` line that makes this briefing again, every default spelled out; *target* names the
+    scenario file when it is not ``data.target`` (a dashboard edit saved under a new name)."""
+    parts = ["exportsim", "brief", target or data.target, "--audience", data.audience]
     if data.kind == "scenario":
         parts += ["--replications", str(data.replications), "--seed", str(data.seed)]
         for f in data.option_files:
@@ -327,7 +329,7 @@ def brief(
     if fmt not in FORMATS:
         raise BriefingError([f"--format: must be html, pdf or md, got '{fmt}'"])
     data = collect(target, audience, replications, seed, options, progress, scenario_file)
-    cmd = _default_command(data) + f" --format {fmt}" + (f" --out {out}" if out is not None else "")
+    cmd = reproduce_command(data) + f" --format {fmt}" + (f" --out {out}" if out is not None else "")
     b = build(data, cmd)
     if out is None:
         return b
