@@ -707,7 +707,8 @@ def _open_sweep_cached(path: str, stamp: float) -> SweepData:
             "spec_file": s.meta.get("spec_file"), "created": s.meta.get("created"), "updated": s.meta.get("updated"),
             "version": s.meta.get("version"), "factors": list(s.factors),
             "policy_levers": list(s.meta.get("policy_levers", [])), "keep": spec.get("keep", "kpis"),
-            "common_random_numbers": spec.get("common_random_numbers", True)}
+            "common_random_numbers": spec.get("common_random_numbers", True),
+            "start": _base_start(s.meta.get("base_file", spec.get("base")))}
     return SweepData(
         path=path, sweep_id=s.sweep_id, meta=meta, parameters=table, levers=tuple(levers),
         numeric={n: bool(p.get("numeric", True)) for n, p in s.parameters.items()},
@@ -716,6 +717,33 @@ def _open_sweep_cached(path: str, stamp: float) -> SweepData:
         counts={"planned": planned, "ok": int(ok.sum()), "failed": int((~ok).sum()),
                 "not_run": max(planned - len(all_in), 0)},
         points=points, failures=failures, warning=damage)
+
+
+def _base_start(base_file: str | None) -> str | None:
+    """The start date of a sweep's base scenario (ISO), for showing day KPIs as dates; None when it cannot be
+    read (the base moved), and the explorer then shows days."""
+    if not base_file:
+        return None
+    try:
+        return sim.load_scenario(base_file).start.isoformat()
+    except Exception:  # noqa: BLE001 - optional: days are shown instead
+        return None
+
+
+def sweep_dated(data: SweepData, frame: pd.DataFrame, kpi: str, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """*frame* with the day KPI *kpi* (its *columns*, default the KPI's own column) as calendar dates, when the
+    sweep's start is known; other KPIs and frames without a start come back as they are."""
+    start = data.meta.get("start")
+    if not start or not is_day_kpi(kpi):
+        return frame
+    import datetime as dt
+
+    origin = pd.Timestamp(dt.date.fromisoformat(start))
+    out = frame.copy()
+    for c in columns or (kpi,):
+        if c in out:
+            out[c] = origin + pd.to_timedelta(pd.to_numeric(out[c], errors="coerce"), unit="D")
+    return out
 
 
 def open_sweep(path: str) -> SweepData:

@@ -108,15 +108,23 @@ if len(points) < len(data.points):
 # -------------------------------------------------------------------------------- outcomes by lever
 st.subheader("Outcomes")
 left, right = st.columns(2)
+dated = services.sweep_dated(data, points, kpi)  # a day KPI on a date axis
 with left:
-    st.plotly_chart(plots.sweep_kpi_by_policy(points, kpi), key="swp_dist")
+    st.plotly_chart(plots.sweep_kpi_by_policy(dated, kpi), key="swp_dist")
 with right:
-    st.plotly_chart(plots.sweep_scatter(points, x, kpi, color=colour, log_x=x in data.log_scale), key="swp_scatter")
-st.dataframe(services.sweep_distribution(path, kpi), hide_index=True, width="stretch", key="swp_dist_table",
-             column_config={c: st.column_config.NumberColumn(c, format="%.4g")
+    st.plotly_chart(plots.sweep_scatter(dated, x, kpi, color=colour, log_x=x in data.log_scale), key="swp_scatter")
+dist = services.sweep_distribution(path, kpi)
+dist_dated = services.sweep_dated(data, dist, kpi, ("mean", "p5", "p50", "p95"))
+day_cols = [c for c in ("mean", "p5", "p50", "p95") if dist_dated is not dist and c in dist_dated]
+st.dataframe(dist_dated, hide_index=True, width="stretch", key="swp_dist_table",
+             column_config={c: (st.column_config.DateColumn(c) if c in day_cols
+                                else st.column_config.NumberColumn(c + (" (days)" if day_cols and c == "sd" else ""),
+                                                                   format="%.4g"))
                             for c in ("mean", "sd", "p5", "p50", "p95")})
 st.plotly_chart(plots.sweep_parallel(points, params, kpi), key="swp_parallel")
-st.caption("Drag along an axis to filter the lines; drag an axis title to reorder the axes.")
+st.caption("Drag along an axis to filter the lines; drag an axis title to reorder the axes."
+           + (f" The KPI axis counts days from the scenario's start ({data.meta['start']})."
+              if services.is_day_kpi(kpi) and data.meta.get("start") else ""))
 
 # ------------------------------------------------------------------------------------- sensitivity
 st.subheader("Sensitivity")

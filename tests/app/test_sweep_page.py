@@ -199,3 +199,25 @@ def test_services_list_stores_newest_first(stores, monkeypatch):
     found = services.sweep_stores()
     assert [Path(p).name for p in found] == ["lhs", "sobol", "partial", "empty"]
     assert services.open_sweep(found[0]).ok
+
+
+def test_day_kpis_are_dates_on_the_charts_and_in_the_table(sweep_app, stores):
+    """A finish day reads as a calendar date (the base scenario's start + days), not a day number."""
+    import datetime as dt
+
+    import yaml
+
+    start = yaml.safe_load(TINY.read_text())["start"]
+    start = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start))
+    at = sweep_app(stores["lhs"])
+    assert not at.exception, [e.value for e in at.exception]
+    scatter = _chart(at, "Against ")
+    ys = [y for t in scatter["data"] for y in (t.get("y") or [])]
+    assert ys and all(isinstance(y, str) and y[:4].isdigit() and y[4] == "-" for y in ys), ys[:3]
+    assert min(dt.date.fromisoformat(y[:10]) for y in ys) >= start
+    table = next(f for f in _frames(at) if "p50" in f.columns)
+    assert all(hasattr(v, "year") for v in table["p50"].dropna()), table["p50"].tolist()
+    at.selectbox(key="swp_kpi").set_value("blocked_units").run()  # not a day: numbers (plotly may pack them)
+    for t in _chart(at, "Against ")["data"]:
+        y = t.get("y")
+        assert isinstance(y, dict) or all(isinstance(v, (int, float)) for v in y), y
