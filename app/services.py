@@ -177,12 +177,12 @@ def is_edited(scenario_json: str, file_data: dict | None) -> bool:
 
 def run_id_for(scenario_json: str, file_data: dict | None, seed: int) -> str | None:
     """The run id of the open scenario: None (the engine's ``name:seed``) for the file as written; for an edited
-    scenario ``name@<hash>:seed``, the hash being the briefing's SHA-256 of the canonical scenario
-    (``sim.reports.briefing.scenario_hash``), so two different edits never share an id and the same edit always
-    gets the same one."""
+    scenario ``name@<hash>:seed``, the hash being the SHA-256 of the canonical scenario
+    (``sim.scenario.canonical.scenario_hash``, which the briefing prints too), so two different edits never share
+    an id and the same edit always gets the same one."""
     if not is_edited(scenario_json, file_data):
         return None
-    from sim.reports.briefing import scenario_hash
+    from sim.scenario.canonical import scenario_hash
 
     s = _scenario(scenario_json)
     return f"{s.name}@{scenario_hash(s)}:{int(seed)}"

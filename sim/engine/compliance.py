@@ -135,8 +135,7 @@ class Compliance:
         """The rules whose scope covers everything about *lot* but its dates (checked once per kind of lot), and
         the days on which their verdicts can change (announcement, anticipation, start, end)."""
         it = lot.item
-        key = (it.product, it.item_kind, it.designer_country, lot.dest_country, lot.buyer, lot.buyer_hq, lot.channel,
-               applies_at)
+        key = _kind_of_lot(it, lot.dest_country, lot.buyer, lot.buyer_hq, lot.channel, applies_at)
         found = self._scopes.get(key)
         if found is None:
             by_item = self._by_item.get(ikey := (it.product, it.item_kind, it.designer_country))
@@ -151,40 +150,37 @@ class Compliance:
 
     def decide(self, lot: Lot, day: float, applies_at: str = "export") -> Decision:
         """The treatment for *lot* on *day*: the most restrictive of the matching rules."""
-        cands, bounds = self._scope(lot, applies_at)
-        if not cands:
-            return ALLOW
-        # the verdict only changes at the candidate rules' own dates: cache it per interval of the day and the
-        # order day between them
-        key = (id(cands), bisect.bisect_right(bounds, day), bisect.bisect_right(bounds, lot.order_day))
-        found = self._cache.get(key)
+        scope = self._scope(lot, applies_at)
+        found = self._cached(scope, day, lot.order_day)
         if found is None:
-            found = self._cache[key] = self._decide(lot, day, applies_at)
+            # the verdict only changes at the candidate rules' own dates: cached per interval of the day and of the
+            # order day between them
+            found = self._cache[_interval(scope, day, lot.order_day)] = self._decide(lot, day, applies_at)
         return found
 
     def decide_chip(self, product: str, dest_country: str, buyer: str, buyer_hq: str, channel: str, day: float,
                     order_day: float, applies_at: str = "export") -> Decision:
         """:meth:`decide` for a lot of chips given by its parts (no Lot is built unless the answer is new)."""
         it = self.items[product]
-        found = self._scopes.get((product, "chip", it.designer_country, dest_country, buyer, buyer_hq, channel,
-                                  applies_at))
+        scope = self._scopes.get(_kind_of_lot(it, dest_country, buyer, buyer_hq, channel, applies_at))
+        found = self._cached(scope, day, order_day) if scope is not None else None
         if found is None:
             return self.decide(Lot(it, 0, dest_country, buyer, buyer_hq, channel, order_day), day, applies_at)
-        cands, bounds = found
-        if not cands:
+        return found
+
+    def _cached(self, scope: tuple[list[tuple], list[float]], day: float, order_day: float) -> Decision | None:
+        """The decision already made for this kind of lot in this interval (ALLOW when no rule covers it)."""
+        if not scope[0]:
             return ALLOW
-        d = self._cache.get((id(cands), bisect.bisect_right(bounds, day), bisect.bisect_right(bounds, order_day)))
-        if d is None:
-            return self.decide(Lot(it, 0, dest_country, buyer, buyer_hq, channel, order_day), day, applies_at)
-        return d
+        return self._cache.get(_interval(scope, day, order_day))
 
     def pending(self, lot: Lot, day: float) -> list[str]:
         """``matching(lot, day, pending=True)``, cached like :meth:`decide` (the answer only changes at a rule's
         announcement, anticipation, start or end)."""
-        cands, bounds = self._scope(lot, "export")
-        if not cands:
+        scope = self._scope(lot, "export")
+        if not scope[0]:
             return []
-        key = (id(cands), bisect.bisect_right(bounds, day))
+        key = _interval(scope, day)
         found = self._pending.get(key)
         if found is None:
             found = self._pending[key] = self.matching(lot, day, pending=True)
@@ -201,6 +197,19 @@ class Compliance:
         best = min(live, key=self._rank.__getitem__)
         t = rules[best].treatment
         return Decision(t.kind, best, t, tuple(ids))
+
+
+def _kind_of_lot(it: ItemFacts, dest_country: str, buyer: str, buyer_hq: str, channel: str, applies_at: str) -> tuple:
+    """What rules read of a lot apart from its dates: an item's facts are a function of (product, kind, designer
+    country), then where, to whom, how and where it is checked."""
+    return it.product, it.item_kind, it.designer_country, dest_country, buyer, buyer_hq, channel, applies_at
+
+
+def _interval(scope: tuple[list[tuple], list[float]], *days: float) -> tuple:
+    """The cache key of a kind of lot on *days* (the day, and the order day): which of its rules' dates they
+    fall between."""
+    cands, bounds = scope
+    return (id(cands), *(bisect.bisect_right(bounds, d) for d in days))
 
 
 def _asdict(f: ItemFacts) -> dict:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.scenario.overrides import apply_overrides, validated_base
+from sim.scenario.overrides import SECTIONS, apply_overrides, validated_base
 from sim.scenario.paths import Assignment, PathError, get_path, set_path
 from sim.schema import Scenario
 from sim.schema.calibration import CalibrationParameter, CalibrationSpec
@@ -135,7 +135,7 @@ def input_assignments(data: dict, inputs: Sequence[Input], strict: bool = True) 
 
     def entry_of(t: str) -> tuple[str, str]:
         segs = t.split(".")
-        n = 2 if len(segs) > 2 and isinstance(data.get(segs[0]), dict) and segs[0] != "costs" else 1
+        n = 2 if len(segs) > 2 and segs[0] in SECTIONS else 1  # an entry of a section, else a top-level field
         return ".".join(segs[:n]), ".".join(segs[n:])
 
     for path, how, value in inputs:

@@ -11,6 +11,8 @@ object at a reused address) is never taken for canonical.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import weakref
 from typing import Any
 
@@ -18,8 +20,23 @@ from pydantic import BaseModel
 
 from sim.schema import Scenario
 
-_REGISTERED: dict[int, weakref.ref] = {}
+_REGISTERED: dict[int, tuple[weakref.ref, None]] = {}  # id(s) -> (weak s, None): the canonical scenarios
 _CANONICAL_OF: dict[int, tuple[weakref.ref, Scenario]] = {}  # id(s) -> (weak s, its canonical form)
+
+
+def _remember(table: dict, s: Scenario, value: Any) -> None:
+    """``table[id(s)] = (weak s, value)``, dropped when *s* is (so a reused address is never taken for *s*)."""
+    key = id(s)
+
+    def forget(_ref: weakref.ref, key: int = key, table: dict = table) -> None:  # bound now: safe at exit
+        table.pop(key, None)
+
+    table[key] = (weakref.ref(s, forget), value)
+
+
+def _recalled(table: dict, s: Scenario) -> tuple[bool, Any]:
+    found = table.get(id(s))
+    return (True, found[1]) if found is not None and found[0]() is s else (False, None)
 
 
 def sorted_data(x: Any) -> Any:
@@ -33,19 +50,13 @@ def sorted_data(x: Any) -> Any:
 
 def mark_canonical(s: Scenario) -> Scenario:
     """Register *s* as canonical (its mappings are sorted); returns it."""
-    key = id(s)
-
-    def forget(_ref: weakref.ref, key: int = key, table: dict = _REGISTERED) -> None:  # bound now: safe at exit
-        table.pop(key, None)
-
-    _REGISTERED[key] = weakref.ref(s, forget)
+    _remember(_REGISTERED, s, None)
     return s
 
 
 def is_canonical(s: Scenario) -> bool:
     """Whether *s* itself was registered as canonical."""
-    ref = _REGISTERED.get(id(s))
-    return ref is not None and ref() is s
+    return _recalled(_REGISTERED, s)[0]
 
 
 def canonical(s: Scenario) -> Scenario:
@@ -54,17 +65,18 @@ def canonical(s: Scenario) -> Scenario:
     (a test holds this equal to dumping, sorting and validating again)."""
     if is_canonical(s):
         return s
-    found = _CANONICAL_OF.get(id(s))
-    if found is not None and found[0]() is s:
-        return found[1]
-    c = mark_canonical(_canon(s))
-    key = id(s)
-
-    def forget(_ref: weakref.ref, key: int = key, table: dict = _CANONICAL_OF) -> None:  # bound now: safe at exit
-        table.pop(key, None)
-
-    _CANONICAL_OF[key] = (weakref.ref(s, forget), c)  # the same object asked again (a base run many times)
+    known, c = _recalled(_CANONICAL_OF, s)  # the same object asked again (a base run many times)
+    if not known:
+        c = mark_canonical(_canon(s))
+        _remember(_CANONICAL_OF, s, c)
     return c
+
+
+def scenario_hash(s: Scenario) -> str:
+    """First 16 hex digits of the SHA-256 of the scenario's canonical JSON (sorted keys): its content's identity,
+    the same whatever order it was written in (the briefing prints it; edited dashboard runs carry it)."""
+    canon = json.dumps(s.model_dump(by_alias=True, mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
 def _canon(x: Any) -> Any:
@@ -88,4 +100,4 @@ def _canon(x: Any) -> Any:
     return x
 
 
-__all__ = ["canonical", "is_canonical", "mark_canonical", "sorted_data"]
+__all__ = ["canonical", "is_canonical", "mark_canonical", "scenario_hash", "sorted_data"]

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from sim.scenario.canonical import canonical, mark_canonical, sorted_data
-from sim.scenario.paths import Assignment, _segments, set_path
+from sim.scenario.paths import Assignment, _segments, get_path, set_path
 from sim.schema import Scenario, cross_check
 
 #: Top-level fields that are mappings of id -> model: an override re-validates only the entry it touches.
@@ -75,8 +75,8 @@ def apply_overrides(base: Scenario, assignments: Sequence[Assignment]) -> Scenar
         touched.setdefault((segs[0], segs[1]), []).append((segs[2:], value))
     for (section, key), sets in touched.items():
         entries = update.setdefault(section, dict(getattr(base, section)))
-        if key not in entries:  # the path's own error (no key ... did you mean)
-            set_path(base.model_dump(by_alias=True), f"{section}.{key}", None)
+        if key not in entries:  # the path's own error (no key ... did you mean), from the keys alone
+            get_path({section: dict.fromkeys(entries)}, f"{section}.{key}")
         data: Any = entries[key].model_dump(by_alias=True)
         for segs, value in sets:
             if segs:

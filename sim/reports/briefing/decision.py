@@ -767,21 +767,23 @@ def _backtest_bearing(data: BriefingData) -> list[tuple[Any, str, str]]:
         hits_opt = [k for k, cs in opt_chips.items() if any(t in desc for t in _chip_tokens(s, cs - base_chips))]
         if hits_base:
             what = "the chips the baseline run trains on" + (f", bought by {lab_shown}" if lab and lab in desc else "")
-            how = "inside its range" if r.inside else (
-                "the model supplies fewer than reported: the baseline is likely later than reality, so the delay "
-                "is, if anything, overstated" if low else
-                "the model supplies more than reported: the baseline is likely too early, so the delay is, if "
-                "anything, understated")
-            out.append((r, what, how))
+            out.append((r, what, _supply_miss(r, low, "the baseline is likely later than reality, so the delay is, "
+                                                      "if anything, overstated",
+                                              "the baseline is likely too early, so the delay is, if anything, "
+                                              "understated")))
         elif hits_opt:
-            what = "the options that train on these chips"
-            how = "inside its range" if r.inside else (
-                "the model supplies fewer than reported: those options are likely too late (their penalty "
-                "overstated)" if low else
-                "the model supplies more than reported: those options are likely too early (their penalty "
-                "understated)")
-            out.append((r, what, how))
+            out.append((r, "the options that train on these chips",
+                        _supply_miss(r, low, "those options are likely too late (their penalty overstated)",
+                                     "those options are likely too early (their penalty understated)")))
     return out
+
+
+def _supply_miss(r, low: bool, if_fewer: str, if_more: str) -> str:
+    """How a backtest row bears on the answer: inside its range, or which way the model's supply misses."""
+    if r.inside:
+        return "inside its range"
+    return (f"the model supplies fewer than reported: {if_fewer}" if low
+            else f"the model supplies more than reported: {if_more}")
 
 
 def _confidence_blocks(data: BriefingData, L: Ledger, S: Study) -> list[dict]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -34,6 +33,7 @@ from sim.reports.briefing.model import (
     _stat,
 )
 from sim.reports.briefing.sections import build_compare, build_sweep
+from sim.scenario.canonical import scenario_hash
 from sim.schema import Scenario
 
 
@@ -256,12 +256,6 @@ def _code_version() -> str:
         return f"{__version__} (git {rev.stdout.strip()}{', with uncommitted changes' if dirty else ''})"
     except (OSError, subprocess.SubprocessError):
         return __version__
-
-
-def scenario_hash(s: Scenario) -> str:
-    """First 16 hex digits of the SHA-256 of the validated scenario's canonical JSON."""
-    canon = json.dumps(s.model_dump(by_alias=True, mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
 def build(data: BriefingData, command: str | None = None) -> Briefing:
