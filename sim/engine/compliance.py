@@ -84,6 +84,7 @@ class Compliance:
             users = frozenset(_expand(r.scope.end_users, lists))
             self._rules.append((rid, r, announced, start, end, dests, hqs, users))
             self._expected[rid] = expected
+        self._in_force = {rid: (start, end) for rid, _r, _a, start, end, *_ in self._rules}
         # decisions only change at the dates of the rules that cover a lot: cached per (kind of lot, interval)
         self._cache: dict[tuple, Decision] = {}
         self._pending: dict[tuple, list[str]] = {}
@@ -106,10 +107,8 @@ class Compliance:
 
     def rule_in_force(self, rid: str, day: float) -> bool:
         """Whether rule *rid* is enforced on *day*."""
-        for r_id, _, _, start, end, *_ in self._rules:
-            if r_id == rid:
-                return start <= day < end
-        raise KeyError(rid)
+        start, end = self._in_force[rid]
+        return start <= day < end
 
     def matching(self, lot: Lot, day: float, *, pending: bool = False, applies_at: str = "export") -> list[str]:
         """Ids of rules whose scope covers *lot* and that are in force on *day*.
@@ -150,29 +149,32 @@ class Compliance:
 
     def decide(self, lot: Lot, day: float, applies_at: str = "export") -> Decision:
         """The treatment for *lot* on *day*: the most restrictive of the matching rules."""
-        scope = self._scope(lot, applies_at)
-        found = self._cached(scope, day, lot.order_day)
+        cands, bounds = self._scope(lot, applies_at)
+        if not cands:
+            return ALLOW
+        # the verdict only changes at the candidate rules' own dates: cached per interval of the day and of the
+        # order day between them (the key :func:`_interval` gives, built inline on this hot path)
+        key = (id(cands), bisect.bisect_right(bounds, day), bisect.bisect_right(bounds, lot.order_day))
+        found = self._cache.get(key)
         if found is None:
-            # the verdict only changes at the candidate rules' own dates: cached per interval of the day and of the
-            # order day between them
-            found = self._cache[_interval(scope, day, lot.order_day)] = self._decide(lot, day, applies_at)
+            found = self._cache[key] = self._decide(lot, day, applies_at)
         return found
 
     def decide_chip(self, product: str, dest_country: str, buyer: str, buyer_hq: str, channel: str, day: float,
                     order_day: float, applies_at: str = "export") -> Decision:
         """:meth:`decide` for a lot of chips given by its parts (no Lot is built unless the answer is new)."""
         it = self.items[product]
-        scope = self._scopes.get(_kind_of_lot(it, dest_country, buyer, buyer_hq, channel, applies_at))
-        found = self._cached(scope, day, order_day) if scope is not None else None
-        if found is None:
-            return self.decide(Lot(it, 0, dest_country, buyer, buyer_hq, channel, order_day), day, applies_at)
-        return found
-
-    def _cached(self, scope: tuple[list[tuple], list[float]], day: float, order_day: float) -> Decision | None:
-        """The decision already made for this kind of lot in this interval (ALLOW when no rule covers it)."""
-        if not scope[0]:
-            return ALLOW
-        return self._cache.get(_interval(scope, day, order_day))
+        # the key of _kind_of_lot for a chip, inline
+        scope = self._scopes.get((product, "chip", it.designer_country, dest_country, buyer, buyer_hq, channel,
+                                  applies_at))
+        if scope is not None:
+            cands, bounds = scope
+            if not cands:
+                return ALLOW
+            found = self._cache.get((id(cands), bisect.bisect_right(bounds, day), bisect.bisect_right(bounds, order_day)))
+            if found is not None:
+                return found
+        return self.decide(Lot(it, 0, dest_country, buyer, buyer_hq, channel, order_day), day, applies_at)
 
     def pending(self, lot: Lot, day: float) -> list[str]:
         """``matching(lot, day, pending=True)``, cached like :meth:`decide` (the answer only changes at a rule's

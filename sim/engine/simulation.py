@@ -61,10 +61,12 @@ class World:
         self.pools: dict[tuple[str, str], object] = {}
         self.params: dict[str, float] = {}
         self._series: dict[str, ResolvedSeries] = {}
+        self._prices: dict[str, float] = {}  # product -> this run's list price (the param draw, looked up often)
         self._peaks: dict[tuple[str, str], float] = {}  # (product, precision) -> FLOP/s: a pure function, looked up often
         self._parties: dict[str, tuple[str, str]] = {}  # buyer -> (country, headquarters)
         self._peak_tables: dict[str, dict[str, float]] = {}  # precision -> {product: FLOP/s}
         self._lead: dict[tuple[str, str], tuple[str, object]] = {}  # (from, to) -> (stream name, lead-time dist)
+        self.release_day: dict[str, float] = {c: scenario.day_of(spec.release) for c, spec in scenario.chips.items()}
         self.memo: dict[tuple, object] = {}  # per-run values that depend on the scenario and run draws only
         self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
         # bookkeeping of the processes (orders, cloud, training), declared here so the world's state is in one place
@@ -105,7 +107,10 @@ class World:
 
     def unit_price(self, product: str) -> float:
         """List price of a chip for this run (drawn once)."""
-        return self.param(f"price/{product}", self.scenario.chips[product].price_usd)
+        v = self._prices.get(product)
+        if v is None:
+            v = self._prices[product] = self.param(f"price/{product}", self.scenario.chips[product].price_usd)
+        return v
 
     def peak(self, product: str, precision: str = "bf16") -> float:
         """Dense peak FLOP/s of one chip at *precision*."""

@@ -88,35 +88,47 @@ def upkeep(w: Simulation):
     """Monthly: permanent failures, retirements, then a snapshot of every fleet and the ledger."""
     env = w.env
     s = w.scenario
+    # per chip: (service life in days, monthly failure probability), fixed for the run
+    life = {c: (spec.service_life_years * 365.25,
+                1 - math.exp(-spec.annual_failure_rate * MONTH_DAYS / 365.25) if spec.annual_failure_rate > 0 else 0.0)
+            for c, spec in s.chips.items()}
+    gens = w.rng._gens
+    ledger = w.ledger
     while True:
         now = env.now
         for owner, lines in w.fleet.items():
+            changed = False
             for chip, line in lines.items():
-                spec = s.chips[chip]
-                life_days = spec.service_life_years * 365.25
+                cohorts = line.cohorts
+                if not cohorts and not line.units and not (line.training or line.inference or line.workloads):
+                    continue  # an empty line: nothing to retire, fail or release
+                life_days, p = life[chip]
                 retired = 0
-                while line.cohorts and now - line.cohorts[0][0] >= life_days:
-                    k = line.cohorts.popleft()[1]
+                while cohorts and now - cohorts[0][0] >= life_days:
+                    k = cohorts.popleft()[1]
                     line.units -= k
                     retired += k
                 if retired:
-                    w.ledger.installed -= retired
-                    w.ledger.retired += retired
+                    ledger.installed -= retired
+                    ledger.retired += retired
                     line.grey_units = min(line.grey_units, line.units)
                     w.rec.event(now, "retired", owner, chip, retired)
-                if line.units > 0 and spec.annual_failure_rate > 0 and now > 0:
-                    p = 1 - math.exp(-spec.annual_failure_rate * MONTH_DAYS / 365.25)
-                    idle = line.free
-                    gen = w.rng._gens.get(name := f"failure/permanent/{owner}/{chip}") or w.rng(name)
-                    failed = int(gen.binomial(line.units, p))
-                    failed = min(failed, idle)  # failures inside busy clusters are covered by spares
+                units = line.units
+                if units > 0 and p > 0 and now > 0:
+                    gen = gens.get(name := f"failure/permanent/{owner}/{chip}") or w.rng(name)
+                    failed = int(gen.binomial(units, p))
                     if failed:
-                        w.ledger.failed += remove(w, owner, chip, failed)
-                if line.training + line.inference + line.workloads > line.units:  # retirements hit reserved chips
-                    line.inference = min(line.inference, max(line.units - line.training, 0))
-                    line.workloads = max(line.units - line.training - line.inference, 0)
-                if retired or (line.units and now > 0):
-                    w.signal_fleet(owner)
+                        failed = min(failed, line.free)  # failures inside busy clusters are covered by spares
+                        if failed:
+                            ledger.failed += remove(w, owner, chip, failed)
+                            units = line.units
+                if line.training + line.inference + line.workloads > units:  # retirements hit reserved chips
+                    line.inference = min(line.inference, max(units - line.training, 0))
+                    line.workloads = max(units - line.training - line.inference, 0)
+                if retired or (units and now > 0):
+                    changed = True
+            if changed:  # one wake-up per owner (a second signal in the same instant finds nobody waiting)
+                w.signal_fleet(owner)
         snapshot(w)
         w.record_ledger()
         yield env.timeout(MONTH_DAYS)

@@ -148,11 +148,10 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
     s = w.scenario
     lab = s.labs[lid]
     now = w.env.now
-    pool: dict[str, int] = {}
-    for chip in s.chips:
-        line = w.fleet[lid].get(chip)
-        held = (line.units - line.training) if line else 0
-        pool[chip] = max(held, 0) + w.pipeline[lid][chip]
+    # units held (not training) plus units on order, by chip (a chip with neither counts as absent: zero)
+    pool: dict[str, int] = dict(w.pipeline[lid])
+    for chip, line in w.fleet[lid].items():
+        pool[chip] = max(line.units - line.training, 0) + pool.get(chip, 0)
     out: list[tuple[str, list[str], int]] = []
     inf = lab.inference
     if inf is not None:  # serving first, then the workloads, then training gets what is left (as at run time)
@@ -207,7 +206,7 @@ def _orderable_now(w: Simulation, lid: str, product: str) -> bool:
     """Whether *lid* can order *product* now: a legal route, released, not closed by a rule (export or import)."""
     s = w.scenario
     legal, _grey = routes(w, lid)
-    if product not in legal or s.day_of(s.chips[product].release) > w.env.now:
+    if product not in legal or w.release_day[product] > w.env.now:
         return False
     strat = s.labs[lid].strategy
     if strat.products and product not in strat.products:
@@ -252,7 +251,7 @@ def spend_budget(w: Simulation, lid: str) -> None:
     lab = s.labs[lid]
     period = w.series(f"{lid}/budget", lab.budget_usd_per_year).at(w.env.now) * lab.strategy.review_interval_days / 365.25
     money = min(w.budget_usd[lid], period)
-    products = [p for p in (lab.strategy.products or sorted(s.chips)) if s.day_of(s.chips[p].release) <= w.env.now]
+    products = [p for p in (lab.strategy.products or sorted(s.chips)) if w.release_day[p] <= w.env.now]
     prices = sorted(w.unit_price(p) for p in products if w.unit_price(p) > 0)
     if not prices or money <= 0:
         return
@@ -281,6 +280,15 @@ def score(w: Simulation, lid: str, product: str, purpose: str = "training") -> f
     return value
 
 
+def _ranked(w: Simulation, lid: str, candidates: list[str], purpose: str) -> list[str]:
+    """*candidates* best value first (scores are fixed for the run, so each ranking is worked out once)."""
+    key = ("ranked", lid, purpose, *candidates)
+    found = w.memo.get(key)
+    if found is None:
+        found = w.memo[key] = sorted(candidates, key=lambda p: (-score(w, lid, p, purpose), p))
+    return list(found)
+
+
 def place(w: Simulation, lid: str, reason: str, products: list[str], units: int) -> None:
     """Order *units* of the best acceptable products, re-routing denied demand by the strategy."""
     s = w.scenario
@@ -288,14 +296,14 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     strat = lab.strategy
     now = w.env.now
     legal, grey = routes(w, lid)
-    candidates = [p for p in products if (p in legal or p in grey) and s.day_of(s.chips[p].release) <= now]
+    candidates = [p for p in products if (p in legal or p in grey) and w.release_day[p] <= now]
     if strat.products:
         candidates = [p for p in candidates if p in strat.products]
     purpose = "inference" if reason == "inference" else "training"  # growth and budget buy FLOP/s
     if reason.startswith("job:"):  # a job's products come ranked by its expected finish (training.procurement_plan)
         ranked = candidates
     else:
-        ranked = sorted(candidates, key=lambda p: (-score(w, lid, p, purpose), p))
+        ranked = _ranked(w, lid, candidates, purpose)
     remaining = units
     denied_once = False
     domestic_only = False
@@ -402,7 +410,7 @@ def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
     """A cloud region's monthly purchase of one chip type (through the same rules)."""
     series = w.series(f"{cid}/purchases/{chip}", steps)
     whole = WholeUnits()
-    release_day = w.scenario.day_of(w.scenario.chips[chip].release)
+    release_day = w.release_day[chip]
     while True:
         qty = whole.take(series.at(w.env.now) if w.env.now >= release_day else 0.0)
         if qty > 0:
@@ -533,8 +541,9 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
             return
         status = "grey"
     else:
-        lot = _lot(w, p, qty, buyer, order.route, order_day)
-        d = w.compliance.decide(lot, env.now)
+        comp = w.compliance
+        country, hq = w.party(buyer)
+        d = comp.decide_chip(p, country, buyer, hq, order.route, env.now, order_day)
         rechecked: set[str] = set()
         while True:
             rule, treatment = d.rule, d.kind
@@ -544,7 +553,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
                 w, d, ExportLot(vendor, buyer, p, qty, value, s.country_of(buyer)))
             if out.status == "recheck":  # waited (notification): check again at the real export
                 rechecked.add(d.rule)
-                d = w.compliance.decide(lot, env.now)
+                d = comp.decide_chip(p, country, buyer, hq, order.route, env.now, order_day)
                 if d.kind == "notify" and d.rule in rechecked:
                     break
                 continue
@@ -589,7 +598,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
             _row(w, vendor, order, qty, "seized", None, None, ship_day, None, 0.0, order_day, lot_id)
             return
     if order.route != "grey":
-        stopper = _stopped_in_transit(w, _lot(w, p, qty, buyer, order.route, order_day), ship_day)
+        stopper = _stopped_in_transit(w, p, buyer, order.route, order_day, ship_day)
         if stopper is not None:  # a rule without the in-transit exemption came into force while the lot travelled
             del w.open_lots[lot_id]
             w.ledger.in_transit -= qty
@@ -608,11 +617,11 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
     fleet_mod.install(w, buyer, p, qty, grey=status == "grey")
 
 
-def _stopped_in_transit(w: Simulation, lot, ship_day: float) -> str | None:
+def _stopped_in_transit(w: Simulation, product: str, buyer: str, channel: str, order_day: float,
+                        ship_day: float) -> str | None:
     """The deny rule that stops a lot at arrival: in force now, not yet when it shipped, and without the
     ``exemptions.in_transit`` clause (lots already shipped arrive under rules that have it)."""
-    now = w.env.now
-    d = w.compliance.decide(lot, now)
+    d = _decide(w, product, buyer, channel, order_day)
     if d.kind != "deny":
         return None
     rule = w.scenario.rules[d.rule]

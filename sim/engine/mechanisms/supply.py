@@ -197,7 +197,7 @@ def run_packager(w: Simulation, pid: str):
         lines = [
             Line(chip, s.chips[chip].dies_per_package, s.chips[chip].hbm_stacks, w.peak(chip), n, w.dies_coming[pid][chip])
             for chip, n in sorted(dies.items())
-            if (n > 0 or w.dies_coming[pid][chip] > 0) and chip in yields and s.day_of(s.chips[chip].release) <= env.now  # not before its release
+            if (n > 0 or w.dies_coming[pid][chip] > 0) and chip in yields and w.release_day[chip] <= env.now  # not before its release
         ]
         if lines and capacity > 0:
             plan = packaging_plan(lines, capacity, w.hbm[pid])
@@ -272,7 +272,7 @@ def direct_supply(w: Simulation, vendor: str, chip: str, units: int) -> dict[str
 
     out = {chip: min(units, shortfall(chip))}
     left = units - out[chip]
-    others = [p for p in group if p != chip and w.scenario.day_of(w.scenario.chips[p].release) <= w.env.now]
+    others = [p for p in group if p != chip and w.release_day[p] <= w.env.now]
     for p in sorted(others, key=lambda p: (-shortfall(p), p)):
         if left <= 0:
             break

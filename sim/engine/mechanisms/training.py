@@ -120,7 +120,7 @@ def candidate_chips(w: Simulation, lid: str, jid: str) -> list[str]:
     s = w.scenario
     job = s.labs[lid].jobs[jid]
     chips = job.chips or sorted(c for c in s.chips if mfu_dist(w, lid, jid, c) is not None)
-    return [c for c in chips if s.day_of(s.chips[c].release) <= w.env.now and w.peak(c, job.precision) > 0]
+    return [c for c in chips if w.release_day[c] <= w.env.now and w.peak(c, job.precision) > 0]
 
 
 def cluster_cap(w: Simulation, lid: str, jid: str, chip: str) -> int:
