@@ -41,6 +41,18 @@ def test_light_commands_do_not_import_the_analysis_stack(args):
         assert "job_finish_day[bytedance/llm]" in json.dumps(kpis)
 
 
+@pytest.mark.parametrize("args", [["run", "scenarios/bytedance_ascend.yaml", "--json"], ["schema"]],
+                         ids=["run-json", "schema"])
+def test_commands_that_print_no_table_do_not_import_rich(args):
+    """rich (~25 ms of start-up) is for tables, progress bars on a terminal and problem lines; JSON goes to
+    stdout directly, and with no terminal the progress bar is nothing (see sim.cli.common)."""
+    code = PROBE.format(heavy=repr({"rich"}))
+    p = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    loaded = json.loads(p.stderr.strip().splitlines()[-1])
+    assert loaded == [], f"{' '.join(args)} imported {loaded}"
+    assert json.loads(p.stdout)
+
+
 def test_the_cli_default_observables_file_is_the_backtests():
     from sim.experiments.backtest import DEFAULT_OBSERVED
 

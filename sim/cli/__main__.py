@@ -1,5 +1,10 @@
 """``python -m sim.cli``."""
 
-from sim.cli.main import main
+import gc
 
-main()
+gc.disable()  # start-up makes long-lived objects only (see sim.cli._serve)
+
+from sim.cli import _serve  # noqa: E402
+from sim.cli.main import main  # noqa: E402
+
+_serve(main)

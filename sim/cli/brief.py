@@ -57,7 +57,7 @@ def brief(
         out_file = Path(f"{target.stem if target.suffix else target.name}_brief.{fmt}")
     _check_output_file(out_file, "--out")  # before the runs, not after them
     bar = Progress(TextColumn("briefing {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, transient=True, disable=not err.is_terminal)
+                   console=err.real, transient=True, disable=not err.is_terminal)
     try:
         with bar:
             task = bar.add_task(str(target), total=None)

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from sim.cli.common import _fail, err, out
 
@@ -74,6 +72,9 @@ def _progress_printer(quiet: bool):
 
 def print_report(rep: dict) -> None:
     """The calibration report as terminal tables."""
+    from rich.table import Table
+    from rich.text import Text
+
     from sim.experiments.calibration_report import unreachable_sentence
 
     match = "" if rep["model_matches"] else f" [red](the model is now {rep['model_fingerprint_now']})[/]"

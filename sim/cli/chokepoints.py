@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from sim.cli import common as _cli
 
@@ -71,7 +69,7 @@ def chokepoints(
     kinds = [k.strip() for item in (kind or []) for k in item.split(",") if k.strip()] or None
     s = _cli._load(file)
     bar = Progress(TextColumn(f"chokepoints {s.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                   TimeElapsedColumn(), console=_cli.err, transient=True, disable=not _cli.err.is_terminal)
+                   TimeElapsedColumn(), console=_cli.err.real, transient=True, disable=not _cli.err.is_terminal)
     with bar:
         task = bar.add_task("runs", total=None)
         try:
@@ -87,6 +85,9 @@ def chokepoints(
 
 
 def _print(rep, s) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     finish = rep.kpi.startswith("job_finish_day[")
     unit = " (days)" if finish else ""
     how = "knocked out" if rep.severity >= 1 else f"losing {rep.severity:.0%} of capacity"

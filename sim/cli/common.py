@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
 from sim.scenario.loader import ScenarioError, _escape, load_scenario
 
-out = Console() if sys.stdout.isatty() else Console(width=160)  # pipes and files get full-width tables
-err = Console(stderr=True, soft_wrap=True)  # a problem line is never wrapped, whatever the width
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _LazyConsole:
+    """A rich :class:`~rich.console.Console` made on first use, standing in for it (attributes pass through).
+
+    Importing rich's console costs ~20 ms, and a command that prints nothing through it (``run --json``, a
+    ``schema`` dump) never needs one.  ``real`` is the console itself, for the APIs that take one
+    (``Progress(console=...)``).
+    """
+
+    def __init__(self, **options: Any):
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def real(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+# pipes and files get full-width tables (decided when the CLI starts, as the console's own detection would be)
+out = _LazyConsole() if sys.stdout.isatty() else _LazyConsole(width=160)
+err = _LazyConsole(stderr=True, soft_wrap=True)  # a problem line is never wrapped, whatever the width
 
 EXIT_BAD_INPUT = 2
 
@@ -62,10 +92,44 @@ def _load(path: Path):
 
 def _progress_runner(label: str):
     """A rich progress bar that appears only on a terminal (plain output stays clean for pipes)."""
+    if _surely_not_a_terminal(sys.stderr):
+        return _NoProgress()  # what a disabled bar does (nothing), without importing rich for it
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
+                    console=err.real, transient=True, disable=not err.is_terminal)
+
+
+def _surely_not_a_terminal(stream: Any) -> bool:
+    """Whether rich would call *stream* no terminal, decided without rich: no ``TTY_COMPATIBLE=1`` or
+    ``FORCE_COLOR`` (which make rich say terminal) and no true ``isatty()``, or ``TTY_COMPATIBLE=0`` (rich 13-15's
+    ``Console.is_terminal``).  False means "ask rich" (it may still say no: Jupyter, IDLE)."""
+    tty_compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible == "0":
+        return True
+    if tty_compatible == "1" or os.environ.get("FORCE_COLOR") is not None:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return isatty is None or not isatty()
+    except ValueError:
+        return False
+
+
+class _NoProgress:
+    """A progress bar that shows nothing: the one :func:`_progress_runner` gives when there is no terminal."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, **fields: Any) -> int:
+        return 0
+
+    def update(self, task: int, **fields: Any) -> None:
+        return None
 
 
 def _fmt(v: float) -> str:

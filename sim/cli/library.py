@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 
 def _clean(v: Any) -> Any:
@@ -85,6 +83,9 @@ def register(app: typer.Typer) -> None:
                        "rows": [{k: _clean(v) for k, v in dataclasses.asdict(r).items()} for r in rows]}
             sys.stdout.write(json.dumps(payload, indent=2) + "\n")
             return
+        from rich.table import Table
+        from rich.text import Text
+
         t = Table(title=f"Backtest against published figures ({replications} replications per scenario)")
         for col in ("observable", "published range", "central", "simulated median", "10-90 % band", "", "source"):
             t.add_column(col, justify="left" if col in ("observable", "source", "") else "right")
@@ -117,6 +118,9 @@ def register(app: typer.Typer) -> None:
         if not rows:
             out.print(f"{sa.name} and {sb.name}: no differences in assumptions")
             return
+        from rich.table import Table
+        from rich.text import Text
+
         t = Table(title=f"{sa.name} (A)  vs  {sb.name} (B): {len(rows)} changed values")
         for col in ("path", "A", "B", "source"):
             t.add_column(col)

@@ -7,14 +7,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from sim.cli.common import EXIT_BAD_INPUT, _check_output_dir, _fail, _fmt, _load, _progress_runner, err, out
 from sim.scenario.loader import ScenarioError, load_raw, load_scenario
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 app = typer.Typer(
     name="exportsim",
@@ -89,6 +90,8 @@ def chips(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
         return
+    from rich.table import Table
+
     t = Table(title=f"Chip catalogue ({file})")
     for col in ("id", "name", "vendor", "release", "bf16 TFLOPS", "TPP", "PD", "mem TB/s", "I/O GB/s", "price USD"):
         t.add_column(col, justify="right" if col not in ("id", "name", "vendor") else "left")
@@ -100,6 +103,8 @@ def chips(
 
 def _pairs(title: str, headers: tuple[str, str], rows: list[tuple[str, str]]) -> Table:
     """A two-column table: a name and a right-aligned value."""
+    from rich.table import Table
+
     t = Table(title=title)
     t.add_column(headers[0])
     t.add_column(headers[1], justify="right")
@@ -174,6 +179,9 @@ def run(
     if as_json:
         sys.stdout.write(kpis_json(result.kpis) + "\n")
         return
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(title=f"{s.name} (seed {result.seed})")
     t.add_column("KPI")
     t.add_column("value", justify="right")
@@ -249,6 +257,9 @@ def compare(
                    "kpis": [{k: clean(v) for k, v in dataclasses.asdict(r).items()} for r in rows]}
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
+    from rich.table import Table
+    from rich.text import Text
+
     on = f"; inputs from the {post.name} posterior" if post is not None else ""
     t = Table(title=f"{base.name}  vs  {cf.name}  (R = {replications} paired replications{on})",
               caption="difference: mean over the pairs; 95% CI: t interval of that mean, clipped to the KPI's "

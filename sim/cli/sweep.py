@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from sim.cli.common import _fail, err, out
 
@@ -113,7 +111,7 @@ def sweep(
     bar = Progress(TextColumn(f"sweep {ls.spec.name}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]} runs/s"), TextColumn("[red]{task.fields[failed]} failed"),
                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                   console=err, transient=True, disable=not err.is_terminal)
+                   console=err.real, transient=True, disable=not err.is_terminal)
     import time
 
     t0 = time.perf_counter()
@@ -178,6 +176,9 @@ def analyze(
     if as_json:
         sys.stdout.write(json.dumps(_clean(rep), indent=2, default=str) + "\n")
         return
+    from rich.table import Table
+    from rich.text import Text
+
     r = rep["runs"]
     head = Text.assemble((rep["sweep_id"], "bold"), f" ({rep['design']} design): {r['ok']} ok of {r['planned']} "
                          f"planned runs, {r['failed']} failed;  KPI ", (rep["kpi"], "bold"))
