@@ -327,3 +327,47 @@ def test_killing_the_driver_leaves_no_worker_behind(tmp_path):
     for p in left:  # pragma: no cover - clean up what the test found
         os.kill(p, signal.SIGKILL)
     assert not left, f"workers still running after their driver was killed: {left}"
+
+
+def _catalogue_tables(path: Path) -> dict:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall())
+        return {n: con.execute(f'SELECT * FROM "{n}"').df() for n in names}
+    finally:
+        con.close()
+
+
+def test_the_catalogue_built_during_a_local_sweep_equals_one_rebuilt_from_the_files(tmp_path):
+    """The driver builds catalogue.duckdb in steps while its workers run (design first, runs files as they are
+    written); the result is the catalogue rebuild_catalogue makes from the store's files, after a first sweep and
+    after a resume that adds runs (the resumed one also reads the files already there)."""
+    import pandas as pd
+
+    spec = _spec(tmp_path, n=4, extra="chunk_size: 1\n")
+    root = tmp_path / "store"
+    for limit in (3, None):  # a partial sweep, then the resume that completes it
+        run_sweep(spec, root, executor="local", workers=2, limit=limit)
+        built = _catalogue_tables(root / st.CATALOGUE)
+        rebuilt = _catalogue_tables(st.rebuild_catalogue(tmp_path / "store"))
+        assert sorted(built) == sorted(rebuilt) == ["design", "runs", "sweep"]
+        assert len(built["runs"]) == (3 if limit else 8)
+        for name in built:
+            pd.testing.assert_frame_equal(built[name], rebuilt[name])
+        _no_temp_files(root)
+
+
+def test_a_catalogue_that_cannot_be_built_is_an_error_with_workers_too(tmp_path, runner):
+    """The stepwise catalogue of a parallel sweep fails like the serial one: one line, the runs kept, no temp file."""
+    spec = _spec(tmp_path)
+    root = tmp_path / "store"
+    (root / st.CATALOGUE).mkdir(parents=True)
+    (root / st.RUNS).mkdir()
+    result = runner.invoke(app, ["sweep", str(spec), "--store", str(root), "--executor", "local", "--workers", "2"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "the catalogue (catalogue.duckdb) could not be built" in lines[0]
+    _no_temp_files(root)
+    assert len(_records(root)) == 8

@@ -104,20 +104,28 @@ def read_runs(root: str | os.PathLike) -> tuple[Any, list[tuple[Path, str]]]:
     Each file is read back whole (a truncated, zeroed or foreign file fails here) and must hold the run
     columns; damaged files are left out and listed as ``(path, reason)``.
     """
-    import pyarrow as pa
+    return _concat_parts([(p, *read_part(p)) for p in run_parts(root)])
+
+
+def read_part(p: Path) -> tuple[Any, str | None]:
+    """One runs file read back whole: (Arrow table, None), or (None, why it is damaged)."""
     import pyarrow.parquet as pq
 
-    tables, damaged = [], []
-    for p in run_parts(root):
-        try:
-            t = pq.read_table(p)
-            missing = [c for c in ("run_id", "status", "chunk") if c not in t.column_names]
-            if missing:
-                raise ValueError(f"no column {', '.join(missing)}")
-        except Exception as e:  # noqa: BLE001 - any unreadable file is damage, whatever pyarrow raises
-            damaged.append((p, _reason(e)))
-            continue
-        tables.append(t)
+    try:
+        t = pq.read_table(p)
+        missing = [c for c in ("run_id", "status", "chunk") if c not in t.column_names]
+        if missing:
+            raise ValueError(f"no column {', '.join(missing)}")
+    except Exception as e:  # noqa: BLE001 - any unreadable file is damage, whatever pyarrow raises
+        return None, _reason(e)
+    return t, None
+
+
+def _concat_parts(parts: list[tuple[Path, Any, str | None]]) -> tuple[Any, list[tuple[Path, str]]]:
+    import pyarrow as pa
+
+    tables = [t for _p, t, _why in parts if t is not None]
+    damaged = [(p, why or "unreadable") for p, t, why in parts if t is None]
     if not tables:
         return None, damaged
     return pa.concat_tables(tables, promote_options="permissive"), damaged
@@ -325,9 +333,17 @@ class Store:
             con.close()
 
     def _views(self, con: Any) -> None:
+        self._design_view(con)
+        self._results_views(con)
+
+    def _design_view(self, con: Any) -> None:
         con.register("_design_raw", self.design())
         con.execute("CREATE TEMP VIEW design AS SELECT * FROM _design_raw")
-        table, self.damaged = read_runs(self.root)
+
+    def _results_views(self, con: Any, runs: tuple[Any, list[tuple[Path, str]]] | None = None) -> None:
+        """Views ``results`` and ``runs`` (design joined with results) over a ``design`` already there; *runs* is
+        what :func:`read_runs` gives (read now when not given)."""
+        table, self.damaged = runs if runs is not None else read_runs(self.root)
         if table is None:
             con.execute("CREATE TEMP VIEW results AS SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS status, "
                         "NULL::VARCHAR AS error, NULL::DOUBLE AS elapsed_s, NULL::BIGINT AS chunk WHERE false")
@@ -354,43 +370,78 @@ def load(root: str | os.PathLike, status: str | None = "ok") -> tuple[pd.DataFra
     return Store(root).frames(status)
 
 
+class Catalogue:
+    """``catalogue.duckdb`` built in steps, aside under a temporary name, so that little is left to do when a
+    sweep's last run ends: what the runs do not change (the design and the sweep's meta) when it is opened,
+    which a driver does while its workers run; each runs file read back as it appears (:meth:`refresh`, called by
+    the driver after it writes one); the ``runs`` table at :meth:`finish`, which reads any file not yet read and
+    renames the catalogue into place.  The result is what :func:`rebuild_catalogue` makes from the files."""
+
+    def __init__(self, root: str | os.PathLike):
+        import duckdb
+
+        self.root = Path(root)
+        self.store = Store(self.root)
+        self._parts: dict[Path, tuple[Any, str | None]] = {}
+        self.tmp = self.root / f".{CATALOGUE}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            self.con = duckdb.connect(str(self.tmp))
+        except Exception:
+            _unlink_quietly(self.tmp)
+            raise
+        try:
+            self.con.register("_design_raw", self.store.design())
+            self.con.execute("CREATE TABLE design AS SELECT * FROM _design_raw")
+            self.con.unregister("_design_raw")
+            meta = json.dumps(self.store.meta, default=str)
+            self.con.execute("CREATE TABLE sweep AS SELECT ? AS sweep_id, ? AS meta_json",
+                             [self.store.sweep_id, meta])
+        except BaseException:
+            self.abort()
+            raise
+
+    def refresh(self) -> None:
+        """Read back the runs files not read yet (each whole, as :func:`read_runs` does)."""
+        for p in run_parts(self.root):
+            if p not in self._parts:
+                self._parts[p] = read_part(p)
+
+    def finish(self) -> Path:
+        """Add table ``runs`` from the runs files there now, write the file and rename it into place."""
+        con = self.con
+        try:
+            self.refresh()
+            present = run_parts(self.root)  # a file gone since it was read is left out, as a re-read would
+            self.store._results_views(con, _concat_parts([(p, *self._parts[p]) for p in present]))
+            con.execute("CREATE TABLE runs_t AS SELECT * FROM runs ORDER BY policy_index, sample_index, replication")
+            con.execute("DROP VIEW runs")
+            con.execute("DROP VIEW results")
+            con.execute("ALTER TABLE runs_t RENAME TO runs")
+            con.execute("CHECKPOINT")
+        except BaseException:
+            self.abort()
+            raise
+        con.close()
+        final = self.root / CATALOGUE
+        try:
+            os.replace(self.tmp, final)
+        finally:
+            self._remove_tmp()
+        return final
+
+    def abort(self) -> None:
+        """Close and remove the unfinished file."""
+        self.con.close()
+        self._remove_tmp()
+
+    def _remove_tmp(self) -> None:
+        _unlink_quietly(self.tmp)
+        _unlink_quietly(Path(str(self.tmp) + ".wal"))
+
+
 def rebuild_catalogue(root: str | os.PathLike) -> Path:
     """Materialise ``catalogue.duckdb`` from the Parquet files (written aside, then renamed into place)."""
-    import duckdb
-
-    root = Path(root)
-    s = Store(root)
-    final = root / CATALOGUE
-    tmp = root / f".{CATALOGUE}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        con = duckdb.connect(str(tmp))
-    except Exception:
-        _unlink_quietly(tmp)
-        raise
-    try:
-        s._views(con)
-        con.execute("CREATE TABLE runs_t AS SELECT * FROM runs ORDER BY policy_index, sample_index, replication")
-        con.execute("CREATE TABLE design_t AS SELECT * FROM design")
-        con.execute("DROP VIEW runs")
-        con.execute("DROP VIEW results")
-        con.execute("DROP VIEW design")
-        con.execute("ALTER TABLE runs_t RENAME TO runs")
-        con.execute("ALTER TABLE design_t RENAME TO design")
-        meta = json.dumps(s.meta, default=str)
-        con.execute("CREATE TABLE sweep AS SELECT ? AS sweep_id, ? AS meta_json", [s.sweep_id, meta])
-        con.execute("CHECKPOINT")
-    except BaseException:
-        con.close()
-        _unlink_quietly(tmp)
-        _unlink_quietly(Path(str(tmp) + ".wal"))
-        raise
-    con.close()
-    try:
-        os.replace(tmp, final)
-    finally:
-        _unlink_quietly(tmp)
-        _unlink_quietly(Path(str(tmp) + ".wal"))
-    return final
+    return Catalogue(root).finish()
 
 
 def _unlink_quietly(p: Path) -> None:

@@ -300,10 +300,8 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     if strat.products:
         candidates = [p for p in candidates if p in strat.products]
     purpose = "inference" if reason == "inference" else "training"  # growth and budget buy FLOP/s
-    if reason.startswith("job:"):  # a job's products come ranked by its expected finish (training.procurement_plan)
-        ranked = candidates
-    else:
-        ranked = _ranked(w, lid, candidates, purpose)
+    # a job's products come ranked by its expected finish (training.procurement_plan); the rest by value
+    ranked = candidates if reason.startswith("job:") else _ranked(w, lid, candidates, purpose)
     remaining = units
     denied_once = False
     domestic_only = False

@@ -292,16 +292,25 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
     matched: set[str] = set()
     kept_any = False
     stream = None
+    catalogue = None
     try:
         if chunk_list:
             stream = _execute(executor, workers_used, scheduler, ls.base, iter(chunk_list), ls.spec.keep == "tables",
                               ls.spec.kpis, run_seconds, client)
             for chunk, res in stream:
+                if catalogue is None and executor != "serial":
+                    # the catalogue's design half is built while the workers run (not after the last run);
+                    # should that fail, the whole catalogue is built at the end and any error reported there
+                    with contextlib.suppress(Exception):
+                        catalogue = st.Catalogue(root)
                 if isinstance(res, BaseException):
                     res = ChunkResult([{"run_id": t[0], "status": "failed", "error": _one_line(res), "elapsed_s": 0.0}
                                        for t in chunk])
                 _write_chunk(root, seq, ls, res)
                 seq += 1
+                if catalogue is not None:
+                    with contextlib.suppress(Exception):  # read again at finish() if it fails now
+                        catalogue.refresh()
                 n_failed = sum(r["status"] != "ok" for r in res.records)
                 report.done += len(res.records) - n_failed
                 report.failed += n_failed
@@ -319,7 +328,10 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
             stream.close()  # shuts the pool/cluster down; in-flight chunks are dropped (re-run resumes them)
         catalogue_error = None
         try:
-            st.rebuild_catalogue(root)
+            if catalogue is not None:
+                catalogue.finish()
+            else:
+                st.rebuild_catalogue(root)
         except Exception as e:  # noqa: BLE001 - reported below: the runs are stored, the catalogue is not
             catalogue_error = e
     if catalogue_error is not None:

@@ -214,6 +214,10 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max, run_s
     def new_pool():
         return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(base, os.getpid()))
 
+    # the driver's heap is frozen while the pool forks and runs: a worker's first collection then scans only what
+    # it made itself, instead of every object it inherited (80 ms on a flagship sweep, with each touched page
+    # copied on write); the driver's own later garbage is collected as usual, and the freeze ends with the pool
+    gc.freeze()
     pool = new_pool()
     inflight: dict = {}  # future -> chunk
     retry: list = []  # chunks to submit again first (the pool broke while submitting them)
@@ -277,6 +281,7 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max, run_s
                         solo.append(chunk)
     finally:
         pool.shutdown(wait=not inflight, cancel_futures=True)
+        gc.unfreeze()
 
 
 def _execute_dask(workers, scheduler, base, chunks, keep_tables, kpis, inflight_max, run_seconds=RUN_SECONDS,
