@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,45 @@ def test_entry_points_start_with_the_collector_off(entry):
     p = subprocess.run([sys.executable, "-c", code, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "startup False" in p.stderr
     assert p.returncode == 0 and "Usage" in p.stdout
+
+
+EXTENSIONS = ("sim.cli.library", "sim.cli.brief", "sim.cli.calibrate", "sim.cli.chokepoints", "sim.cli.options",
+              "sim.cli.sweep")
+
+
+def _names(app) -> list[str]:
+    import typer.main
+
+    return [c.name or typer.main.get_command_name(c.callback.__name__) for c in app.registered_commands]
+
+
+def test_app_has_every_command_and_core_names_are_not_reused():
+    from sim.cli.main import CORE_COMMANDS, app
+
+    names = _names(app)
+    assert len(names) == len(set(names))  # an extension never shadows a core command
+    assert set(names) > CORE_COMMANDS
+    assert {"run", "validate", "compare"} <= CORE_COMMANDS
+    assert {"sweep", "brief", "calibrate", "chokepoints", "options", "backtest", "diff"} <= set(names) - CORE_COMMANDS
+
+
+ROUTE_PROBE = """
+import json, sys
+sys.argv = ["exportsim", *sys.argv[1:]]
+from sim.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+sys.__stderr__.write(json.dumps(sorted(m for m in sys.modules if m in {mods})) + "\\n")
+"""
+
+
+@pytest.mark.parametrize(("args", "loaded"), [
+    (["run", "scenarios/bytedance_ascend.yaml", "--json"], False), (["validate", "tests/data/tiny.yaml"], False),
+    (["--help"], True), (["sweep", "--help"], True), (["grap"], True)])
+def test_a_core_command_runs_without_the_extension_modules(args, loaded):
+    code = ROUTE_PROBE.format(mods=repr(set(EXTENSIONS)))
+    p = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    seen = json.loads(p.stderr.strip().splitlines()[-1])
+    assert seen == (sorted(EXTENSIONS) if loaded else []), p.stderr

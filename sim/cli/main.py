@@ -17,7 +17,8 @@ from sim.scenario.loader import ScenarioError, load_raw, load_scenario
 if TYPE_CHECKING:
     from rich.table import Table
 
-app = typer.Typer(
+#: The app, with the commands defined here; the rest are added by _register_extensions (``app``: all of them).
+_app = typer.Typer(
     name="exportsim",
     help=(
         "Simulate the AI-accelerator supply chain under export controls: chips made, ordered, "
@@ -33,7 +34,7 @@ ESTIMATOR = ("mean paired difference over R replications with common random numb
              "(sim.experiments.estimate)")
 
 
-@app.command()
+@_app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Scenario files to check.")],
 ) -> None:
@@ -66,7 +67,7 @@ def _is_observables(path: Path) -> bool:
     return "observables" in data and "question" not in data
 
 
-@app.command()
+@_app.command()
 def schema() -> None:
     """Print the JSON Schema of the scenario format (point your editor's YAML plugin at it)."""
     from sim.schema import Scenario
@@ -74,7 +75,7 @@ def schema() -> None:
     sys.stdout.write(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2) + "\n")
 
 
-@app.command()
+@_app.command()
 def chips(
     file: Annotated[Path, typer.Argument(help="A scenario or a chips catalogue fragment.")] = DEFAULT_CATALOG,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -113,7 +114,7 @@ def _pairs(title: str, headers: tuple[str, str], rows: list[tuple[str, str]]) ->
     return t
 
 
-@app.command()
+@_app.command()
 def graph(
     file: Annotated[Path, typer.Argument(help="Scenario file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -138,7 +139,7 @@ def graph(
         out.print(f"[yellow]warning[/] {issue}")
 
 
-@app.command()
+@_app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Scenario file.")],
     seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1,
@@ -194,7 +195,7 @@ def run(
         out.print(f"tables written to {out_dir}/ ({fmt})")
 
 
-@app.command()
+@_app.command()
 def compare(
     file: Annotated[Path, typer.Argument(help="Scenario file (the policy world).")],
     against: Annotated[Path | None, typer.Option("--against", help="Another scenario as the counterfactual.")] = None,
@@ -276,7 +277,7 @@ def compare(
     out.print(t)
 
 
-@app.command()
+@_app.command()
 def dashboard(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8501,
 ) -> None:
@@ -296,25 +297,50 @@ def dashboard(
     os.execv(sys.executable, cmd)
 
 
+#: The commands defined in this module (the core: validate, run, compare, ...).
+CORE_COMMANDS = frozenset(c.name or typer.main.get_command_name(c.callback.__name__)  # type: ignore[union-attr]
+                          for c in _app.registered_commands)
+_extended = False
+
+
 def _register_extensions() -> None:
-    """Commands that live in their own modules (scenario library, sweeps)."""
+    """Commands that live in their own modules (scenario library, sweeps), added once."""
+    global _extended
+    if _extended:
+        return
+    _extended = True
     from sim.cli.library import register as library_commands
 
-    library_commands(app)
+    library_commands(_app)
     from sim.cli.brief import register as brief_commands
     from sim.cli.calibrate import register as calibrate_commands
     from sim.cli.chokepoints import register as chokepoint_commands
     from sim.cli.options import register as options_commands
     from sim.cli.sweep import register as sweep_commands
 
-    options_commands(app)
-    sweep_commands(app)
-    calibrate_commands(app)
-    chokepoint_commands(app)
-    brief_commands(app)
+    options_commands(_app)
+    sweep_commands(_app)
+    calibrate_commands(_app)
+    chokepoint_commands(_app)
+    brief_commands(_app)
 
 
-_register_extensions()
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the exportsim app with every command (PEP 562: the extension modules load when it is asked for)."""
+    if name == "app":
+        _register_extensions()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app that runs the command line *args*: when it names a core command, the core commands alone (that
+    command parses, runs and reports exactly as in the full app, and the other modules' imports and Click
+    conversions, ~20 ms of a short command's start-up, are skipped); otherwise every command (help, listings,
+    suggestions for a mistyped name)."""
+    if not (args and args[0] in CORE_COMMANDS):
+        _register_extensions()
+    return _app
 
 
 def main() -> None:
@@ -331,7 +357,8 @@ def main() -> None:
     code = 0
     try:
         try:
-            app(standalone_mode=True)  # Typer: usage errors framed (exit 2); Ctrl-C inside a command exits 130
+            # Typer: usage errors framed (exit 2); Ctrl-C inside a command exits 130
+            _app_for(sys.argv[1:])(standalone_mode=True)
         finally:
             sys.stdout.flush()  # a full device fails here, not in the interpreter's exit
     except SystemExit as e:

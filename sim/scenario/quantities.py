@@ -16,13 +16,17 @@ import copy
 import datetime as dt
 import math
 from collections.abc import Callable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import TypeAdapter
 
 from sim.schema.dist import Beta, Constant, Dist, LogNormal, Normal, Pert, Quantity, Step, Triangular, Uniform
-from sim.schema.sweep import Parameter
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from sim.schema.sweep import Parameter
 
 _MAX_RESAMPLE = 1000
 
@@ -82,14 +86,20 @@ def draw(d: Dist, rng: np.random.Generator) -> float:
     return f(d, rng)
 
 
-_QUANTITY = TypeAdapter(Quantity)
+@cache
+def _quantity_adapter() -> TypeAdapter:
+    """The validator of a quantity as written, built on first use (a run whose quantities are all models never
+    needs it)."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Quantity)
 
 
 def as_dist(q: Any) -> Dist:
     """*q* as a schema distribution: a Dist model as is, a bare number or a dumped mapping validated."""
     if isinstance(q, (Constant, Uniform, Triangular, Normal, LogNormal, Beta, Pert)):
         return q
-    return _QUANTITY.validate_python(q)
+    return _quantity_adapter().validate_python(q)
 
 
 def mean(d: Dist | dict | float) -> float:
