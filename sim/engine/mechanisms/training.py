@@ -131,7 +131,16 @@ def cluster_cap(w: Simulation, lid: str, jid: str, chip: str) -> int:
 
 
 def expected_days(w: Simulation, lid: str, jid: str, chip: str, n: int) -> float:
-    """Expected wall days of the whole job on *n* chips of *chip* (mean MFU, MTBF and restart: what the lab knows)."""
+    """Expected wall days of the whole job on *n* chips of *chip* (mean MFU, MTBF and restart: what the lab knows);
+    a function of the scenario alone, so worked out once per run for each (job, chip, n)."""
+    key = ("expected_days", lid, jid, chip, n)
+    found = w.memo.get(key)
+    if found is None:
+        found = w.memo[key] = _expected_days(w, lid, jid, chip, n)
+    return found  # type: ignore[return-value]
+
+
+def _expected_days(w: Simulation, lid: str, jid: str, chip: str, n: int) -> float:
     job = w.scenario.labs[lid].jobs[jid]
     d = mfu_dist(w, lid, jid, chip)
     if d is None or n <= 0:
@@ -145,7 +154,16 @@ def expected_days(w: Simulation, lid: str, jid: str, chip: str, n: int) -> float
 
 
 def owned_hourly_usd(w: Simulation, chip: str) -> float:
-    """Full hourly cost of an owned chip (capex over life, networking, financing, power: ``scenario.costs``)."""
+    """Full hourly cost of an owned chip (capex over life, networking, financing, power: ``scenario.costs``);
+    a function of the chip and the run's draws only, so worked out once per run."""
+    key = ("owned_hourly_usd", chip)
+    found = w.memo.get(key)
+    if found is None:
+        found = w.memo[key] = _owned_hourly_usd(w, chip)
+    return found  # type: ignore[return-value]
+
+
+def _owned_hourly_usd(w: Simulation, chip: str) -> float:
     spec = w.scenario.chips[chip]
     c = w.scenario.costs
     return plans_owned_hourly_usd(
@@ -158,6 +176,14 @@ def owned_hourly_usd(w: Simulation, chip: str) -> float:
 
 def _arrival_days(w: Simulation, lid: str, chip: str) -> float:
     """Expected days until chips on order arrive and are installed (mean lead time + installation delay)."""
+    key = ("arrival_days", lid, chip)
+    found = w.memo.get(key)
+    if found is None:
+        found = w.memo[key] = _mean_arrival_days(w, lid, chip)
+    return found  # type: ignore[return-value]
+
+
+def _mean_arrival_days(w: Simulation, lid: str, chip: str) -> float:
     s = w.scenario
     vendor = s.chips[chip].vendor
     found = w.edge(vendor, lid)
