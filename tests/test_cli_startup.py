@@ -150,3 +150,24 @@ def test_a_core_command_runs_without_the_extension_modules(args, loaded):
     p = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     seen = json.loads(p.stderr.strip().splitlines()[-1])
     assert seen == (sorted(EXTENSIONS) if loaded else []), p.stderr
+
+
+STARTING_PROBE = """
+import gc, sim.cli
+from sim.cli.common import starting
+seen = []
+with starting():
+    seen.append(gc.isenabled())
+sim.cli.serving = True
+before = gc.get_freeze_count()
+with starting():
+    seen.append(gc.isenabled())
+    made = [[] for _ in range(100)]
+seen += [gc.isenabled(), gc.get_freeze_count() > before]
+print(*seen)
+"""
+
+
+def test_a_commands_start_up_pauses_the_collector_only_in_the_cli_process():
+    p = subprocess.run([sys.executable, "-c", STARTING_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.stdout.split() == ["True", "False", "True", "True"], p.stderr

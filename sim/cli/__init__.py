@@ -22,6 +22,10 @@ def main() -> None:
     _serve(_main)
 
 
+#: Whether this process is the command line (set by the entry points; never in a test's CliRunner).
+serving = False
+
+
 def _serve(command: Callable[[], None]) -> None:
     """Run *command* (the CLI's main, which exits) with the garbage collector set for a process that ends after it.
 
@@ -29,8 +33,11 @@ def _serve(command: Callable[[], None]) -> None:
     validators) makes long-lived objects only, and collecting while they pile up is wasted work.  Here, what
     start-up made is frozen (never scanned again) and collection resumes for the command itself.  At exit the
     objects still alive are frozen too: the interpreter's final collection would scan every one of them (tens of
-    ms after a run) for cycles that the process's end frees anyway.
+    ms after a run) for cycles that the process's end frees anyway.  A command's own start-up (its lazy imports
+    and loading) is treated the same way: see :func:`sim.cli.common.starting`.
     """
+    global serving
+    serving = True
     gc.freeze()
     gc.enable()
     try:

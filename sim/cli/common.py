@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +91,25 @@ def _load(path: Path):
         return load_scenario(path)
     except ScenarioError as e:
         _fail(e.problems)
+
+
+@contextmanager
+def starting() -> Iterator[None]:
+    """A command's start-up, before its long work: lazy imports (numpy, SimPy, the engine) and loading make
+    long-lived objects, so in the CLI's process the collector pauses for it and freezes what it made (as the
+    entry points do for the CLI's own imports, :func:`sim.cli._serve`).  Elsewhere (a test's CliRunner, a
+    caller's process) nothing changes."""
+    import sim.cli
+
+    if not (sim.cli.serving and gc.isenabled()):
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _progress_runner(label: str):

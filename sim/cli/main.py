@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sim.cli.common import EXIT_BAD_INPUT, _check_output_dir, _fail, _fmt, _load, _progress_runner, err, out
+from sim.cli.common import EXIT_BAD_INPUT, _check_output_dir, _fail, _fmt, _load, _progress_runner, err, out, starting
 from sim.scenario.loader import ScenarioError, load_raw, load_scenario
 
 if TYPE_CHECKING:
@@ -153,12 +153,13 @@ def run(
     draw: Annotated[int, typer.Option("--draw", min=0, help="Which posterior draw (with --posterior).")] = 0,
 ) -> None:
     """Run a scenario once: KPIs (deliveries by origin, denials by rule, job finish days, ...) and tables."""
-    from sim.results.result import kpis_json
-    from sim.results.simulation import Simulation
-
     if fmt not in ("parquet", "csv"):
         _fail([f"--format: must be parquet or csv, got '{fmt}'"])
-    s = _load(file)
+    with starting():
+        from sim.results.result import kpis_json
+        from sim.results.simulation import Simulation
+
+        s = _load(file)
     if posterior is not None:
         from sim.cli.calibrate import load_posterior, note_posterior
         from sim.experiments.posterior import apply_draw
