@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 from sim.scenario.jurisdiction import edge_outside_rules
@@ -87,6 +88,8 @@ class Compliance:
         self._in_force = {rid: (start, end) for rid, _r, _a, start, end, *_ in self._rules}
         # decisions only change at the dates of the rules that cover a lot: cached per (kind of lot, interval)
         self._cache: dict[tuple, Decision] = {}
+        self._now: dict[tuple, tuple[float, float, Decision]] = {}  # see decide_chip_span
+        self._pending_now: dict[tuple, tuple[float, float, list[str]]] = {}  # see pending_chip
         self._pending: dict[tuple, list[str]] = {}
         self._by_item: dict[tuple, list] = {}  # (product, kind, designer country) -> rules whose item scope covers it
         self._scopes: dict[tuple, tuple[list[tuple], list[float]]] = {}  # kind of lot -> (rules covering it, dates)
@@ -176,6 +179,27 @@ class Compliance:
                 return found
         return self.decide(Lot(it, 0, dest_country, buyer, buyer_hq, channel, order_day), day, applies_at)
 
+    def decide_chip_now(self, product: str, dest_country: str, buyer: str, buyer_hq: str, channel: str, day: float,
+                        applies_at: str = "export") -> Decision:
+        """:meth:`decide_chip` for a lot ordered on *day* (order day = day), the question procurement asks of
+        every product at every review (*dest_country* and *buyer_hq* are the buyer's own)."""
+        return self.decide_chip_span(product, dest_country, buyer, buyer_hq, channel, day, applies_at)[2]
+
+    def decide_chip_span(self, product: str, dest_country: str, buyer: str, buyer_hq: str, channel: str, day: float,
+                         applies_at: str = "export") -> tuple[float, float, Decision]:
+        """(first day, end day, decision): :meth:`decide_chip_now` with the span of days it holds for (between the
+        covering rules' dates), remembered per (product, buyer, channel, check)."""
+        key = (product, buyer, channel, applies_at)
+        hit = self._now.get(key)
+        if hit is not None and hit[0] <= day < hit[1]:
+            return hit
+        d = self.decide_chip(product, dest_country, buyer, buyer_hq, channel, day, day, applies_at)
+        _cands, bounds = self._scopes[_kind_of_lot(self.items[product], dest_country, buyer, buyer_hq, channel,
+                                                   applies_at)]
+        i = bisect.bisect_right(bounds, day)
+        hit = self._now[key] = (bounds[i - 1] if i else -math.inf, bounds[i] if i < len(bounds) else math.inf, d)
+        return hit
+
     def pending(self, lot: Lot, day: float) -> list[str]:
         """``matching(lot, day, pending=True)``, cached like :meth:`decide` (the answer only changes at a rule's
         announcement, anticipation, start or end)."""
@@ -186,6 +210,22 @@ class Compliance:
         found = self._pending.get(key)
         if found is None:
             found = self._pending[key] = self.matching(lot, day, pending=True)
+        return found
+
+    def pending_chip(self, product: str, dest_country: str, buyer: str, buyer_hq: str, channel: str,
+                     day: float) -> list[str]:
+        """:meth:`pending` for a lot of chips given by its parts, remembered per (product, buyer, channel) with the
+        span of days between the covering rules' dates it holds for."""
+        key = (product, buyer, channel)
+        hit = self._pending_now.get(key)
+        if hit is not None and hit[0] <= day < hit[1]:
+            return hit[2]
+        it = self.items[product]
+        lot = Lot(it, 0, dest_country, buyer, buyer_hq, channel, day)
+        found = self.pending(lot, day)
+        bounds = self._scope(lot, "export")[1]
+        i = bisect.bisect_right(bounds, day)
+        self._pending_now[key] = (bounds[i - 1] if i else -math.inf, bounds[i] if i < len(bounds) else math.inf, found)
         return found
 
     def _decide(self, lot: Lot, day: float, applies_at: str) -> Decision:

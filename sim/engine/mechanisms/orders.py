@@ -106,7 +106,10 @@ def _decide(w: Simulation, product: str, buyer: str, channel: str, order_day: fl
             applies_at: str = "export"):
     """The rules' decision now on a lot of *product* for *buyer* (what :func:`_lot` + ``decide`` give)."""
     country, hq = w.party(buyer)
-    return w.compliance.decide_chip(product, country, buyer, hq, channel, w.env.now, order_day, applies_at)
+    now = w.env.now
+    if order_day == now:
+        return w.compliance.decide_chip_now(product, country, buyer, hq, channel, now, applies_at)
+    return w.compliance.decide_chip(product, country, buyer, hq, channel, now, order_day, applies_at)
 
 
 def import_check(w: Simulation, buyer: str, product: str) -> tuple[str, float]:
@@ -280,6 +283,25 @@ def score(w: Simulation, lid: str, product: str, purpose: str = "training") -> f
     return value
 
 
+def _decisions_now(w: Simulation, lid: str, ranked: list[str], legal: dict) -> dict:
+    """The export decision now on each of *ranked* for *lid* (by its legal channel, else as a sale), remembered
+    with the span of days every one of them holds for (reviews ask again every period; the answer changes only at
+    the covering rules' dates)."""
+    now = w.env.now
+    key = ("decisions", lid, *ranked)
+    hit = w.memo.get(key)
+    if hit is not None and hit[0] <= now < hit[1]:  # type: ignore[index]
+        return hit[2]  # type: ignore[index]
+    country, hq = w.party(lid)
+    span = w.compliance.decide_chip_span
+    lo, hi, out = -math.inf, math.inf, {}
+    for p in ranked:
+        a, b, out[p] = span(p, country, lid, hq, legal[p].channel if p in legal else "sale", now)
+        lo, hi = max(lo, a), min(hi, b)
+    w.memo[key] = (lo, hi, out)
+    return out
+
+
 def _ranked(w: Simulation, lid: str, candidates: list[str], purpose: str) -> list[str]:
     """*candidates* best value first (scores are fixed for the run, so each ranking is worked out once)."""
     key = ("ranked", lid, purpose, *candidates)
@@ -296,6 +318,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     strat = lab.strategy
     now = w.env.now
     legal, grey = routes(w, lid)
+    country, hq = w.party(lid)
     candidates = [p for p in products if (p in legal or p in grey) and w.release_day[p] <= now]
     if strat.products:
         candidates = [p for p in candidates if p in strat.products]
@@ -306,7 +329,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     denied_once = False
     domestic_only = False
     # the export decision for each product now (a lot's size does not change it): worked out once, used twice
-    decisions = {p: _decide(w, p, lid, legal[p].channel if p in legal else "sale", now) for p in ranked}
+    decisions = _decisions_now(w, lid, ranked, legal)
     orderable = [p for p in ranked if p in legal and not _closed(w, decisions[p])]
     for p in ranked:
         if remaining <= 0:
@@ -343,7 +366,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         if qty <= 0:
             continue
         stockpile = False
-        pending = w.compliance.pending(_lot(w, p, qty, lid, route.channel, now), now)
+        pending = w.compliance.pending_chip(p, country, lid, hq, route.channel, now)
         extra = 0
         if pending and strat.stockpile_factor > 1:
             extra = min(int(qty * (strat.stockpile_factor - 1)), affordable(w.budget_usd[lid] - qty * price, price))
