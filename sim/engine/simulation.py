@@ -19,7 +19,7 @@ from sim.engine.records import LedgerRow, Recorder
 from sim.engine.rng import Streams
 from sim.engine.state import FleetLine, Ledger, Order
 from sim.scenario.canonical import canonical
-from sim.scenario.quantities import ResolvedSeries, draw
+from sim.scenario.quantities import UNIFORM_KINDS, ResolvedSeries, draw, from_uniform
 from sim.schema import Scenario, peak_flops
 
 
@@ -102,8 +102,11 @@ class World:
         return v
 
     def sample(self, stream: str, dist) -> float:
-        """A fresh draw per event from stream *stream*."""
-        return draw(dist, self.rng._gens.get(stream) or self.rng(stream))
+        """A fresh draw per event from stream *stream* (uniform and triangular ones from the stream's block of
+        uniforms: the same values, see :meth:`Streams.random`)."""
+        if type(dist) in UNIFORM_KINDS and dist.high > dist.low:
+            return from_uniform(dist, self.rng.random(stream))  # type: ignore[return-value]
+        return draw(dist, self.rng(stream))
 
     def unit_price(self, product: str) -> float:
         """List price of a chip for this run (drawn once)."""

@@ -86,7 +86,7 @@ def _approval(w: Any, d: Any) -> float:
 
 def _granted(w: Any, d: Any) -> bool:
     """One approval draw for a licence (the approval probability itself is drawn once per run)."""
-    return w.rng(f"licence/decision/{d.rule}").random() < _approval(w, d)
+    return w.rng.random(f"licence/decision/{d.rule}") < _approval(w, d)
 
 
 @register
@@ -152,7 +152,7 @@ class LicenseHandler(Handler):
         key = (buyer, product, d.rule, period)
         verdict = w.import_reviews.get(key)
         if verdict is None:
-            ok = w.rng(f"licence/import/{d.rule}").random() < _approval(w, d)
+            ok = w.rng.random(f"licence/import/{d.rule}") < _approval(w, d)
             hold = w.sample(f"licence/import_review/{d.rule}", d.spec.review_days) if ok else 0.0
             verdict = w.import_reviews[key] = ("ok" if ok else "refused", hold)
         return verdict
@@ -190,7 +190,7 @@ class CertifyHandler(Handler):
 
     def _passes(self, w, d) -> bool:
         p = w.param(f"certify/pass/{d.rule}", d.spec.pass_probability)
-        return w.rng(f"certify/decision/{d.rule}").random() < p
+        return w.rng.random(f"certify/decision/{d.rule}") < p
 
     def at_export(self, w, d, lot):
         yield w.env.timeout(w.sample(f"certify/days/{d.rule}", d.spec.certification_days))

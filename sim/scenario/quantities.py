@@ -17,7 +17,7 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -41,6 +41,31 @@ def _uniform(d: Uniform, rng: np.random.Generator) -> float:
 
 def _triangular(d: Triangular, rng: np.random.Generator) -> float:
     return float(rng.triangular(d.low, d.mode, d.high)) if d.high > d.low else d.low
+
+
+def from_uniform(d: Dist, u: float) -> float | None:
+    """The draw numpy's ``Generator.uniform`` / ``triangular`` makes of *d* from the standard uniform *u* it reads
+    (one ``random()`` per draw), with numpy's arithmetic (``low + range * u``; the two-sided inverse CDF with a
+    square root), so a stream read in blocks of uniforms gives these draws bit for bit; None for a kind that reads
+    its generator otherwise (normal, beta, ...) or reads nothing (a constant, a zero-width range)."""
+    t = type(d)
+    if t is Uniform:
+        uni = cast(Uniform, d)
+        return uni.low + (uni.high - uni.low) * u if uni.high > uni.low else None
+    if t is Triangular:
+        tri = cast(Triangular, d)
+        left, mode, right = tri.low, tri.mode, tri.high
+        if not right > left:
+            return None
+        base = right - left
+        leftbase = mode - left
+        if u <= leftbase / base:
+            return left + math.sqrt(u * (leftbase * base))
+        return right - math.sqrt((1.0 - u) * ((right - mode) * base))
+    return None
+
+
+UNIFORM_KINDS = (Uniform, Triangular)  # kinds :func:`from_uniform` draws (when their range is not empty)
 
 
 def _normal(d: Normal, rng: np.random.Generator) -> float:

@@ -92,7 +92,6 @@ def upkeep(w: Simulation):
     life = {c: (spec.service_life_years * 365.25,
                 1 - math.exp(-spec.annual_failure_rate * MONTH_DAYS / 365.25) if spec.annual_failure_rate > 0 else 0.0)
             for c, spec in s.chips.items()}
-    gens = w.rng._gens
     ledger = w.ledger
     while True:
         now = env.now
@@ -115,7 +114,7 @@ def upkeep(w: Simulation):
                     w.rec.event(now, "retired", owner, chip, retired)
                 units = line.units
                 if units > 0 and p > 0 and now > 0:
-                    gen = gens.get(name := f"failure/permanent/{owner}/{chip}") or w.rng(name)
+                    gen = w.rng(f"failure/permanent/{owner}/{chip}")
                     failed = int(gen.binomial(units, p))
                     if failed:
                         failed = min(failed, line.free)  # failures inside busy clusters are covered by spares

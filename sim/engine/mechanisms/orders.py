@@ -611,7 +611,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
     if order.route == "grey":
         grey = s.nodes[order.hub].grey
         p_seize = w.series(f"{order.hub}/seizure", grey.seizure_probability).at(env.now)
-        if w.rng(f"grey/seizure/{order.hub}").random() < p_seize:
+        if w.rng.random(f"grey/seizure/{order.hub}") < p_seize:
             del w.open_lots[lot_id]
             w.ledger.in_transit -= qty
             w.ledger.seized += qty
