@@ -102,9 +102,23 @@ _Loader.add_implicit_resolver(
                 |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
     list("-+0123456789."))
 
+#: _Loader's implicit resolvers by a plain scalar's first character, each list followed by the wildcard ones (what
+#: BaseResolver.resolve joins for every scalar), for :meth:`_FastLoader.resolve`.
+_ANY_FIRST = _Loader.yaml_implicit_resolvers.get(None, [])
+_BY_FIRST = {ch: rs + _ANY_FIRST for ch, rs in _Loader.yaml_implicit_resolvers.items() if ch is not None}
+
 if getattr(yaml, "__with_libyaml__", False):
     class _FastLoader(yaml.CSafeLoader):
         """:class:`_Loader`'s resolvers and constructors on libyaml's parser (about 10x faster to parse)."""
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            """BaseResolver.resolve, with the resolver lists of a plain scalar joined once, not per scalar."""
+            if kind is yaml.ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+                for tag, regexp in _BY_FIRST.get(value[:1], _ANY_FIRST):
+                    if regexp.match(value):
+                        return tag
+                return self.DEFAULT_SCALAR_TAG
+            return super().resolve(kind, value, implicit)
 
     _FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
     _FastLoader.yaml_constructors = _Loader.yaml_constructors
@@ -140,11 +154,17 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
         raise ScenarioError([LoadProblem(shown, 1, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]) from None
     except (OSError, ValueError) as e:  # permissions, a NUL in the name, a symlink loop
         raise ScenarioError([LoadProblem(shown, 1, "", f"cannot read: {getattr(e, 'strerror', None) or e}")]) from None
+    plain = None
     try:
         loader = _PARSER(text)
         try:
             node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
+            if node is None:
+                data = None
+            elif (plain := _plain_document(loader, node, shown)) is not None:
+                data = plain[0]  # the common case: one pass, no PyYAML constructor machinery
+            else:
+                data = loader.construct_document(node)
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as e:
@@ -163,13 +183,16 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Path_, Where]]:
     if not isinstance(data, dict):
         raise ScenarioError([LoadProblem(shown, 1, "", "top level must be a mapping of keys, got "
                                                        f"{type(data).__name__}")])
-    size = _expanded_size(node, {})
+    size = plain[3] if plain is not None else _expanded_size(node, {})
     if size > MAX_EXPANDED_NODES:
         raise ScenarioError([LoadProblem(shown, 1, "", f"document expands to more than {MAX_EXPANDED_NODES:,} values "
                                          "(YAML aliases nested too deeply)")])
-    lines: dict[Path_, Where] = {(): (shown, 1)}
-    problems: list[LoadProblem] = []
-    _walk_lines(node, (), shown, lines, problems, loader, set())
+    if plain is not None:
+        lines, problems = plain[1], plain[2]
+    else:
+        lines = {(): (shown, 1)}
+        problems = []
+        _walk_lines(node, (), shown, lines, problems, loader, set())
     if problems:
         raise ScenarioError(problems)
     _PARSED[cache_key] = (_copy_data(data), dict(lines))
@@ -192,6 +215,84 @@ def _copy_data(x: Any) -> Any:
     if isinstance(x, list):
         return [_copy_data(v) for v in x]
     return x
+
+
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+#: Scalar tags built by the loader's own constructors in :func:`_plain_document` (any other tag takes the full path).
+_SCALARS = frozenset({_STR, "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+                      "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"})
+#: Deepest nesting :func:`_plain_document` builds (PyYAML's recursive constructor runs out of stack first on
+#: very deep documents, and reports it; the full path keeps that).
+_PLAIN_DEPTH = 64
+
+
+class _NotPlain(Exception):
+    """The document needs PyYAML's full constructor."""
+
+
+def _plain_document(loader: Any, root: yaml.Node, shown: str) -> tuple[Any, dict[Path_, Where], list, int] | None:
+    """(data, line map, duplicate-key problems, node count) of a plain document in one pass; None if it is not plain.
+
+    Plain: no aliases, no merge keys, only the mapping, sequence and core scalar tags, scalar keys, at most
+    :data:`_PLAIN_DEPTH` deep, and every scalar valid for its tag; every library scenario is.  The results are
+    those of ``construct_document``, :func:`_walk_lines` and :func:`_expanded_size` (scalars go through the same
+    constructors; the counts and lines of a tree are its nodes), without PyYAML's general machinery (~3x faster).
+    Anything else: None, and the caller takes the full path (which reports what it finds wrong, as before).
+    """
+    constructors = loader.yaml_constructors
+    seen: set[int] = set()
+    lines: dict[Path_, Where] = {(): (shown, 1)}
+    problems: list[LoadProblem] = []
+    count = 0
+
+    def scalar(node: yaml.Node) -> Any:
+        if node.tag == _STR:
+            return node.value
+        if node.tag in _SCALARS:
+            try:
+                return constructors[node.tag](loader, node)
+            except Exception:  # e.g. `!!bool x`: the full path reports it (PyYAML builds in its own order, so
+                raise _NotPlain from None  # which of two bad values it names first is its to say)
+        raise _NotPlain
+
+    def build(node: yaml.Node, path: Path_, depth: int) -> Any:
+        nonlocal count
+        count += 1
+        if id(node) in seen or depth > _PLAIN_DEPTH:
+            raise _NotPlain  # an alias (the same node twice), or deep
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            return scalar(node)
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            out: dict = {}
+            keys: set = set()
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or id(key_node) in seen:
+                    raise _NotPlain
+                seen.add(id(key_node))
+                count += 1
+                key = key_node.value
+                if key in keys:
+                    problems.append(LoadProblem(shown, key_node.start_mark.line + 1, dotted(path + (key,)),
+                                                f"key '{key}' appears twice"))
+                keys.add(key)
+                lines[path + (key,)] = (shown, key_node.start_mark.line + 1)
+                k = scalar(key_node)  # the key before its value, as PyYAML builds them
+                out[k] = build(value_node, path + (key,), depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            items = []
+            for i, item in enumerate(node.value):
+                lines[path + (i,)] = (shown, item.start_mark.line + 1)
+                items.append(build(item, path + (i,), depth + 1))
+            return items
+        raise _NotPlain
+
+    try:
+        data = build(root, (), 0)
+    except _NotPlain:
+        return None
+    return data, lines, problems, count
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
