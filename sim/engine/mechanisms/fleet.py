@@ -93,6 +93,7 @@ def upkeep(w: Simulation):
                 1 - math.exp(-spec.annual_failure_rate * MONTH_DAYS / 365.25) if spec.annual_failure_rate > 0 else 0.0)
             for c, spec in s.chips.items()}
     ledger = w.ledger
+    fail_gens: dict[tuple[str, str], object] = {}
     while True:
         now = env.now
         for owner, lines in w.fleet.items():
@@ -114,7 +115,9 @@ def upkeep(w: Simulation):
                     w.rec.event(now, "retired", owner, chip, retired)
                 units = line.units
                 if units > 0 and p > 0 and now > 0:
-                    gen = w.rng(f"failure/permanent/{owner}/{chip}")
+                    gen = fail_gens.get((owner, chip))
+                    if gen is None:  # binomial draws only: the stream is never read in blocks
+                        gen = fail_gens[(owner, chip)] = w.rng(f"failure/permanent/{owner}/{chip}")
                     failed = int(gen.binomial(units, p))
                     if failed:
                         failed = min(failed, line.free)  # failures inside busy clusters are covered by spares
@@ -137,17 +140,23 @@ def snapshot(w: Simulation) -> None:
     """A fleet row per owner and product, and an inventory row per vendor and product, now."""
     now = w.env.now
     s = w.scenario
+    add_inventory = w.rec.inventory.append
     for vendor, stock in sorted(w.inventory.items()):
         backlog = w.backlog[vendor]
         for chip, units in sorted(stock.items()):
-            w.rec.inventory.append(InventoryRow(now, vendor, chip, float(units), float(backlog.get(chip, 0))))
+            add_inventory(InventoryRow(now, vendor, chip, float(units), float(backlog.get(chip, 0))))
     peaks = w.peaks_at()
+    origin = w.memo.get(("designer_country",))
+    if origin is None:
+        origin = w.memo[("designer_country",)] = {c: spec.designer_country for c, spec in s.chips.items()}
+    add_fleet = w.rec.fleet.append
     for owner, lines in w.fleet.items():
         kind = owner_kind(w, owner)
         for chip, line in lines.items():
-            w.rec.fleet.append(FleetRow(
-                now, owner, kind, chip, s.chips[chip].designer_country, float(line.units),
-                line.units * peaks[chip] / 1e15, float(min(line.inference, line.units)),
-                float(min(line.training, line.units - min(line.inference, line.units))),
-                float(min(line.workloads, max(line.units - line.training - line.inference, 0))),
+            units = line.units
+            serving = min(line.inference, units)
+            add_fleet(FleetRow(
+                now, owner, kind, chip, origin[chip], float(units), units * peaks[chip] / 1e15, float(serving),  # type: ignore[index]
+                float(min(line.training, units - serving)),
+                float(min(line.workloads, max(units - line.training - line.inference, 0))),
             ))
