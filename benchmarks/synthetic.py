@@ -4,8 +4,10 @@ Each family doubles one dimension of the flagship (``scenarios/bytedance_ascend.
 
 * ``horizon``: ``end`` moved so the run covers 3, 6, 12, 24 years from ``start`` (the flagship is 6);
   every series holds its last step.
-* ``labs``: the lab copied with new ids (``bytedance~2`` ...), with copies of every edge into it
-  (Huawei and Nvidia sales, grey hubs, cloud rentals): 1, 2, 4, 8 labs competing for the same supply.
+* ``labs``: the first lab copied with new ids (``bytedance~2`` ...), with copies of every edge into it
+  (Huawei and Nvidia sales, grey hubs, cloud rentals), until the scenario holds 1, 2, 4, 8 times the base's
+  labs (6, 12, 24, 48 for the flagship), all competing for the same supply.  (Until December 2026 the copies
+  were counted as if the base had one lab, so the members held 11, 17, 29 and 53 labs.)
 * ``nodes``: working supply nodes added until the node count is 10, 20, 40, 80: chains of a foundry
   (a copy of SMIC's Ascend lines), an HBM maker (a copy of CXMT) and a packager (a copy of Huawei's
   lines, without the die bank) feeding Huawei, alternating with grey hubs (copies of the Singapore hub
@@ -41,11 +43,13 @@ def horizon(base: dict, years: float) -> dict:
 
 
 def labs(base: dict, n: int, lab: str | None = None) -> dict:
-    """The base with *n* labs: the first lab and n-1 copies, each with copies of the edges into it."""
+    """The base with *n* labs in all: its own and copies of the first, each with copies of the edges into it."""
     d = copy.deepcopy(base)
+    if n < len(d["labs"]):
+        raise ValueError(f"the base already has {len(d['labs'])} labs (asked for {n})")
     lab = lab or next(iter(d["labs"]))
     into = {eid: e for eid, e in d["edges"].items() if e["to"] == lab}
-    for i in range(2, n + 1):
+    for i in range(2, n - len(base["labs"]) + 2):
         new = f"{lab}~{i}"
         d["labs"][new] = copy.deepcopy(d["labs"][lab])
         d["labs"][new]["name"] = f"{d['labs'][lab].get('name') or lab} #{i}"

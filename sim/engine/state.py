@@ -83,11 +83,18 @@ def vendor_estimate(w: Simulation, vendor: str, product: str, days: float) -> in
     For a product in a ``fungible_supply`` group (one die, several products) the whole group's supply and
     backlog count: the vendor can make any of them from the same wafers.
     """
-    node = w.scenario.nodes[vendor]
-    group = next((g for g in getattr(node, "fungible_supply", []) if product in g), [product])
-    open_units = w.backlog[vendor]
-    backlog = sum(open_units[p] for p in group)
-    expected = sum(w.inventory[vendor][p] + w.supply_rate[vendor][p] * days / MONTH_DAYS for p in group)
+    key = ("supply_group", vendor, product)
+    group = w.memo.get(key)
+    if group is None:
+        node = w.scenario.nodes[vendor]
+        group = w.memo[key] = next((list(g) for g in getattr(node, "fungible_supply", []) if product in g),
+                                   [product])
+    open_units, stock, rate = w.backlog[vendor], w.inventory[vendor], w.supply_rate[vendor]
+    expected = 0.0
+    backlog = 0
+    for p in group:  # type: ignore[attr-defined]
+        expected += stock[p] + rate[p] * days / MONTH_DAYS  # the same sums, in the same order, as before
+        backlog += open_units[p]
     return int(expected - backlog)
 
 
