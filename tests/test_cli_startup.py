@@ -153,12 +153,13 @@ def test_a_core_command_runs_without_the_extension_modules(args, loaded):
 
 
 STARTING_PROBE = """
-import gc, sim.cli
+import gc
+from sim.cli import common
 from sim.cli.common import starting
 seen = []
 with starting():
     seen.append(gc.isenabled())
-sim.cli.serving = True
+common.serving = True
 before = gc.get_freeze_count()
 with starting():
     seen.append(gc.isenabled())

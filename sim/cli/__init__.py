@@ -22,10 +22,6 @@ def main() -> None:
     _serve(_main)
 
 
-#: Whether this process is the command line (set by the entry points; never in a test's CliRunner).
-serving = False
-
-
 def _serve(command: Callable[[], None]) -> None:
     """Run *command* (the CLI's main, which exits) with the garbage collector set for a process that ends after it.
 
@@ -36,8 +32,9 @@ def _serve(command: Callable[[], None]) -> None:
     ms after a run) for cycles that the process's end frees anyway.  A command's own start-up (its lazy imports
     and loading) is treated the same way: see :func:`sim.cli.common.starting`.
     """
-    global serving
-    serving = True
+    from sim.cli import common
+
+    common.serving = True
     gc.freeze()
     gc.enable()
     try:

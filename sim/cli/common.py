@@ -93,15 +93,18 @@ def _load(path: Path):
         _fail(e.problems)
 
 
+#: Whether this process is the command line (set by its entry points, :func:`sim.cli._serve`; not under a test's
+#: CliRunner).
+serving = False
+
+
 @contextmanager
 def starting() -> Iterator[None]:
     """A command's start-up, before its long work: lazy imports (numpy, SimPy, the engine) and loading make
     long-lived objects, so in the CLI's process the collector pauses for it and freezes what it made (as the
     entry points do for the CLI's own imports, :func:`sim.cli._serve`).  Elsewhere (a test's CliRunner, a
     caller's process) nothing changes."""
-    import sim.cli
-
-    if not (sim.cli.serving and gc.isenabled()):
+    if not (serving and gc.isenabled()):
         yield
         return
     gc.disable()
