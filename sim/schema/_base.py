@@ -21,6 +21,16 @@ Sources = Annotated[list[str], BeforeValidator(_as_list)]
 _NUMERIC = (float, int, float | None, int | None)
 
 
+def new_list() -> list:
+    """A new empty list (a default factory: ``list`` itself costs pydantic a slow signature parse per field)."""
+    return []
+
+
+def new_dict() -> dict:
+    """A new empty mapping (see :func:`new_list`)."""
+    return {}
+
+
 class SimModel(BaseModel):
     """Base of all scenario models.
 
@@ -35,6 +45,9 @@ class SimModel(BaseModel):
         populate_by_name=True,
         str_strip_whitespace=True,
         allow_inf_nan=False,
+        # validators are built on first use, not at import: a load builds the Scenario's (with every model it
+        # holds) in one go instead of one per class, and a command that validates nothing builds none
+        defer_build=True,
     )
 
     @model_validator(mode="before")
@@ -57,4 +70,4 @@ class SimModel(BaseModel):
 class Sourced(SimModel):
     """A model that may cite where its numbers come from."""
 
-    source: Sources = Field(default_factory=list, description="Source IDs for the figures in this block.")
+    source: Sources = Field(default_factory=new_list, description="Source IDs for the figures in this block.")

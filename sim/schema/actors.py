@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from sim.schema._base import SimModel, Sourced
+from sim.schema._base import SimModel, Sourced, new_dict, new_list
 from sim.schema.chips import Precision
 from sim.schema.dist import NonNegQuantity, PositiveUnitQuantity, Series, UnitQuantity, at_least
 
@@ -40,7 +40,7 @@ class Strategy(Sourced):
     extra_demand_units_per_month: Series = Field(
         default=0.0, description="Units per month wanted beyond jobs and inference (fleet growth)."
     )
-    products: list[str] = Field(default_factory=list,
+    products: list[str] = Field(default_factory=new_list,
                                 description="Chip ids the lab will buy; empty = any it can reach.")
     spend_budget: bool = Field(
         default=False,
@@ -74,7 +74,7 @@ class TrainingJob(Sourced):
     params: float | None = Field(default=None, gt=0, le=1e16, description="Active parameters N (C = 6 N D).")
     tokens: float | None = Field(default=None, gt=0, le=1e18, description="Training tokens D.")
     chips: list[str] = Field(
-        default_factory=list,
+        default_factory=new_list,
         description=(
             "Chip types the job may run on; empty = any chip with a training MFU (the job's or the catalogue's) "
             "that the lab owns or can rent. The job picks among them by its objective, not by list order."
@@ -96,9 +96,9 @@ class TrainingJob(Sourced):
     earliest_start: dt.date
     deadline: dt.date | None = None
     sourcing: Sourcing = "own_then_rent"
-    clouds: list[str] = Field(default_factory=list, description="Cloud regions it may rent from; empty = any.")
+    clouds: list[str] = Field(default_factory=new_list, description="Cloud regions it may rent from; empty = any.")
     mfu: dict[str, PositiveUnitQuantity] = Field(
-        default_factory=dict,
+        default_factory=new_dict,
         description="Model FLOP utilisation by chip at the reference cluster size, above 0 and at most 1; absent = "
                     "the chip's training_mfu.",
     )
@@ -107,7 +107,7 @@ class TrainingJob(Sourced):
         default=0.0, ge=0, lt=1, description="Relative MFU loss per doubling of cluster size above the reference."
     )
     mtbf_hours_per_chip: dict[str, MtbfHours] = Field(
-        default_factory=dict,
+        default_factory=new_dict,
         description="Hours between job-interrupting failures per chip, at least 1 (0 would mean a failure every "
                     "instant; a cluster of n chips fails every MTBF/n hours); absent = no failures.",
     )
@@ -151,7 +151,8 @@ class Workload(Sourced):
     """
 
     compute_pflop_s: Series = Field(description="Dense PFLOP/s at *precision* held by this workload over time.")
-    chips: list[str] = Field(default_factory=list, description="Chip types it runs on, in order; empty = any owned.")
+    chips: list[str] = Field(default_factory=new_list,
+                             description="Chip types it runs on, in order; empty = any owned.")
     precision: Precision = "bf16"
 
 
@@ -162,12 +163,12 @@ class Lab(Sourced):
     country: str = Field(description="Where its own data centres are.")
     hq_country: str | None = Field(default=None, description="Headquarters; defaults to country.")
     budget_usd_per_year: Series = Field(description="Spending on accelerators per year.")
-    initial_fleet: dict[str, NonNegQuantity] = Field(default_factory=dict, description="Units installed at start.")
+    initial_fleet: dict[str, NonNegQuantity] = Field(default_factory=new_dict, description="Units installed at start.")
     install_delay_days: NonNegQuantity = Field(default=14.0, description="Delivery to use.")
     strategy: Strategy = Field(default_factory=Strategy)
-    jobs: dict[str, TrainingJob] = Field(default_factory=dict)
+    jobs: dict[str, TrainingJob] = Field(default_factory=new_dict)
     inference: InferenceDemand | None = None
-    workloads: dict[str, Workload] = Field(default_factory=dict, description="Non-LLM compute that holds chips.")
+    workloads: dict[str, Workload] = Field(default_factory=new_dict, description="Non-LLM compute that holds chips.")
 
     @property
     def hq(self) -> str:
@@ -182,15 +183,15 @@ class Cloud(Sourced):
     operator: str = ""
     country: str
     hq_country: str | None = None
-    initial_fleet: dict[str, NonNegQuantity] = Field(default_factory=dict, description="Rentable units at start.")
+    initial_fleet: dict[str, NonNegQuantity] = Field(default_factory=new_dict, description="Rentable units at start.")
     purchases_per_month: dict[str, Series] = Field(
-        default_factory=dict, description="Units it orders per month by chip id (through the same rules)."
+        default_factory=new_dict, description="Units it orders per month by chip id (through the same rules)."
     )
-    price_usd_per_gpu_hour: dict[str, Series] = Field(default_factory=dict, description="By chip id.")
+    price_usd_per_gpu_hour: dict[str, Series] = Field(default_factory=new_dict, description="By chip id.")
     queue_discipline: Literal["fifo", "largest_first", "smallest_first"] = "fifo"
     install_delay_days: NonNegQuantity = Field(default=14.0)
     tenant_share: dict[str, UnitQuantity] = Field(
-        default_factory=dict,
+        default_factory=new_dict,
         description=(
             "Share of the region's capacity each named tenant (lab id) can rent; the rest serves other tenants. "
             "A tenant not named can rent all of it."

@@ -30,7 +30,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.schema._base import SimModel
+from sim.schema._base import SimModel, new_dict, new_list
 from sim.schema.sweep import NAME, Parameter
 
 #: Column names of the posterior store an input may not take.
@@ -92,13 +92,13 @@ class CalibrationSpec(SimModel):
     observed: str = Field(default="../observed.yaml", description="Observables file, relative to the spec file.")
     observables: list[str] | None = Field(
         default=None, description="Observable ids to use (default: every one computed from the base scenario).")
-    exclude: list[str] = Field(default_factory=list,
+    exclude: list[str] = Field(default_factory=new_list,
                                description="Observable ids left out (with the reason in the file).")
     cutoff: dt.date = Field(default=dt.date(2024, 12, 31),
                             description="Fit on observables dated on or before this day; hold out the later ones.")
     seed: int = Field(default=0, ge=0, lt=2**63)
     parameters: dict[str, CalibrationParameter] = Field(min_length=1)
-    fixed: dict[str, object] = Field(default_factory=dict, description="Dotted path -> value set in every run.")
+    fixed: dict[str, object] = Field(default_factory=new_dict, description="Dotted path -> value set in every run.")
     replications: int = Field(default=1, ge=1, le=100,
                               description="Runs per particle; the summary is their mean (1: plain ABC).")
     common_random_numbers: bool = Field(

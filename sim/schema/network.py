@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
-from sim.schema._base import Sourced
+from sim.schema._base import Sourced, new_dict, new_list
 from sim.schema.dist import NonNegQuantity, Series, UnitQuantity
 
 
@@ -34,7 +34,7 @@ class Foundry(Sourced):
     country: str
     wafer_starts_per_month: Series = Field(description="Wafers per month available to the modelled designs.")
     cycle_time_days: NonNegQuantity = Field(default=90.0, description="Wafer start to finished die.")
-    allocation: dict[str, DieAllocation] = Field(default_factory=dict, description="By chip id.")
+    allocation: dict[str, DieAllocation] = Field(default_factory=new_dict, description="By chip id.")
 
 
 class Memory(Sourced):
@@ -55,11 +55,11 @@ class Packager(Sourced):
     chips_per_month: Series = Field(description="Packages assembled per month.")
     packaging_yield: UnitQuantity = Field(default=1.0, description="Share of assembled packages that work.")
     initial_dies: dict[str, NonNegQuantity] = Field(
-        default_factory=dict, description="Die bank at the start: good dies on hand, by chip id."
+        default_factory=new_dict, description="Die bank at the start: good dies on hand, by chip id."
     )
     initial_hbm_stacks: NonNegQuantity = Field(default=0.0, description="HBM stacks on hand at the start.")
     die_arrivals_per_month: dict[str, Series] = Field(
-        default_factory=dict,
+        default_factory=new_dict,
         description=(
             "Good dies per month by chip id reaching the packager from outside the modelled foundries and rules "
             "(e.g. TSMC-made dies obtained through front companies in 2023-24), added to its die bank."
@@ -80,17 +80,17 @@ class Vendor(Sourced):
     kind: Literal["vendor"]
     name: str = ""
     country: str
-    initial_inventory: dict[str, NonNegQuantity] = Field(default_factory=dict, description="Units by chip id.")
+    initial_inventory: dict[str, NonNegQuantity] = Field(default_factory=new_dict, description="Units by chip id.")
     external_supply_per_month: dict[str, Series] = Field(
-        default_factory=dict,
+        default_factory=new_dict,
         description=(
             "Units per month by chip id made outside the modelled foundries and offered to the modelled "
             "buyers (e.g. the share of Nvidia's output that China-bound buyers can get)."
         ),
     )
-    priority: list[BuyerPriority] = Field(default_factory=list, description="Buyers served first, in order.")
+    priority: list[BuyerPriority] = Field(default_factory=new_list, description="Buyers served first, in order.")
     fungible_supply: list[list[str]] = Field(
-        default_factory=list,
+        default_factory=new_list,
         description=(
             "Groups of chip ids made from one die (e.g. GH100: H100, H800, H20, H200): external supply of one "
             "that its own open orders do not take is made as another of the group that buyers have ordered."

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.schema._base import SimModel, Sourced
+from sim.schema._base import SimModel, Sourced, new_dict
 
 TableName = Literal["shipments", "fleet", "ledger", "production", "events", "jobs", "rentals", "inference"]
 Aggregate = Literal["sum", "count", "mean", "median", "max", "min", "last"]
@@ -43,7 +43,7 @@ class Measure(SimModel):
     kpi: str | None = Field(default=None, description="A KPI name (e.g. 'job_failures[meta/llama3]').")
     table: TableName | None = Field(default=None, description="A result table to measure.")
     where: dict[str, list[str | float | bool]] = Field(
-        default_factory=dict, description="Keep rows whose column value is one of these."
+        default_factory=new_dict, description="Keep rows whose column value is one of these."
     )
     day_column: str = Field(default="day", description="The column the window applies to.")
     window: Window | None = None

@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar, Literal, Union, get_args
 
 from pydantic import Field, model_validator
 
-from sim.schema._base import SimModel, Sourced
+from sim.schema._base import SimModel, Sourced, new_list
 from sim.schema.dist import NonNegQuantity, Series, UnitQuantity
 
 ItemKind = Literal["chip", "die", "hbm", "wafer"]
@@ -25,7 +25,7 @@ RuleChannel = Literal["sale", "reexport", "grey", "remote"]
 class ItemClause(SimModel):
     """One AND-clause of item criteria; an item matches the rule's items if it matches any clause."""
 
-    products: list[str] = Field(default_factory=list, description="Chip ids matched by name.")
+    products: list[str] = Field(default_factory=new_list, description="Chip ids matched by name.")
     tpp_min: float | None = Field(default=None, ge=0)
     tpp_max: float | None = Field(default=None, ge=0, description="Exclusive upper bound.")
     pd_min: float | None = Field(default=None, ge=0)
@@ -39,7 +39,7 @@ class ItemClause(SimModel):
 class Origin(SimModel):
     """Which items are subject to the rule's jurisdiction."""
 
-    designer_countries: list[str] = Field(default_factory=list, description="e.g. [US]; empty = any designer.")
+    designer_countries: list[str] = Field(default_factory=new_list, description="e.g. [US]; empty = any designer.")
     foreign_direct_product: bool = Field(
         default=False, description="Also catch items made abroad with US tools (FDPR)."
     )
@@ -49,17 +49,17 @@ class Scope(SimModel):
     """What a rule covers."""
 
     item_kinds: list[ItemKind] = Field(default_factory=lambda: ["chip"])
-    items: list[ItemClause] = Field(default_factory=list, description="Empty = every item of item_kinds.")
+    items: list[ItemClause] = Field(default_factory=new_list, description="Empty = every item of item_kinds.")
     origin: Origin = Field(default_factory=Origin)
     destinations: list[str] = Field(
-        default_factory=list, description="Countries or group names; empty = everywhere."
+        default_factory=new_list, description="Countries or group names; empty = everywhere."
     )
     buyer_hq: list[str] = Field(
-        default_factory=list,
+        default_factory=new_list,
         description="Countries or groups: also match buyers headquartered there, wherever the item goes.",
     )
     end_users: list[str] = Field(
-        default_factory=list, description="Entity-list names or actor ids; empty = any end user."
+        default_factory=new_list, description="Entity-list names or actor ids; empty = any end user."
     )
     channels: list[RuleChannel] = Field(default_factory=lambda: ["sale", "reexport"])
 
@@ -171,7 +171,7 @@ class Rule(Sourced):
     scope: Scope = Field(default_factory=Scope)
     treatment: Treatment
     exemptions: Exemptions = Field(default_factory=Exemptions)
-    overrides: list[str] = Field(default_factory=list, description="Rule ids this rule replaces where both match.")
+    overrides: list[str] = Field(default_factory=new_list, description="Rule ids this rule replaces where both match.")
 
     @model_validator(mode="after")
     def _dates(self) -> Rule:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from sim.schema._base import Sourced
+from sim.schema._base import Sourced, new_dict
 from sim.schema.actors import Cloud, Lab, RentalStream
 from sim.schema.chips import ChipSpec
 from sim.schema.dist import NonNegQuantity, UnitQuantity
@@ -41,18 +41,18 @@ class Scenario(Sourced):
     end: dt.date
     seed: int = Field(default=0, ge=0)
     country_groups: dict[str, list[str]] = Field(
-        default_factory=dict, description="Named groups of countries (e.g. D5, tier3) rules can name."
+        default_factory=new_dict, description="Named groups of countries (e.g. D5, tier3) rules can name."
     )
     entity_lists: dict[str, list[str]] = Field(
-        default_factory=dict, description="Named lists of actor ids (e.g. entity_list) rules can name."
+        default_factory=new_dict, description="Named lists of actor ids (e.g. entity_list) rules can name."
     )
-    chips: dict[str, ChipSpec] = Field(default_factory=dict)
-    nodes: dict[str, NodeSpec] = Field(default_factory=dict)
-    edges: dict[str, EdgeSpec] = Field(default_factory=dict)
-    rules: dict[str, Rule] = Field(default_factory=dict)
-    labs: dict[str, Lab] = Field(default_factory=dict)
-    clouds: dict[str, Cloud] = Field(default_factory=dict)
-    rental_streams: dict[str, RentalStream] = Field(default_factory=dict)
+    chips: dict[str, ChipSpec] = Field(default_factory=new_dict)
+    nodes: dict[str, NodeSpec] = Field(default_factory=new_dict)
+    edges: dict[str, EdgeSpec] = Field(default_factory=new_dict)
+    rules: dict[str, Rule] = Field(default_factory=new_dict)
+    labs: dict[str, Lab] = Field(default_factory=new_dict)
+    clouds: dict[str, Cloud] = Field(default_factory=new_dict)
+    rental_streams: dict[str, RentalStream] = Field(default_factory=new_dict)
     costs: Costs = Field(default_factory=Costs, description="Full-cost basis of owned chips.")
 
     @model_validator(mode="after")

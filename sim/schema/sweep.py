@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.schema._base import SimModel
+from sim.schema._base import SimModel, new_dict
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Column names of the run store that a parameter may not take.
@@ -133,9 +133,9 @@ class SweepSpec(SimModel):
     seed: int = Field(default=0, ge=0, lt=2**63)
     design: Design = Field(default_factory=Design)
     replications: int = Field(default=1, ge=1, le=100_000)
-    levers: dict[str, Parameter] = Field(default_factory=dict)
-    uncertainties: dict[str, Parameter] = Field(default_factory=dict)
-    fixed: dict[str, Any] = Field(default_factory=dict, description="Dotted path -> value set in every run.")
+    levers: dict[str, Parameter] = Field(default_factory=new_dict)
+    uncertainties: dict[str, Parameter] = Field(default_factory=new_dict)
+    fixed: dict[str, Any] = Field(default_factory=new_dict, description="Dotted path -> value set in every run.")
     kpis: list[str] = Field(default_factory=lambda: ["*"], min_length=1,
                             description="KPI names or glob patterns (* and ? only; [ ] are literal).")
     keep: Literal["kpis", "tables"] = "kpis"
