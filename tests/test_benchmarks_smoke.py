@@ -71,6 +71,7 @@ def test_ratios_section_reports_issue_18_figures(tmp_path: Path) -> None:
     assert min(counts.values()) > 0  # events, draws, compliance look-ups and rows all counted
     assert set(ratios["call_growth"]) == {"labs", "rules", "horizon"}
     rows = [g for g in data["goals"] if g["area"] == "run cost"]
-    assert len(rows) == 7
+    assert len(rows) == 8  # 7 with a goal, and the floor with the run's named streams counted (context)
     for g in rows:
         assert g["value"] > 0 and g["goal"]
+    assert sum(g["met"] is None for g in rows) == 1 and counts["streams"] > 0

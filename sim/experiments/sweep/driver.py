@@ -17,7 +17,9 @@ message`` lines before any run starts.
 
 **Execution.**  Runs go to workers in chunks (consecutive replications of a point share a chunk, and the
 validated scenario); without a given chunk size, parallel executors use chunks that shrink toward the end
-(:func:`guided_chunk_sizes`), so the workers finish together.  Executors: ``serial``, ``local`` (a
+(:func:`guided_chunk_sizes`), so the workers finish together, made as the executor asks for them and raised
+for cheap runs once their time is measured (:func:`guided_chunks`: a chunk holds at least 50 ms of work, so
+the driver is not writing a runs file per 2 ms run).  Executors: ``serial``, ``local`` (a
 ``ProcessPoolExecutor``, the default) and ``dask`` (``distributed.Client`` on ``--scheduler tcp://...`` or a
 loopback ``LocalCluster``).  At most
 ``2 x workers`` chunks are in flight, so memory stays flat however long the sweep is, and an
@@ -38,7 +40,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,8 +126,23 @@ def guided_chunk_sizes(n_runs: int, workers: int) -> list[int]:
     return sizes
 
 
-def _fixed_sizes(n_runs: int, size: int) -> list[int]:
-    return [min(size, n_runs - i) for i in range(0, n_runs, size)]
+MIN_CHUNK_S = 0.05  # once run times are known, a chunk holds at least this much work (each chunk costs the driver a
+# runs-file write of ~5 ms and a round trip: with 2 ms runs, single-run chunks would make the driver the bottleneck)
+
+
+def guided_chunks(tasks: list, workers: int, mean_run_s) -> Iterator[list]:
+    """*tasks* in chunks, made as the executor asks for them: :func:`guided_chunk_sizes`' sizes, raised so a chunk
+    holds at least :data:`MIN_CHUNK_S` of work once ``mean_run_s()`` (the mean run time measured so far, or None)
+    is known, but never above an equal share of what is left, so the workers still finish together."""
+    i, n = 0, len(tasks)
+    while i < n:
+        left = n - i
+        k = max(1, min(64, math.ceil(left / max(4 * workers, 1))))
+        m = mean_run_s()
+        if m:
+            k = max(k, min(math.ceil(MIN_CHUNK_S / m), math.ceil(left / max(workers, 1))))
+        yield tasks[i:i + k]
+        i += k
 
 
 def run_sweep(
@@ -276,16 +293,22 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
         todo = todo[: max(limit, 0)]
     workers_used = 1 if executor == "serial" else workers
     fixed = chunk_size or ls.spec.chunk_size
+    tasks = [(r.run_id, r.seed, assignments(ls, r)) for r in todo]
+    timed = [0.0, 0]  # run seconds and runs of the chunks finished so far (guided chunk sizes read their mean)
+    chunks: Iterator[list]
     if fixed or workers_used == 1:
-        sizes = _fixed_sizes(len(todo), fixed or default_chunk_size(len(todo), workers_used))
+        size = fixed or default_chunk_size(len(todo), workers_used)
+        chunks = iter([tasks[i:i + size] for i in range(0, len(tasks), size)])
     else:
-        sizes = guided_chunk_sizes(len(todo), workers_used)
-    chunk_list, i = [], 0
-    for size in sizes:
-        chunk_list.append([(r.run_id, r.seed, assignments(ls, r)) for r in todo[i:i + size]])
-        i += size
-    report = SweepReport(ls.sweep_id, str(root), total, skipped, 0, 0, len(todo), 0.0, executor, workers_used,
-                         len(chunk_list))
+        chunks = guided_chunks(tasks, workers_used, lambda: timed[0] / timed[1] if timed[1] else None)
+    report = SweepReport(ls.sweep_id, str(root), total, skipped, 0, 0, len(todo), 0.0, executor, workers_used, 0)
+
+    def counted(it: Iterator[list]) -> Iterator[list]:
+        for c in it:
+            report.chunks += 1
+            yield c
+
+    chunk_iter = counted(chunks)
     if progress is not None:
         progress(0, len(todo), 0)
     seq = st.next_chunk_seq(root)
@@ -294,8 +317,8 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
     stream = None
     catalogue = None
     try:
-        if chunk_list:
-            stream = _execute(executor, workers_used, scheduler, ls.base, iter(chunk_list), ls.spec.keep == "tables",
+        if tasks:
+            stream = _execute(executor, workers_used, scheduler, ls.base, chunk_iter, ls.spec.keep == "tables",
                               ls.spec.kpis, run_seconds, client)
             for chunk, res in stream:
                 if catalogue is None and executor != "serial":
@@ -312,6 +335,9 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
                     with contextlib.suppress(Exception):  # read again at finish() if it fails now
                         catalogue.refresh()
                 n_failed = sum(r["status"] != "ok" for r in res.records)
+                ran = [r["elapsed_s"] for r in res.records if r["elapsed_s"] > 0]  # not a chunk lost with its worker
+                timed[0] += sum(ran)
+                timed[1] += len(ran)
                 report.done += len(res.records) - n_failed
                 report.failed += n_failed
                 report.remaining -= len(res.records)
