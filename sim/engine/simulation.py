@@ -49,6 +49,8 @@ class World:
         self.dies_coming: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # dies on their way
         self.fleet: dict[str, dict[str, FleetLine]] = defaultdict(lambda: defaultdict(FleetLine))
         self.backorders: dict[str, list[Order]] = defaultdict(list)
+        # the same orders by buyer and vendor, in arrival order (a lab's review reads its own, not every buyer's)
+        self.orders_by_buyer: dict[str, dict[str, list[Order]]] = defaultdict(lambda: defaultdict(list))
         # units on open orders by vendor and product: the sum of backorders' qty, kept with every change to it
         self.backlog: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         # the same open orders by vendor and product, in arrival order (allocation reads one product's queue)

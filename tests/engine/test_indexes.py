@@ -2,7 +2,8 @@
 
 ``World.backlog[vendor][product]`` is kept with every change to an open order (queued, filled, cancelled) so
 supply estimates and snapshots need not scan the order lists; it must equal the sum over the lists at any time.
-``World.queues[vendor][product]`` holds the same open orders per product, in arrival order, for allocation.
+``World.queues[vendor][product]`` holds the same open orders per product, in arrival order, for allocation, and
+``World.orders_by_buyer[buyer][vendor]`` per buyer, for the buyer's review of its stale orders.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def _check(w: World) -> None:
         for product, queue in w.queues[vendor].items():  # each product's queue: its open orders, in order
             assert [o for o in queue if o.qty > 0] == [o for o in w.backorders[vendor]
                                                       if o.product == product and o.qty > 0], (vendor, product)
+        buyers = {o.buyer for o in w.backorders[vendor]} | {b for b, by in w.orders_by_buyer.items() if vendor in by}
+        for buyer in buyers:  # each buyer's orders at the vendor: its open orders, in order
+            assert [o for o in w.orders_by_buyer[buyer][vendor] if o.qty > 0] == [
+                o for o in w.backorders[vendor] if o.buyer == buyer and o.qty > 0], (vendor, buyer)
 
 
 def _run_checked(s, seed, monkeypatch) -> World:

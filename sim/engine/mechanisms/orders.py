@@ -225,17 +225,27 @@ STALE_ORDER_REVIEWS = 3  # an order unfilled for this many reviews (and 90 days 
 
 def cancel_stale_orders(w: Simulation, lid: str) -> None:
     """Cancel the lab's backorders that have waited too long, so it can re-plan with other suppliers."""
+    mine = w.orders_by_buyer.get(lid)
+    if not mine:
+        return
     now = w.env.now
     limit = max(90.0, STALE_ORDER_REVIEWS * w.scenario.labs[lid].strategy.review_interval_days)
-    for vendor, orders in w.backorders.items():
+    for vendor in w.backorders:  # the vendors in the order they first had orders (the events' order)
+        orders = mine.get(vendor)
+        if not orders:
+            continue
+        cancelled = False
         for o in orders:
-            if o.buyer == lid and o.qty > 0 and now - o.order_day >= limit:
+            if o.qty > 0 and now - o.order_day >= limit:
                 w.pipeline[lid][o.product] -= o.qty
                 w.budget_usd[lid] += o.qty * o.unit_price_usd  # nothing was delivered: the money is not spent
                 w.rec.event(now, "order_cancelled", lid, f"{o.product} from {vendor}", o.qty)
                 w.backlog[vendor][o.product] -= o.qty
                 o.qty = 0
-        w.backorders[vendor] = [o for o in orders if o.qty > 0]
+                cancelled = True
+        mine[vendor] = [o for o in orders if o.qty > 0]
+        if cancelled:
+            w.backorders[vendor] = [o for o in w.backorders[vendor] if o.qty > 0]
 
 
 def review(w: Simulation, lid: str) -> None:
@@ -461,6 +471,7 @@ def _submit_later(w: Simulation, order: Order, hold_days: float):
 def _queue(w: Simulation, order: Order) -> None:
     vendor = w.scenario.chips[order.product].vendor
     w.backorders[vendor].append(order)
+    w.orders_by_buyer[order.buyer][vendor].append(order)
     w.queues[vendor][order.product].append(order)
     w.backlog[vendor][order.product] += order.qty
     if w.scenario.nodes[vendor].allocation_policy == "fcfs":
