@@ -196,8 +196,7 @@ class Compliance:
         d = self.decide_chip(product, dest_country, buyer, buyer_hq, channel, day, day, applies_at)
         _cands, bounds = self._scopes[_kind_of_lot(self.items[product], dest_country, buyer, buyer_hq, channel,
                                                    applies_at)]
-        i = bisect.bisect_right(bounds, day)
-        hit = self._now[key] = (bounds[i - 1] if i else -math.inf, bounds[i] if i < len(bounds) else math.inf, d)
+        hit = self._now[key] = (*_span(bounds, day), d)
         return hit
 
     def pending(self, lot: Lot, day: float) -> list[str]:
@@ -223,9 +222,7 @@ class Compliance:
         it = self.items[product]
         lot = Lot(it, 0, dest_country, buyer, buyer_hq, channel, day)
         found = self.pending(lot, day)
-        bounds = self._scope(lot, "export")[1]
-        i = bisect.bisect_right(bounds, day)
-        self._pending_now[key] = (bounds[i - 1] if i else -math.inf, bounds[i] if i < len(bounds) else math.inf, found)
+        self._pending_now[key] = (*_span(self._scope(lot, "export")[1], day), found)
         return found
 
     def _decide(self, lot: Lot, day: float, applies_at: str) -> Decision:
@@ -252,6 +249,12 @@ def _interval(scope: tuple[list[tuple], list[float]], *days: float) -> tuple:
     fall between."""
     cands, bounds = scope
     return (id(cands), *(bisect.bisect_right(bounds, d) for d in days))
+
+
+def _span(bounds: list[float], day: float) -> tuple[float, float]:
+    """The days [first, end) between a kind of lot's rule dates that hold *day* (its verdicts cannot change inside)."""
+    i = bisect.bisect_right(bounds, day)
+    return (bounds[i - 1] if i else -math.inf), (bounds[i] if i < len(bounds) else math.inf)
 
 
 def _asdict(f: ItemFacts) -> dict:
