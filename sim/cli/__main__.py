@@ -1,10 +1,9 @@
 """``python -m sim.cli``."""
 
-import gc
+from sim.cli import _serve, _start
 
-gc.disable()  # start-up makes long-lived objects only (see sim.cli._serve)
+_start()  # before anything heavy loads: the collector off, OpenBLAS's spin short (see sim.cli._start)
 
-from sim.cli import _serve  # noqa: E402
 from sim.cli.main import main  # noqa: E402
 
 _serve(main)
