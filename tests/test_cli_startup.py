@@ -79,7 +79,7 @@ GC_PROBE = """
 import gc, sys
 seen = {}
 def command():
-    seen["enabled"] = gc.isenabled()
+    seen["enabled"] = gc.isenabled() and gc.get_threshold()[0] == 10_000
     seen["frozen"] = gc.get_freeze_count()
     seen["made"] = [[] for _ in range(100)]  # alive at exit
     raise SystemExit(3)
