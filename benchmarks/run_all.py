@@ -18,7 +18,9 @@ waits up to ``--settle`` seconds for the machine to quieten.  Measured in order:
 1. **engine**: events/s of the flagship (``scenarios/bytedance_ascend.yaml``) vs a bare SimPy loop
    scheduling the same number of events (``bench_engine.bare_simpy``); "engine only" times
    ``env.run`` alone, "with results" the whole ``Simulation.run`` (process start-up, ``env.run``,
-   end-of-run bookkeeping and ``build_result``, which makes the tidy tables and KPIs).  Goal >= 0.5x.
+   end-of-run bookkeeping and ``build_result``, which makes the tidy tables and KPIs).  Context only (the
+   goal it once had, >= 0.5x, measured the wrong thing: issue 18 measures a run against its own primitive floor,
+   section ratios).
 2. **scaling**: run time as the horizon, labs, nodes and rules double (``synthetic.py`` builds the
    families from the flagship); the ratio per doubling (goal <= 2.2x) and the exponent of a log-log fit.
 3. **sweeps**: the same LHS runs through ``run_sweep`` serial / local (2 processes) / Dask (LocalCluster,
@@ -790,13 +792,14 @@ def goal_rows(res: dict) -> list[dict]:
         add("engine", "flagship events/s ÷ bare SimPy, engine only (env.run)", e["ratio_engine_only"],
             f"{e['ratio_engine_only']:.3f}x",
             f"{e['engine_events_per_s']:,.0f} vs {e['bare_events_per_s']:,.0f} events/s; "
-            f"{e['ratio_engine_only_cpu']:.3f}x in CPU time", ">= 0.5x", e["ratio_engine_only"] >= 0.5)
+            f"{e['ratio_engine_only_cpu']:.3f}x in CPU time; context, not a goal (issue 18: a free event loop would "
+            "speed a run by ~10 %; the run's own floor is the goal above)", "–", None)
         add("engine", "flagship events/s ÷ bare SimPy, with result building", e["ratio_with_results"],
             f"{e['ratio_with_results']:.3f}x",
             f"a run takes {e['run_s_median'] * 1000:.0f} ms: env.run {e['env_run_s_median'] * 1000:.0f}, "
             f"build_result {e['build_result_s_median'] * 1000:.0f}, the rest {e['other_s_median'] * 1000:.0f}; "
-            f"{e['events_median']:,.0f} events; {e['ratio_with_results_cpu']:.3f}x in CPU time",
-            ">= 0.5x", e["ratio_with_results"] >= 0.5)
+            f"{e['events_median']:,.0f} events; {e['ratio_with_results_cpu']:.3f}x in CPU time; context",
+            "–", None)
     s = res.get("scaling")
     if s:
         for fam, f in s["families"].items():
