@@ -371,3 +371,49 @@ def test_a_catalogue_that_cannot_be_built_is_an_error_with_workers_too(tmp_path,
     assert len(lines) == 1 and "the catalogue (catalogue.duckdb) could not be built" in lines[0]
     _no_temp_files(root)
     assert len(_records(root)) == 8
+
+
+def test_a_killed_drivers_half_built_catalogue_is_removed_on_resume(tmp_path):
+    """A parallel driver builds its catalogue aside while it runs; if it is killed, the next driver (holding the
+    lock) removes what was left (the temporary file and its write-ahead log) and builds its own."""
+    spec = _spec(tmp_path)
+    root = tmp_path / "store"
+    run_sweep(spec, root, executor="local", workers=2, limit=4)
+    left = [root / f".{st.CATALOGUE}.deadbeef.tmp", root / f".{st.CATALOGUE}.deadbeef.tmp.wal"]
+    for p in left:
+        p.write_bytes(b"half-built")
+    keep = root / "notes.tmp.txt"  # not the catalogue's: left alone
+    keep.write_text("mine")
+    run_sweep(spec, root, executor="local", workers=2)
+    assert not any(p.exists() for p in left)
+    assert keep.exists()
+    _no_temp_files(root)
+    assert len(st.Store(root).query("SELECT * FROM runs")) == 8
+
+
+def test_a_second_driver_during_a_first_ones_start_is_refused_in_one_line(tmp_path):
+    """The races two concurrent drivers can hit, made certain: the second driver's early check reads a store the
+    first has only half made (design written, sweep.json not yet), or a lock file the first has not yet written
+    its pid into.  Either way the second is refused with the lock's one line, not a wrong diagnosis or a crash."""
+    import fcntl
+
+    from sim.experiments.sweep import driver
+
+    spec = _spec(tmp_path)
+    root = tmp_path / "store"
+    root.mkdir()
+    (root / "design.parquet").write_bytes(b"being written")  # the first driver's design, before its sweep.json
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)  # held, and still empty (no pid yet)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert driver._locked_by_another(root)
+        with pytest.raises(driver.SweepError) as e:
+            run_sweep(spec, root, executor="serial")
+        lines = str(e.value).splitlines()
+        assert len(lines) == 1 and "another sweep is writing this store" in lines[0], lines
+        assert lines[0].endswith("use another --store")
+    finally:
+        os.close(fd)
+    assert not driver._locked_by_another(root)
+    with pytest.raises(driver.SweepError, match="exists and is not a sweep store"):  # with nobody writing it
+        run_sweep(spec, root, executor="serial")

@@ -439,6 +439,21 @@ class Catalogue:
         _unlink_quietly(Path(str(self.tmp) + ".wal"))
 
 
+def remove_stale_catalogues(root: str | os.PathLike) -> list[Path]:
+    """Remove catalogue files a driver left half-built when it was killed (``.catalogue.duckdb.*.tmp`` and their
+    ``.wal``); only for the driver holding the store's lock, which no other driver is writing under."""
+    out: list[Path] = []
+    try:
+        entries = list(os.scandir(Path(root)))
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    for e in entries:  # names compared literally (a store path is never a pattern)
+        if e.name.startswith(f".{CATALOGUE}.") and e.name.endswith((".tmp", ".tmp.wal")) and e.is_file():
+            _unlink_quietly(Path(e.path))
+            out.append(Path(e.path))
+    return out
+
+
 def rebuild_catalogue(root: str | os.PathLike) -> Path:
     """Materialise ``catalogue.duckdb`` from the Parquet files (written aside, then renamed into place)."""
     return Catalogue(root).finish()

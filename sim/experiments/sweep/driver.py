@@ -222,10 +222,33 @@ def _run_locked(ls, root, executor, workers, scheduler, client, extend, retry_fa
                 progress, run_seconds, notes, t0) -> SweepReport:
     from sim.experiments import store as st
 
-    _prepare_store(root, ls, extend, notes, dry=True)  # refuse a foreign or mismatched store before touching it
+    try:
+        _prepare_store(root, ls, extend, notes, dry=True)  # refuse a foreign or mismatched store before touching it
+    except Exception:
+        if not _locked_by_another(root):
+            raise
+        # another driver is making or writing this store now, so what the check read may be half-made (its design
+        # written, its sweep.json not yet): the check made under the lock, once that driver is done, decides
     with _store_lock(root):
         return _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_failed, fail_fast,
                              limit, chunk_size, progress, run_seconds, notes, t0, st)
+
+
+def _locked_by_another(root: Path) -> bool:
+    """Whether another driver holds *root*'s lock right now (never creates the lock file)."""
+    import fcntl
+
+    try:
+        fd = os.open(root / ".lock", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock taken here
+    return False
 
 
 @contextlib.contextmanager
@@ -244,7 +267,7 @@ def _store_lock(root: Path):
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = ""
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, IndexError):  # empty while the holder is writing it
                 holder = f" (pid {int(os.pread(fd, 32, 0).decode().split()[0])})"
             raise SweepError([f"{root}: another sweep is writing this store{holder}; wait for it to finish or "
                               "use another --store"]) from None
@@ -266,6 +289,8 @@ def _store_lock(root: Path):
 def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_failed, fail_fast, limit, chunk_size,
                   progress, run_seconds, notes, t0, st) -> SweepReport:
     meta = _prepare_store(root, ls, extend, notes)
+    if root.is_dir():
+        st.remove_stale_catalogues(root)  # a killed driver's half-built catalogue (this driver holds the lock)
     runs = expand(ls, meta.get("lhs_blocks"))
     try:
         _write_design(root, ls, runs)
