@@ -196,8 +196,10 @@ def _cover(w: Simulation, pool: dict[str, int], chips: list[str], precision: str
     """Take chips from *pool* (in *chips* order) to cover *need* FLOP/s; returns the need left."""
     peaks = w.peaks_at(precision)
     for chip in chips:
+        if need <= 0:
+            break  # covered: the chips after take nothing
         peak = peaks[chip]
-        if peak <= 0 or need <= 0 or chip not in pool:
+        if peak <= 0 or chip not in pool:
             continue
         used = min(pool[chip] * peak, need)
         pool[chip] -= ceil_units(used / peak)
