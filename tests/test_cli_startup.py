@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from sim.cli import BLAS_SPIN, common
+from tests.cli_probe import cli_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,25 +139,12 @@ def test_app_has_every_command_and_core_names_are_not_reused():
     assert {"sweep", "brief", "calibrate", "chokepoints", "options", "backtest", "diff"} <= set(names) - CORE_COMMANDS
 
 
-ROUTE_PROBE = """
-import json, sys
-sys.argv = ["exportsim", *sys.argv[1:]]
-from sim.cli import main
-try:
-    main()
-except SystemExit:
-    pass
-sys.__stderr__.write(json.dumps(sorted(m for m in sys.modules if m in {mods})) + "\\n")
-"""
-
-
 @pytest.mark.parametrize(("args", "loaded"), [
     (["run", "scenarios/bytedance_ascend.yaml", "--json"], False), (["validate", "tests/data/tiny.yaml"], False),
     (["--help"], True), (["sweep", "--help"], True), (["grap"], True)])
 def test_a_core_command_runs_without_the_extension_modules(args, loaded):
-    code = ROUTE_PROBE.format(mods=repr(set(EXTENSIONS)))
-    p = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    seen = json.loads(p.stderr.strip().splitlines()[-1])
+    modules, p = cli_modules(args)
+    seen = sorted(modules & set(EXTENSIONS))
     assert seen == (sorted(EXTENSIONS) if loaded else []), p.stderr
 
 

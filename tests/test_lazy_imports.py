@@ -7,34 +7,23 @@ only by the code that uses them (tables, sweeps, analysis, charts, briefings).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_probe import cli_modules
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("pandas", "pyarrow", "scipy", "SALib", "duckdb", "plotly", "networkx", "dask", "pyabc", "matplotlib",
          "sklearn", "jinja2", "weasyprint")
-PROBE = """
-import json, sys
-sys.argv = ["exportsim", *sys.argv[1:]]
-from sim.cli import main
-try:
-    main()
-except SystemExit:
-    pass
-sys.__stderr__.write(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {heavy})) + "\\n")
-"""
 
 
 @pytest.mark.parametrize("args", [["--help"], ["validate", "scenarios/bytedance_ascend.yaml"],
                                   ["run", "scenarios/bytedance_ascend.yaml", "--json"]],
                          ids=["help", "validate", "run-json"])
 def test_light_commands_do_not_import_the_analysis_stack(args):
-    code = PROBE.format(heavy=repr(set(HEAVY)))
-    p = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    loaded = json.loads(p.stderr.strip().splitlines()[-1])
+    modules, p = cli_modules(args)
+    loaded = sorted(m for m in modules if m.split(".")[0] in HEAVY)
     assert loaded == [], f"{' '.join(args)} imported {loaded}"
     if args[0] == "run":
         kpis = json.loads(p.stdout)
@@ -46,9 +35,8 @@ def test_light_commands_do_not_import_the_analysis_stack(args):
 def test_commands_that_print_no_table_do_not_import_rich(args):
     """rich (~25 ms of start-up) is for tables, progress bars on a terminal and problem lines; JSON goes to
     stdout directly, and with no terminal the progress bar is nothing (see sim.cli.common)."""
-    code = PROBE.format(heavy=repr({"rich"}))
-    p = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    loaded = json.loads(p.stderr.strip().splitlines()[-1])
+    modules, p = cli_modules(args)
+    loaded = sorted(m for m in modules if m.split(".")[0] == "rich")
     assert loaded == [], f"{' '.join(args)} imported {loaded}"
     assert json.loads(p.stdout)
 

@@ -179,16 +179,12 @@ class Compliance:
                 return found
         return self.decide(Lot(it, 0, dest_country, buyer, buyer_hq, channel, order_day), day, applies_at)
 
-    def decide_chip_now(self, product: str, dest_country: str, buyer: str, buyer_hq: str, channel: str, day: float,
-                        applies_at: str = "export") -> Decision:
-        """:meth:`decide_chip` for a lot ordered on *day* (order day = day), the question procurement asks of
-        every product at every review (*dest_country* and *buyer_hq* are the buyer's own)."""
-        return self.decide_chip_span(product, dest_country, buyer, buyer_hq, channel, day, applies_at)[2]
-
     def decide_chip_span(self, product: str, dest_country: str, buyer: str, buyer_hq: str, channel: str, day: float,
                          applies_at: str = "export") -> tuple[float, float, Decision]:
-        """(first day, end day, decision): :meth:`decide_chip_now` with the span of days it holds for (between the
-        covering rules' dates), remembered per (product, buyer, channel, check)."""
+        """(first day, end day, decision): :meth:`decide_chip` for a lot ordered on *day* (order day = day), the
+        question procurement asks of every product at every review, with the span of days the answer holds for
+        (between the covering rules' dates), remembered per (product, buyer, channel, check); *dest_country* and
+        *buyer_hq* are the buyer's own."""
         key = (product, buyer, channel, applies_at)
         hit = self._now.get(key)
         if hit is not None and hit[0] <= day < hit[1]:

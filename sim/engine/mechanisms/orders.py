@@ -97,18 +97,13 @@ def routes(w: Simulation, buyer: str) -> tuple[dict[str, Route], dict[str, Route
     return legal, grey
 
 
-def _lot(w: Simulation, product: str, qty: float, buyer: str, channel: str, order_day: float) -> Lot:
-    country, hq = w.party(buyer)
-    return Lot(w.compliance.item(product), qty, country, buyer, hq, channel, order_day)
-
-
 def _decide(w: Simulation, product: str, buyer: str, channel: str, order_day: float,
             applies_at: str = "export"):
-    """The rules' decision now on a lot of *product* for *buyer* (what :func:`_lot` + ``decide`` give)."""
+    """The rules' decision now on a lot of *product* for *buyer* ordered on *order_day*."""
     country, hq = w.party(buyer)
     now = w.env.now
     if order_day == now:
-        return w.compliance.decide_chip_now(product, country, buyer, hq, channel, now, applies_at)
+        return w.compliance.decide_chip_span(product, country, buyer, hq, channel, now, applies_at)[2]
     return w.compliance.decide_chip(product, country, buyer, hq, channel, now, order_day, applies_at)
 
 
