@@ -347,7 +347,8 @@ def bench_scaling(repeats: int, quick: bool) -> dict:
             "exponent_s_per_event": fit_exponent(ss, [t / e for t, e in zip(run_s, events, strict=True)]),
         }
     return {"repeats": repeats, "goal_ratio_per_doubling": 2.2, "families": families,
-            "units": {"horizon": "years", "labs": "labs", "nodes": "nodes", "rules": "rules"}}
+            "units": {"horizon": "years", "labs": "labs", "market": "copies of the market", "nodes": "nodes",
+                      "rules": "rules"}}
 
 
 def plot_scaling(scaling: dict, path: Path) -> None:
@@ -357,7 +358,7 @@ def plot_scaling(scaling: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 5.2), dpi=110)
-    markers = {"horizon": "o", "labs": "s", "nodes": "^", "rules": "D"}
+    markers = {"horizon": "o", "labs": "s", "market": "v", "nodes": "^", "rules": "D"}
     for fam, f in scaling["families"].items():
         rel = [s / f["sizes"][0] for s in f["sizes"]]
         unit = scaling["units"][fam]

@@ -4,10 +4,16 @@ Each family doubles one dimension of the flagship (``scenarios/bytedance_ascend.
 
 * ``horizon``: ``end`` moved so the run covers 3, 6, 12, 24 years from ``start`` (the flagship is 6);
   every series holds its last step.
-* ``labs``: the first lab copied with new ids (``bytedance~2`` ...), with copies of every edge into it
-  (Huawei and Nvidia sales, grey hubs, cloud rentals), until the scenario holds 1, 2, 4, 8 times the base's
-  labs (6, 12, 24, 48 for the flagship), all competing for the same supply.  (Until December 2026 the copies
-  were counted as if the base had one lab, so the members held 11, 17, 29 and 53 labs.)
+* ``labs``: every lab copied in turn with new ids (``bytedance~2``, ``alibaba~2`` ...), with copies of every
+  edge into it (Huawei and Nvidia sales, grey hubs, cloud rentals), until the scenario holds 1, 2, 4, 8 times
+  the base's labs (6, 12, 24, 48 for the flagship): k of each of the base's buyers, all competing for the same
+  supply.  (Until December 2026 only the first lab was copied, so the mix changed along the family: 1 of 6
+  labs ran a training job at the base, 7 of 12 at twice the labs, 43 of 48 at eight times; a doubling then
+  measured a different market, not a larger one.  Earlier still the copies were counted as if the base had
+  one lab.)
+* ``market``: 1, 2, 4, 8 disjoint copies of the whole market (every node, chip, lab and cloud, with its edges),
+  under one rule book extended to name the copies: the activity grows exactly with the size, so it is the
+  control for work that grows faster than the world (see :func:`market`).
 * ``nodes``: working supply nodes added until the node count is 10, 20, 40, 80: chains of a foundry
   (a copy of SMIC's Ascend lines), an HBM maker (a copy of CXMT) and a packager (a copy of Huawei's
   lines, without the die bank) feeding Huawei, alternating with grey hubs (copies of the Singapore hub
@@ -28,7 +34,7 @@ from typing import Any
 
 from sim.scenario.loader import scenario_from_dict
 
-FAMILIES = ("horizon", "labs", "nodes", "rules")
+FAMILIES = ("horizon", "labs", "market", "nodes", "rules")
 
 
 def _add_years(d: dt.date, years: float) -> dt.date:
@@ -43,20 +49,29 @@ def horizon(base: dict, years: float) -> dict:
 
 
 def labs(base: dict, n: int, lab: str | None = None) -> dict:
-    """The base with *n* labs in all: its own and copies of the first, each with copies of the edges into it."""
+    """The base with *n* labs in all: its own and copies, each with copies of the edges into it.
+
+    Without *lab*, every lab is copied in turn (the base's order), so a member of k times the base's labs holds
+    k of each: the same mix of buyers, k times over.  With *lab*, only that lab is copied.
+    """
     d = copy.deepcopy(base)
     if n < len(d["labs"]):
         raise ValueError(f"the base already has {len(d['labs'])} labs (asked for {n})")
-    lab = lab or next(iter(d["labs"]))
-    into = {eid: e for eid, e in d["edges"].items() if e["to"] == lab}
-    for i in range(2, n - len(base["labs"]) + 2):
-        new = f"{lab}~{i}"
-        d["labs"][new] = copy.deepcopy(d["labs"][lab])
-        d["labs"][new]["name"] = f"{d['labs'][lab].get('name') or lab} #{i}"
-        for eid, e in into.items():
-            e2 = copy.deepcopy(e)
-            e2["to"] = new
-            d["edges"][f"{eid}~{i}"] = e2
+    order = [lab] if lab else list(base["labs"])
+    copies: dict[str, int] = {}
+    k = 0
+    while len(d["labs"]) < n:
+        src = order[k % len(order)]
+        k += 1
+        copies[src] = i = copies.get(src, 1) + 1
+        new = f"{src}~{i}"
+        d["labs"][new] = copy.deepcopy(base["labs"][src])
+        d["labs"][new]["name"] = f"{base['labs'][src].get('name') or src} #{i}"
+        for eid, e in base["edges"].items():
+            if e["to"] == src:
+                e2 = copy.deepcopy(e)
+                e2["to"] = new
+                d["edges"][f"{eid}~{i}"] = e2
     return d
 
 
@@ -115,6 +130,74 @@ def nodes(base: dict, n: int, foundry: str = "smic", memory: str = "cxmt", packa
     return d
 
 
+def _renamed(x: Any, names: dict[str, str]) -> Any:
+    """*x* with every id in *names* (a dict key or a string value, at any depth) replaced by its new name."""
+    if isinstance(x, dict):
+        return {names.get(k, k) if isinstance(k, str) else k: _renamed(v, names) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_renamed(v, names) for v in x]
+    if isinstance(x, str):
+        return names.get(x, x)
+    return x
+
+
+def _extended(x: Any, names: dict[str, str]) -> Any:
+    """*x* with every list that names an id in *names* also naming its copy (rules and entity lists cover both)."""
+    if isinstance(x, dict):
+        return {k: _extended(v, names) for k, v in x.items()}
+    if isinstance(x, list):
+        items = [v if isinstance(v, str) else _extended(v, names) for v in x]
+        return items + [names[v] for v in x if isinstance(v, str) and v in names]
+    if isinstance(x, str) and x in names:
+        raise ValueError(f"'{x}' is named alone where a replica needs a list")
+    return x
+
+
+def market(base: dict, k: int) -> dict:
+    """*k* disjoint copies of the base's market in one scenario (the control for growth with size).
+
+    Every supply node, chip, lab and cloud is copied with a new id (``huawei~2``, ``h20~2`` ...), and every edge
+    and rental stream with it, so copy i trades only within copy i; the rules and entity lists are not copied
+    but extended to name the copies (one rule book over k markets).  Each copy draws from its own named
+    streams, so the copies behave alike but not identically.  The simulated activity is k times the base's,
+    so a model function whose calls grow faster than k does work across copies: a scan over other buyers'
+    orders, or a list that grows with the world instead of with one market.
+    """
+    if k < 1:
+        raise ValueError(f"a market needs at least one copy (asked for {k})")
+    d = copy.deepcopy(base)
+    ids = [*base["nodes"], *base["chips"], *base["labs"], *base["clouds"]]
+    for i in range(2, k + 1):
+        names = {x: f"{x}~{i}" for x in ids}
+        for part in ("nodes", "chips", "labs", "clouds"):
+            for key, v in base[part].items():
+                d[part][names[key]] = _renamed(copy.deepcopy(v), names)
+        for part in ("edges", "rental_streams"):
+            for key, v in (base.get(part) or {}).items():
+                d[part][f"{key}~{i}"] = _renamed(copy.deepcopy(v), names)
+        for part in ("rules", "entity_lists"):
+            d[part] = _extended(d[part], {x: names[x] for x in ids})
+    return d
+
+
+def replica(base: dict, i: int) -> dict:
+    """Copy *i* of :func:`market`'s copies on its own: the base with every id renamed as that copy names it (the
+    base itself for i = 1).  Its streams have the names the copy's streams have in the market, so it draws what
+    the copy draws there, apart from the streams of the shared rules (one per rule, read by every copy in turn)."""
+    if i == 1:
+        return copy.deepcopy(base)
+    ids = [*base["nodes"], *base["chips"], *base["labs"], *base["clouds"]]
+    names = {x: f"{x}~{i}" for x in ids}
+    d = copy.deepcopy(base)
+    for part in ("nodes", "chips", "labs", "clouds"):
+        d[part] = {names[k]: _renamed(v, names) for k, v in base[part].items()}
+    for part in ("edges", "rental_streams"):
+        d[part] = {f"{k}~{i}": _renamed(v, names) for k, v in (base.get(part) or {}).items()}
+    for part in ("rules", "entity_lists"):
+        d[part] = _renamed(base[part], {x: names[x] for x in ids})
+    return d
+
+
 RULE_TEMPLATES = ("us_2022_10", "us_2023_10", "us_2025_04_h20", "us_2026_01_h200")
 
 
@@ -151,6 +234,7 @@ def family_sizes(base: dict, quick: bool = False) -> dict[str, list[float]]:
     full = {
         "horizon": [years / 2, years, years * 2, years * 4],
         "labs": [n_labs, n_labs * 2, n_labs * 4, n_labs * 8],
+        "market": [1, 2, 4, 8],
         "nodes": [n_nodes, n_nodes * 2, n_nodes * 4, n_nodes * 8],
         "rules": [n_rules, n_rules * 2, n_rules * 4, n_rules * 8],
     }
@@ -163,6 +247,8 @@ def build(base: dict, family: str, size: float) -> dict:
         return horizon(base, size)
     if family == "labs":
         return labs(base, int(size))
+    if family == "market":
+        return market(base, int(size))
     if family == "nodes":
         return nodes(base, int(size))
     if family == "rules":
@@ -172,4 +258,9 @@ def build(base: dict, family: str, size: float) -> dict:
 
 def scenario(base: dict, family: str, size: float) -> Any:
     """The validated Scenario of one family member."""
-    return scenario_from_dict(build(base, family, size), file=f"<synthetic {family}={size}>")
+    return scenario_from(build(base, family, size), f"{family}={size}")
+
+
+def scenario_from(d: dict, label: str) -> Any:
+    """The validated Scenario of a built dict (*label* names it in errors)."""
+    return scenario_from_dict(d, file=f"<synthetic {label}>")

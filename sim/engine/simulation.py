@@ -71,6 +71,14 @@ class World:
         self.release_day: dict[str, float] = {c: scenario.day_of(spec.release) for c, spec in scenario.chips.items()}
         self.memo: dict[tuple, object] = {}  # per-run values that depend on the scenario and run draws only
         self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
+        self._edges_into: dict[str, dict[str, tuple]] = defaultdict(dict)  # to -> {from: (edge id, EdgeSpec)}
+        for (a, b), found in self.edges_by_pair.items():
+            self._edges_into[b][a] = found
+        self._chips_of: dict[str, list[str]] = defaultdict(list)  # vendor -> its products, in the scenario's order
+        for c, spec in scenario.chips.items():
+            self._chips_of[spec.vendor].append(c)
+        self.chip_order = {c: i for i, c in enumerate(scenario.chips)}  # product -> its place in the scenario
+        self.distributors = [nid for nid, n in scenario.nodes.items() if n.kind == "distributor"]
         # bookkeeping of the processes (orders, cloud, training), declared here so the world's state is in one place
         self.routes: dict[str, tuple[dict, dict]] = {}  # buyer -> (legal routes, grey routes) by product
         self.open_lots: dict[int, tuple] = {}  # lots shipped and not yet delivered
@@ -156,6 +164,14 @@ class World:
     def edge(self, a: str, b: str):
         """(edge id, EdgeSpec) from *a* to *b*, or None."""
         return self.edges_by_pair.get((a, b))
+
+    def edges_into(self, b: str) -> dict[str, tuple]:
+        """{from: (edge id, EdgeSpec)} for the edges into *b* (empty when there are none)."""
+        return self._edges_into.get(b, {})
+
+    def chips_of(self, vendor: str) -> list[str]:
+        """The products *vendor* sells, in the scenario's order."""
+        return self._chips_of.get(vendor, [])
 
     def lead_time(self, a: str, b: str) -> float:
         """A lead-time draw on the edge a->b (0 when there is no edge)."""

@@ -72,22 +72,31 @@ def start(w: Simulation) -> None:
 
 # ----------------------------------------------------------------------------------------- routes
 def routes(w: Simulation, buyer: str) -> tuple[dict[str, Route], dict[str, Route]]:
-    """(legal routes, grey routes) by product for *buyer*, from the edges of the network."""
+    """(legal routes, grey routes) by product for *buyer*, from the edges of the network.
+
+    Only the edges into *buyer* and into the hubs that sell to it are read (the buyer's own neighbourhood), so
+    working out every buyer's routes grows with the network, not with its cube; products and hubs are visited
+    in the scenario's order, as a scan of every product and hub would."""
     if buyer in w.routes:
         return w.routes[buyer]
     s = w.scenario
     legal: dict[str, Route] = {}
     grey: dict[str, Route] = {}
-    hubs = {nid: n for nid, n in s.nodes.items() if n.kind == "distributor"}
-    for pid, chip in s.chips.items():
-        v = chip.vendor
-        found = w.edge(v, buyer)
+    into_buyer = w.edges_into(buyer)
+    hubs = [(hid, s.nodes[hid]) for hid in w.distributors if hid in into_buyer]  # hubs with an edge to the buyer
+    vendors = set(into_buyer)
+    for hid, _hub in hubs:
+        vendors.update(w.edges_into(hid))
+    order = w.chip_order
+    for pid in sorted((c for v in vendors for c in w.chips_of(v)), key=order.__getitem__):
+        v = s.chips[pid].vendor
+        found = into_buyer.get(v)
         if found and found[1].flow == "chips" and found[1].channel in ("direct", "reexport"):
             legal[pid] = Route("sale" if found[1].channel == "direct" else "reexport")
-        for hid, hub in hubs.items():
+        for hid, hub in hubs:
             into = w.edge(v, hid)
-            out = w.edge(hid, buyer)
-            if not into or not out or out[1].flow != "chips":
+            out = into_buyer[hid]
+            if not into or out[1].flow != "chips":
                 continue
             if out[1].channel == "grey" and hub.grey is not None:
                 grey.setdefault(pid, Route("grey", hid))

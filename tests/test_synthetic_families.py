@@ -1,0 +1,84 @@
+"""The benchmark's synthetic families (``benchmarks/synthetic.py``) and the linear-growth property they test.
+
+The ``market`` family is the control of the call-growth benchmark: k disjoint copies of the flagship's market.
+These tests hold it to that: the copies are disjoint (no edge crosses copies), each copy on its own is
+``replica``, the labs family keeps the mix of buyers, and the engine's per-buyer work reads the buyer's own
+market only (its routes in a 3-copy market are its copy's routes on their own, renamed).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from sim.engine.mechanisms import orders
+from sim.engine.simulation import World
+from sim.scenario.loader import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import synthetic  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def base() -> dict:
+    return load_scenario(ROOT / "scenarios" / "bytedance_ascend.yaml").model_dump(by_alias=True)
+
+
+def _copy_of(x: str) -> str:
+    return x.rsplit("~", 1)[1] if "~" in x else "1"
+
+
+def test_market_copies_are_disjoint_and_complete(base) -> None:
+    d = synthetic.market(base, 3)
+    for part in ("nodes", "chips", "labs", "clouds", "edges"):
+        assert len(d[part]) == 3 * len(base[part]), part
+    for eid, e in d["edges"].items():  # every edge stays inside its copy
+        assert _copy_of(e["from"]) == _copy_of(e["to"]) == _copy_of(eid), eid
+    for cid, c in d["chips"].items():
+        assert _copy_of(c["vendor"]) == _copy_of(cid)
+    for lst, members in d["entity_lists"].items():  # one rule book: the lists name every copy's members
+        assert Counter(_copy_of(m) for m in members) == {str(i): len(base["entity_lists"][lst]) for i in (1, 2, 3)}
+    assert set(d["rules"]) == set(base["rules"])
+    sc = synthetic.scenario(base, "market", 3)  # valid, as every member of every family
+    assert len(sc.labs) == 18
+
+
+def test_replica_is_its_copy_of_the_market(base) -> None:
+    d, r = synthetic.market(base, 3), synthetic.replica(base, 2)
+    for part in ("nodes", "chips", "labs", "clouds", "edges"):
+        assert r[part] == {k: v for k, v in d[part].items() if _copy_of(k) == "2"}, part
+    assert synthetic.replica(base, 1) == base
+    with pytest.raises(ValueError, match="at least one copy"):
+        synthetic.market(base, 0)
+
+
+def test_labs_family_keeps_the_mix_of_buyers(base) -> None:
+    d = synthetic.labs(base, 4 * len(base["labs"]))
+    kinds = Counter(lid.split("~")[0] for lid in d["labs"])
+    assert kinds == dict.fromkeys(base["labs"], 4)
+    one = synthetic.labs(base, len(base["labs"]) + 3, lab="bytedance")  # the old family: copies of one lab
+    assert Counter(lid.split("~")[0] for lid in one["labs"])["bytedance"] == 4
+    for eid, e in d["edges"].items():
+        if "~" in e["to"] and e["to"] in d["labs"]:
+            assert eid.endswith("~" + e["to"].rsplit("~", 1)[1])
+
+
+def test_routes_read_the_buyers_own_market(base) -> None:
+    """A buyer's routes in a 3-copy market are its copy's routes alone, renamed, in the same order (the routes
+    are worked out from the buyer's neighbourhood, not from every product and hub of the world)."""
+    big = World(synthetic.scenario(base, "market", 3), 1)
+    alone = World(synthetic.scenario_from(synthetic.replica(base, 3), "replica 3"), 1)
+    n = 0
+    for lid in alone.scenario.labs:
+        got = orders.routes(big, lid)
+        want = orders.routes(alone, lid)
+        assert [list(g.items()) for g in got] == [list(x.items()) for x in want], lid
+        n += sum(len(g) for g in got)
+    assert n > 0
+    legal, grey = orders.routes(big, "bytedance~3")
+    assert all(p.endswith("~3") for p in [*legal, *grey])
+    assert all(r.hub is None or r.hub.endswith("~3") for r in [*legal.values(), *grey.values()])
