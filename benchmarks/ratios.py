@@ -260,10 +260,11 @@ def sweep_cpu_ratio(spec_path: Path, repeats: int) -> dict:
 
 
 # ------------------------------------------------------------------------------- call-count growth
-def _calls(scenario) -> tuple[dict[str, int], dict[str, float], int]:
+def _calls(scenario, seed: int = 1) -> tuple[dict[str, int], dict[str, float], int]:
     from sim.engine.simulation import World
 
-    w = World(scenario, 1)
+    w = World(scenario, seed)
+    gc.collect()  # an earlier run's world, freed now, closes its suspended processes here, not inside the profile
     prof = cProfile.Profile()
     prof.enable()
     w.run()
@@ -283,12 +284,28 @@ def _calls(scenario) -> tuple[dict[str, int], dict[str, float], int]:
 HOT_SHARE = 0.005  # a hot function: at least this share of the model's own time in the smaller member of a step
 
 
+MARKET_SEEDS = (1,)  # the market family's seeds (counts summed over them; one is exact: see call_growth)
+
+
+def _summed(runs: list[tuple[dict[str, int], dict[str, float], int]]) -> tuple[dict[str, int], dict[str, float], int]:
+    calls: dict[str, int] = {}
+    own: dict[str, float] = {}
+    for c, o, _e in runs:
+        for f, n in c.items():
+            calls[f] = calls.get(f, 0) + n
+        for f, t in o.items():
+            own[f] = own.get(f, 0.0) + t
+    return calls, own, sum(e for _c, _o, e in runs)
+
+
 def _alone_sums(base: dict, sizes: list) -> list[dict[str, float]]:
     """For each size k of the market family: the calls of its k copies each run on its own, summed."""
     import synthetic
 
-    alone = [_calls(synthetic.scenario_from(synthetic.replica(base, i), f"replica {i}"))[0]
-             for i in range(1, int(max(sizes)) + 1)]
+    alone = []
+    for i in range(1, int(max(sizes)) + 1):
+        sc = synthetic.scenario_from(synthetic.replica(base, i), f"replica {i}")
+        alone.append(_summed([_calls(sc, seed) for seed in MARKET_SEEDS])[0])
     out = []
     for k in sizes:
         total: dict[str, float] = {}
@@ -303,10 +320,11 @@ def call_growth(quick: bool) -> dict:
     """Call-count growth per doubling of each family (see the module doc).
 
     For ``market`` (k disjoint copies of the flagship's market), each count is also divided by the same count
-    summed over the k copies run one by one: the copies draw different parameters (a copy whose grey markup is
-    low smuggles four times as much), and this takes that out, leaving the work one copy does because the others
-    exist.  Its growth is 2 x that excess at 2k ÷ the excess at k: what the calls would grow by if every added copy
-    did what the first ones do."""
+    summed over the k copies run one by one (same seeds, ``MARKET_SEEDS``).  The copies draw different parameters
+    (a copy whose grey markup is low smuggles four times as much); each copy in the market draws exactly what it
+    draws alone (its rows are its rows alone: ``tests/test_synthetic_families.py``), so this ratio is 1 for work a
+    copy does for itself and grows only with work one copy does because the others exist.  The growth is 2 x that
+    ratio at 2k ÷ the ratio at k: exactly 2.00 when no function works across copies."""
     import synthetic
 
     from sim.scenario.loader import load_scenario
@@ -318,8 +336,13 @@ def call_growth(quick: bool) -> dict:
         ss = sizes.get(fam)
         if not ss or len(ss) < 2:
             continue
-        counted = [_calls(synthetic.scenario(base, fam, n)) for n in ss]
-        alone = _alone_sums(base, ss) if fam == "market" else None
+        if fam == "market":  # summed over seeds, as the copies run alone are
+            counted = [_summed([_calls(sc, seed) for seed in MARKET_SEEDS])
+                       for sc in (synthetic.scenario(base, fam, n) for n in ss)]
+            alone = _alone_sums(base, ss)
+        else:
+            counted = [_calls(synthetic.scenario(base, fam, n)) for n in ss]
+            alone = None
         steps = []
         n_hot = []
         for i in range(len(ss) - 1):

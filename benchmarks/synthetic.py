@@ -12,8 +12,9 @@ Each family doubles one dimension of the flagship (``scenarios/bytedance_ascend.
   measured a different market, not a larger one.  Earlier still the copies were counted as if the base had
   one lab.)
 * ``market``: 1, 2, 4, 8 disjoint copies of the whole market (every node, chip, lab and cloud, with its edges),
-  under one rule book extended to name the copies: the activity grows exactly with the size, so it is the
-  control for work that grows faster than the world (see :func:`market`).
+  under one rule book extended to name the copies, its country-wide caps raised until they never bind.  Each
+  copy runs exactly as it runs alone, so the activity is exactly the sum of the copies': the control for work
+  that grows faster than the world (see :func:`market`).
 * ``nodes``: working supply nodes added until the node count is 10, 20, 40, 80: chains of a foundry
   (a copy of SMIC's Ascend lines), an HBM maker (a copy of CXMT) and a packager (a copy of Huawei's
   lines, without the die bank) feeding Huawei, alternating with grey hubs (copies of the Singapore hub
@@ -158,10 +159,14 @@ def market(base: dict, k: int) -> dict:
 
     Every supply node, chip, lab and cloud is copied with a new id (``huawei~2``, ``h20~2`` ...), and every edge
     and rental stream with it, so copy i trades only within copy i; the rules and entity lists are not copied
-    but extended to name the copies (one rule book over k markets).  Each copy draws from its own named
-    streams, so the copies behave alike but not identically.  The simulated activity is k times the base's,
-    so a model function whose calls grow faster than k does work across copies: a scan over other buyers'
-    orders, or a list that grows with the world instead of with one market.
+    but extended to name the copies (one rule book over k markets).  A country-wide cap (a cap's units per
+    period, a licence's volume cap) is one pool for every copy selling to that country, which would couple the
+    copies (one copy's licensed lots use the others' room), so in this family the caps are raised until they
+    never bind: the cap checks still run on every lot, and the copies stay independent.  Each copy draws from
+    streams named for its own actors, so the copies behave alike but not identically, and each does exactly
+    what it does alone (:func:`replica`).  A model function whose calls grow faster than the copies' own does
+    work across copies: a scan over other buyers' orders, or a list that grows with the world instead of with
+    one market.
     """
     if k < 1:
         raise ValueError(f"a market needs at least one copy (asked for {k})")
@@ -177,15 +182,33 @@ def market(base: dict, k: int) -> dict:
                 d[part][f"{key}~{i}"] = _renamed(copy.deepcopy(v), names)
         for part in ("rules", "entity_lists"):
             d[part] = _extended(d[part], {x: names[x] for x in ids})
+    d["rules"] = _unbound_caps(d["rules"])
     return d
+
+
+# the treatments' country-wide limits (treatments.py), and values at their schema's bounds that never bind
+UNBOUND_CAPS = {"units_per_period": 1e15, "volume_cap_ratio": 1e6}
+
+
+def _unbound_caps(x: Any) -> Any:
+    """*x* with every country-wide cap raised so that it never binds (the check still runs on every lot)."""
+    if isinstance(x, dict):
+        return {key: (UNBOUND_CAPS[key] if key in UNBOUND_CAPS and v is not None else _unbound_caps(v))
+                for key, v in x.items()}
+    if isinstance(x, list):
+        return [_unbound_caps(v) for v in x]
+    return x
 
 
 def replica(base: dict, i: int) -> dict:
     """Copy *i* of :func:`market`'s copies on its own: the base with every id renamed as that copy names it (the
-    base itself for i = 1).  Its streams have the names the copy's streams have in the market, so it draws what
-    the copy draws there, apart from the streams of the shared rules (one per rule, read by every copy in turn)."""
+    base itself for i = 1), its caps unbound as the market's are.  Its streams have the names the copy's streams
+    have in the market (every per-lot draw is named for its buyer, the rules' rates for the rule alone), so it
+    draws, and does, exactly what the copy does there."""
     if i == 1:
-        return copy.deepcopy(base)
+        d = copy.deepcopy(base)
+        d["rules"] = _unbound_caps(d["rules"])
+        return d
     ids = [*base["nodes"], *base["chips"], *base["labs"], *base["clouds"]]
     names = {x: f"{x}~{i}" for x in ids}
     d = copy.deepcopy(base)
@@ -195,6 +218,7 @@ def replica(base: dict, i: int) -> dict:
         d[part] = {f"{k}~{i}": _renamed(v, names) for k, v in (base.get(part) or {}).items()}
     for part in ("rules", "entity_lists"):
         d[part] = _renamed(base[part], {x: names[x] for x in ids})
+    d["rules"] = _unbound_caps(d["rules"])
     return d
 
 

@@ -8,6 +8,8 @@ market only (its routes in a 3-copy market are its copy's routes on their own, r
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -51,7 +53,13 @@ def test_replica_is_its_copy_of_the_market(base) -> None:
     d, r = synthetic.market(base, 3), synthetic.replica(base, 2)
     for part in ("nodes", "chips", "labs", "clouds", "edges"):
         assert r[part] == {k: v for k, v in d[part].items() if _copy_of(k) == "2"}, part
-    assert synthetic.replica(base, 1) == base
+    one = synthetic.replica(base, 1)  # the base itself, with its caps unbound as the market's are
+    assert {k: v for k, v in one.items() if k != "rules"} == {k: v for k, v in base.items() if k != "rules"}
+    caps = [(rid, r["treatment"]) for rid, r in one["rules"].items()
+            if r["treatment"].get("kind") in ("cap", "license")]
+    assert any(t.get("volume_cap_ratio") == synthetic.UNBOUND_CAPS["volume_cap_ratio"] for _r, t in caps)
+    assert all(t.get("units_per_period", 1e15) == 1e15 for _r, t in caps)
+    assert one["rules"] == synthetic.market(base, 1)["rules"]
     with pytest.raises(ValueError, match="at least one copy"):
         synthetic.market(base, 0)
 
@@ -82,3 +90,39 @@ def test_routes_read_the_buyers_own_market(base) -> None:
     legal, grey = orders.routes(big, "bytedance~3")
     assert all(p.endswith("~3") for p in [*legal, *grey])
     assert all(r.hub is None or r.hub.endswith("~3") for r in [*legal.values(), *grey.values()])
+
+
+_COPY = re.compile(r"[A-Za-z0-9]~(\d+)")  # an id of copy k ("huawei~2"), not a "~27 d" in an event's text
+_IDS = {"lot_id", "order_id"}  # numbered by one counter per run: the copies' ids interleave in the market
+
+
+def _rows_by_copy(w: World) -> dict[str, Counter]:
+    """Every row of the run (ids aside) by the copy it belongs to, as a multiset per table."""
+    out: dict[str, Counter] = {}
+    for table in w.rec.TABLES:
+        if table == "ledger":  # one world-wide account, not a copy's
+            continue
+        for row in getattr(w.rec, table):
+            values = [(f.name, getattr(row, f.name)) for f in dataclasses.fields(row) if f.name not in _IDS]
+            copy = next((m.group(1) for _n, v in values if isinstance(v, str) and (m := _COPY.search(v))), "1")
+            out.setdefault(copy, Counter())[(table, repr(values))] += 1
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_disjoint_markets_run_together_as_apart(base, seed) -> None:
+    """Two markets that share no node run together exactly as each runs alone: every row of each (ids aside) is
+    its row alone.  Nothing leaks between buyers that do not trade: no shared random stream (a rule's per-lot
+    draws are per buyer), no world-wide list one of them walks, no pool they share (caps unbound in the family)."""
+    together = World(synthetic.scenario(base, "market", 2), seed)
+    together.run()
+    by_copy = _rows_by_copy(together)
+    assert set(by_copy) == {"1", "2"}
+    for i in ("1", "2"):
+        alone = World(synthetic.scenario_from(synthetic.replica(base, int(i)), f"replica {i}"), seed)
+        alone.run()
+        own = _rows_by_copy(alone)
+        assert set(own) == {"1"} if i == "1" else {"2"}
+        assert by_copy[i] == own[i], f"copy {i}: {sum((by_copy[i] - own[i]).values())} rows only together, " \
+                                     f"{sum((own[i] - by_copy[i]).values())} only alone"
+    assert sum(by_copy["1"].values()) > 1000  # a real market: shipments, fleets, inventories, events

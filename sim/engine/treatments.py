@@ -6,6 +6,11 @@ A rule's treatment meets the engine in four places, and every handler answers al
 - ``at_export``: a chip lot leaving its vendor (a SimPy sub-process: it may wait, e.g. a licence review);
   returns an :class:`ExportOutcome` that :func:`sim.engine.mechanisms.orders.ship` books.
 - ``at_remote``: a tenant renting GPUs abroad, for a new rental (may wait) or a renewal (decided at once).
+
+A rule's per-lot draws (review days, approvals, certifications, notification delays) come from a stream per rule
+and buyer (``licence/decision/<rule>/<buyer>`` ...), so one buyer's lots never shift another's draws (adding a
+buyer keeps every other buyer's common random numbers); the rule's own rates (approval and pass probabilities)
+are drawn once per run per rule.
 - ``at_component``: a die or HBM lot crossing a border to a packager (allowed or not).
 - ``at_import``: the importing country's treatment of a purchase: ``(verdict, hold_days)``.
 
@@ -55,7 +60,7 @@ class Handler:
         raise NotImplementedError
         yield
 
-    def at_remote(self, w: Any, d: Any, new: bool):  # pragma: no cover - interface
+    def at_remote(self, w: Any, d: Any, buyer: str, new: bool):  # pragma: no cover - interface
         raise NotImplementedError
         yield
 
@@ -84,9 +89,9 @@ def _approval(w: Any, d: Any) -> float:
     return w.param(f"licence/approval/{d.rule}", d.spec.approval_probability)
 
 
-def _granted(w: Any, d: Any) -> bool:
-    """One approval draw for a licence (the approval probability itself is drawn once per run)."""
-    return w.rng.random(f"licence/decision/{d.rule}") < _approval(w, d)
+def _granted(w: Any, d: Any, buyer: str) -> bool:
+    """One approval draw for a licence to *buyer* (the approval probability itself is drawn once per run)."""
+    return w.rng.random(f"licence/decision/{d.rule}/{buyer}") < _approval(w, d)
 
 
 @register
@@ -99,7 +104,7 @@ class DenyHandler(Handler):
         return ExportOutcome("denied", lot.qty)
         yield
 
-    def at_remote(self, w, d, new):
+    def at_remote(self, w, d, buyer, new):
         return False
         yield
 
@@ -120,8 +125,8 @@ class LicenseHandler(Handler):
     kind = "license"
 
     def at_export(self, w, d, lot):
-        yield w.env.timeout(w.sample(f"licence/review/{d.rule}", d.spec.review_days))
-        approved = _granted(w, d)
+        yield w.env.timeout(w.sample(f"licence/review/{d.rule}/{lot.buyer}", d.spec.review_days))
+        approved = _granted(w, d, lot.buyer)
         spec = d.spec
         if approved and spec.volume_cap_ratio is not None:
             if spec.volume_cap_reference_units_per_month is not None:
@@ -136,10 +141,10 @@ class LicenseHandler(Handler):
             use_cap(w, d.rule, 365.25, lot.buyer_country, lot.qty)
         return ExportOutcome("ship", lot.qty, fee_usd=spec.revenue_share * lot.value_usd, shipped_as="licensed")
 
-    def at_remote(self, w, d, new):
+    def at_remote(self, w, d, buyer, new):
         if new:  # a renewal is decided at once: its review ran while the contract was live
-            yield w.env.timeout(w.sample(f"licence/review/{d.rule}", d.spec.review_days))
-        return _granted(w, d)
+            yield w.env.timeout(w.sample(f"licence/review/{d.rule}/{buyer}", d.spec.review_days))
+        return _granted(w, d, buyer)
 
     def at_component(self, w, d):
         return False  # licences for dies and HBM to listed end users are not granted
@@ -152,8 +157,8 @@ class LicenseHandler(Handler):
         key = (buyer, product, d.rule, period)
         verdict = w.import_reviews.get(key)
         if verdict is None:
-            ok = w.rng.random(f"licence/import/{d.rule}") < _approval(w, d)
-            hold = w.sample(f"licence/import_review/{d.rule}", d.spec.review_days) if ok else 0.0
+            ok = w.rng.random(f"licence/import/{d.rule}/{buyer}") < _approval(w, d)
+            hold = w.sample(f"licence/import_review/{d.rule}/{buyer}", d.spec.review_days) if ok else 0.0
             verdict = w.import_reviews[key] = ("ok" if ok else "refused", hold)
         return verdict
 
@@ -165,19 +170,19 @@ class NotifyHandler(Handler):
     kind = "notify"
 
     def at_export(self, w, d, lot):
-        yield w.env.timeout(w.sample(f"notify/{d.rule}", d.spec.delay_days))
+        yield w.env.timeout(w.sample(f"notify/{d.rule}/{lot.buyer}", d.spec.delay_days))
         return ExportOutcome("recheck", lot.qty)
 
-    def at_remote(self, w, d, new):
+    def at_remote(self, w, d, buyer, new):
         if new:
-            yield w.env.timeout(w.sample(f"notify/{d.rule}", d.spec.delay_days))
+            yield w.env.timeout(w.sample(f"notify/{d.rule}/{buyer}", d.spec.delay_days))
         return True
 
     def at_component(self, w, d):
         return True
 
     def at_import(self, w, d, buyer, product):
-        return "ok", w.sample(f"notify/{d.rule}", d.spec.delay_days)
+        return "ok", w.sample(f"notify/{d.rule}/{buyer}", d.spec.delay_days)
 
 
 @register
@@ -188,24 +193,24 @@ class CertifyHandler(Handler):
 
     kind = "certify"
 
-    def _passes(self, w, d) -> bool:
+    def _passes(self, w, d, buyer) -> bool:
         p = w.param(f"certify/pass/{d.rule}", d.spec.pass_probability)
-        return w.rng.random(f"certify/decision/{d.rule}") < p
+        return w.rng.random(f"certify/decision/{d.rule}/{buyer}") < p
 
     def at_export(self, w, d, lot):
-        yield w.env.timeout(w.sample(f"certify/days/{d.rule}", d.spec.certification_days))
-        return ExportOutcome("ship", lot.qty) if self._passes(w, d) else ExportOutcome("denied", lot.qty)
+        yield w.env.timeout(w.sample(f"certify/days/{d.rule}/{lot.buyer}", d.spec.certification_days))
+        return ExportOutcome("ship", lot.qty) if self._passes(w, d, lot.buyer) else ExportOutcome("denied", lot.qty)
 
-    def at_remote(self, w, d, new):
+    def at_remote(self, w, d, buyer, new):
         if new:
-            yield w.env.timeout(w.sample(f"certify/days/{d.rule}", d.spec.certification_days))
-        return self._passes(w, d)
+            yield w.env.timeout(w.sample(f"certify/days/{d.rule}/{buyer}", d.spec.certification_days))
+        return self._passes(w, d, buyer)
 
     def at_component(self, w, d):
         return False
 
     def at_import(self, w, d, buyer, product):
-        return ("ok", 0.0) if self._passes(w, d) else ("refused", 0.0)
+        return ("ok", 0.0) if self._passes(w, d, buyer) else ("refused", 0.0)
 
 
 @register
@@ -218,7 +223,7 @@ class FeeHandler(Handler):
         return ExportOutcome("ship", lot.qty, fee_usd=d.spec.revenue_share * lot.value_usd)
         yield
 
-    def at_remote(self, w, d, new):
+    def at_remote(self, w, d, buyer, new):
         return True
         yield
 
@@ -249,7 +254,7 @@ class CapHandler(Handler):
         return ExportOutcome("ship", qty, excess=excess, excess_action=d.spec.excess if excess else None)
         yield
 
-    def at_remote(self, w, d, new):
+    def at_remote(self, w, d, buyer, new):
         return True
         yield
 

@@ -150,7 +150,7 @@ def remote_check(w: Simulation, tenant: str, tenant_hq: str, region: str, chip: 
     d = _remote_rule(w, tenant, tenant_hq, region, chip, gpus)
     if d.kind == "allow":
         return True, None
-    ok = yield from handler(d.kind).at_remote(w, d, True)
+    ok = yield from handler(d.kind).at_remote(w, d, tenant, True)
     return ok, d.rule
 
 
@@ -166,7 +166,7 @@ def remote_decision(w: Simulation, tenant: str, tenant_hq: str, region: str, chi
         return True, None
     if approved is not None and d.rule == approved and d.kind != "deny":
         return True, d.rule
-    gen = handler(d.kind).at_remote(w, d, False)
+    gen = handler(d.kind).at_remote(w, d, tenant, False)
     try:
         next(gen)
     except StopIteration as stop:

@@ -32,7 +32,6 @@ Records: ``shipments`` (one row per lot and per denied demand), ``events`` (stoc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sim.engine.compliance import Lot
@@ -40,6 +39,7 @@ from sim.engine.mechanisms import fleet as fleet_mod
 from sim.engine.mechanisms import inference, training, workloads
 from sim.engine.plans import WholeUnits, pro_rata
 from sim.engine.records import ShipmentRow
+from sim.engine.routes import purchasable, routes
 from sim.engine.state import LOOKAHEAD_JOB_DAYS, MAX_UNITS, Order, ceil_units, vendor_estimate
 from sim.engine.treatments import ExportLot, handler
 from sim.units import MONTH_DAYS
@@ -48,14 +48,6 @@ if TYPE_CHECKING:
     from sim.engine.simulation import World as Simulation
 
 LOOKAHEAD_INFERENCE_DAYS = 180.0  # serving capacity is planned two quarters ahead (lead times of 3-6 months)
-
-
-@dataclass
-class Route:
-    """How a product reaches a buyer."""
-
-    channel: str  # sale | reexport | grey
-    hub: str | None = None
 
 
 def start(w: Simulation) -> None:
@@ -68,42 +60,6 @@ def start(w: Simulation) -> None:
     for cid, cloud in w.scenario.clouds.items():
         for chip, steps in cloud.purchases_per_month.items():
             w.env.process(run_cloud_purchases(w, cid, chip, steps))
-
-
-# ----------------------------------------------------------------------------------------- routes
-def routes(w: Simulation, buyer: str) -> tuple[dict[str, Route], dict[str, Route]]:
-    """(legal routes, grey routes) by product for *buyer*, from the edges of the network.
-
-    Only the edges into *buyer* and into the hubs that sell to it are read (the buyer's own neighbourhood), so
-    working out every buyer's routes grows with the network, not with its cube; products and hubs are visited
-    in the scenario's order, as a scan of every product and hub would."""
-    if buyer in w.routes:
-        return w.routes[buyer]
-    s = w.scenario
-    legal: dict[str, Route] = {}
-    grey: dict[str, Route] = {}
-    into_buyer = w.edges_into(buyer)
-    hubs = [(hid, s.nodes[hid]) for hid in w.distributors if hid in into_buyer]  # hubs with an edge to the buyer
-    vendors = set(into_buyer)
-    for hid, _hub in hubs:
-        vendors.update(w.edges_into(hid))
-    order = w.chip_order
-    for pid in sorted((c for v in vendors for c in w.chips_of(v)), key=order.__getitem__):
-        v = s.chips[pid].vendor
-        found = into_buyer.get(v)
-        if found and found[1].flow == "chips" and found[1].channel in ("direct", "reexport"):
-            legal[pid] = Route("sale" if found[1].channel == "direct" else "reexport")
-        for hid, hub in hubs:
-            into = w.edge(v, hid)
-            out = into_buyer[hid]
-            if not into or out[1].flow != "chips":
-                continue
-            if out[1].channel == "grey" and hub.grey is not None:
-                grey.setdefault(pid, Route("grey", hid))
-            elif out[1].channel in ("direct", "reexport") and pid not in legal:
-                legal[pid] = Route("reexport", hid)
-    w.routes[buyer] = (legal, grey)
-    return legal, grey
 
 
 def _decide(w: Simulation, product: str, buyer: str, channel: str, order_day: float,
@@ -174,7 +130,7 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
         order = workloads.chip_order(w, lid, wid)
         need = _cover(w, pool, order, wl.precision, workloads.needed_flops(w, lid, wid, now + LOOKAHEAD_INFERENCE_DAYS))
         peaks = w.peaks_at(wl.precision)
-        products = [p for p in (wl.chips or lab.strategy.products or sorted(s.chips)) if peaks[p] > 0]
+        products = [p for p in (wl.chips or lab.strategy.products or purchasable(w, lid)) if peaks[p] > 0]
         if need > 0 and products:
             best = max(products, key=lambda p: (score(w, lid, p), p))  # units counted at the best value's peak
             out.append((f"workload:{wid}", products, ceil_units(need / w.peak(best, wl.precision))))
@@ -191,7 +147,7 @@ def needs(w: Simulation, lid: str) -> list[tuple[str, list[str], int]]:
     if extra > 0:
         units = int(round(extra * lab.strategy.review_interval_days / MONTH_DAYS))
         if units > 0:
-            products = lab.strategy.products or sorted(s.chips)
+            products = lab.strategy.products or purchasable(w, lid)  # what an order may name (place() filters so)
             out.append(("growth", products, units))
     return out
 
@@ -270,7 +226,7 @@ def spend_budget(w: Simulation, lid: str) -> None:
     lab = s.labs[lid]
     period = w.series(f"{lid}/budget", lab.budget_usd_per_year).at(w.env.now) * lab.strategy.review_interval_days / 365.25
     money = min(w.budget_usd[lid], period)
-    products = [p for p in (lab.strategy.products or sorted(s.chips)) if w.release_day[p] <= w.env.now]
+    products = [p for p in (lab.strategy.products or purchasable(w, lid)) if w.release_day[p] <= w.env.now]
     prices = sorted(w.unit_price(p) for p in products if w.unit_price(p) > 0)
     if not prices or money <= 0:
         return

@@ -33,6 +33,7 @@ from sim.engine.mechanisms import cloud as cloud_mod
 from sim.engine.plans import expected_run_days
 from sim.engine.plans import owned_hourly_usd as plans_owned_hourly_usd
 from sim.engine.records import JobRow
+from sim.engine.routes import obtainable
 from sim.engine.state import LOOKAHEAD_JOB_DAYS, vendor_estimate
 from sim.scenario.quantities import mean as dist_mean
 from sim.units import HOURS_PER_DAY, MONTH_DAYS, SECONDS_PER_DAY
@@ -116,11 +117,15 @@ def mfu_dist(w: Simulation, lid: str, jid: str, chip: str):
 
 
 def candidate_chips(w: Simulation, lid: str, jid: str) -> list[str]:
-    """Chips the job may run on: its list, or every released chip with a known training MFU."""
-    s = w.scenario
-    job = s.labs[lid].jobs[jid]
-    chips = job.chips or sorted(c for c in s.chips if mfu_dist(w, lid, jid, c) is not None)
-    return [c for c in chips if w.release_day[c] <= w.env.now and w.peak(c, job.precision) > 0]
+    """Chips the job may run on: its list, or every released chip with a known training MFU that the lab can get
+    (buy, hold or rent where the job may rent: :func:`sim.engine.routes.obtainable`)."""
+    job = w.scenario.labs[lid].jobs[jid]
+    key = ("job_chips", lid, jid)
+    chips = w.memo.get(key)
+    if chips is None:  # a function of the scenario and the network: worked out once per run
+        chips = w.memo[key] = job.chips or sorted(c for c in obtainable(w, lid, job.clouds)
+                                                  if mfu_dist(w, lid, jid, c) is not None)
+    return [c for c in chips if w.release_day[c] <= w.env.now and w.peak(c, job.precision) > 0]  # type: ignore[union-attr]
 
 
 def cluster_cap(w: Simulation, lid: str, jid: str, chip: str) -> int:
