@@ -15,9 +15,10 @@
   ``simpy.Environment.run`` wrapped to add up its own CPU: everything the sweep does (design, applying each point
   to the validated base, the run, KPI filtering, the store) over the part that is the model.
 - **call-count growth**: for each synthetic family (``synthetic.py``: labs, rules, horizon doubled, and the market
-  copied), the calls of every hot function, summed over the seeds ``GROWTH_SEEDS``, (>= 0.5 % of own time in the step's smaller member: a function hot at 19 rules and rare at
-  38, such as a licence handler whose lots another random rule now denies, is not a hot function of the step
-  from 38 to 76) at 2n ÷ at n, from cProfile's call counts
+  copied), the calls of every hot function (>= 0.5 % of own time in the step's smaller member: a function hot at
+  19 rules and rare at 38, such as a licence handler whose lots another random rule now denies, is not a hot
+  function of the step from 38 to 76), summed over the seeds ``GROWTH_SEEDS``, at 2n ÷ at n, from cProfile's
+  call counts
   (deterministic, not timed; generator resumptions count as calls, so a scan inside a generator expression
   shows); the largest ratio and its function, and the same divided by the growth of the run's events: a count
   can grow faster than 2x because the simulated world does more (twice the labs compete, jobs run longer and
