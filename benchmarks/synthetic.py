@@ -171,19 +171,27 @@ def market(base: dict, k: int) -> dict:
     if k < 1:
         raise ValueError(f"a market needs at least one copy (asked for {k})")
     d = copy.deepcopy(base)
-    ids = [*base["nodes"], *base["chips"], *base["labs"], *base["clouds"]]
     for i in range(2, k + 1):
-        names = {x: f"{x}~{i}" for x in ids}
-        for part in ("nodes", "chips", "labs", "clouds"):
-            for key, v in base[part].items():
-                d[part][names[key]] = _renamed(copy.deepcopy(v), names)
-        for part in ("edges", "rental_streams"):
-            for key, v in (base.get(part) or {}).items():
-                d[part][f"{key}~{i}"] = _renamed(copy.deepcopy(v), names)
+        names, parts = _copy(base, i)
+        for part, entries in parts.items():
+            d[part].update(entries)
         for part in ("rules", "entity_lists"):
-            d[part] = _extended(d[part], {x: names[x] for x in ids})
+            d[part] = _extended(d[part], names)
     d["rules"] = _unbound_caps(d["rules"])
     return d
+
+
+_COPIED = ("nodes", "chips", "labs", "clouds")  # the parts a copy of the market renames (its actors)
+_FOLLOWING = ("edges", "rental_streams")  # the parts that follow them (their ids only get the copy's suffix)
+
+
+def _copy(base: dict, i: int) -> tuple[dict[str, str], dict[str, dict]]:
+    """(new name of every actor id, the copied parts) of copy *i* of the base's market (i >= 2)."""
+    names = {x: f"{x}~{i}" for part in _COPIED for x in base[part]}
+    parts = {part: {names[key]: _renamed(v, names) for key, v in base[part].items()} for part in _COPIED}
+    for part in _FOLLOWING:
+        parts[part] = {f"{key}~{i}": _renamed(v, names) for key, v in (base.get(part) or {}).items()}
+    return names, parts
 
 
 # the treatments' country-wide limits (treatments.py), and values at their schema's bounds that never bind
@@ -205,19 +213,12 @@ def replica(base: dict, i: int) -> dict:
     base itself for i = 1), its caps unbound as the market's are.  Its streams have the names the copy's streams
     have in the market (every per-lot draw is named for its buyer, the rules' rates for the rule alone), so it
     draws, and does, exactly what the copy does there."""
-    if i == 1:
-        d = copy.deepcopy(base)
-        d["rules"] = _unbound_caps(d["rules"])
-        return d
-    ids = [*base["nodes"], *base["chips"], *base["labs"], *base["clouds"]]
-    names = {x: f"{x}~{i}" for x in ids}
     d = copy.deepcopy(base)
-    for part in ("nodes", "chips", "labs", "clouds"):
-        d[part] = {names[k]: _renamed(v, names) for k, v in base[part].items()}
-    for part in ("edges", "rental_streams"):
-        d[part] = {f"{k}~{i}": _renamed(v, names) for k, v in (base.get(part) or {}).items()}
-    for part in ("rules", "entity_lists"):
-        d[part] = _renamed(base[part], {x: names[x] for x in ids})
+    if i > 1:
+        names, parts = _copy(base, i)
+        d.update(parts)
+        for part in ("rules", "entity_lists"):
+            d[part] = _renamed(base[part], names)
     d["rules"] = _unbound_caps(d["rules"])
     return d
 

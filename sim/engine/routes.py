@@ -40,7 +40,7 @@ def routes(w: Simulation, buyer: str) -> tuple[dict[str, Route], dict[str, Route
     vendors = set(into_buyer)
     for hid, _grey in hubs:
         vendors.update(w.edges_into(hid))
-    order = w.chip_order
+    order = w.chip_rank
     for pid in sorted((c for v in vendors for c in w.chips_of(v)), key=order.__getitem__):
         v = s.chips[pid].vendor
         found = into_buyer.get(v)
@@ -69,13 +69,22 @@ def purchasable(w: Simulation, buyer: str) -> list[str]:
     return found  # type: ignore[return-value]
 
 
+def holdable(w: Simulation, lid: str) -> set[str]:
+    """The products lab *lid* can have in its fleet: bought (legal or grey) or held from the start."""
+    key = ("holdable", lid)
+    found = w.memo.get(key)
+    if found is None:
+        found = w.memo[key] = set(purchasable(w, lid)) | set(w.scenario.labs[lid].initial_fleet)
+    return found  # type: ignore[return-value]
+
+
 def obtainable(w: Simulation, lid: str, regions: list[str]) -> set[str]:
     """The products lab *lid* can get at all: bought (legal or grey), held from the start, or rented in a cloud
     region it may rent from (*regions* if given, else the regions with a rental edge to it)."""
     key = ("obtainable", lid, *regions)
     found = w.memo.get(key)
     if found is None:
-        found = set(purchasable(w, lid)) | set(w.scenario.labs[lid].initial_fleet)
+        found = set(holdable(w, lid))
         by_region = _pool_chips(w)
         if not regions:
             regions = [r for r, e in w.edges_into(lid).items() if e[1].flow == "rental"]

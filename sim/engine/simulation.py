@@ -77,7 +77,7 @@ class World:
         self._chips_of: dict[str, list[str]] = defaultdict(list)  # vendor -> its products, in the scenario's order
         for c, spec in scenario.chips.items():
             self._chips_of[spec.vendor].append(c)
-        self.chip_order = {c: i for i, c in enumerate(scenario.chips)}  # product -> its place in the scenario
+        self.chip_rank = {c: i for i, c in enumerate(scenario.chips)}  # product -> its place in the scenario
         self.distributors = [nid for nid, n in scenario.nodes.items() if n.kind == "distributor"]
         # bookkeeping of the processes (orders, cloud, training), declared here so the world's state is in one place
         self.routes: dict[str, tuple[dict, dict]] = {}  # buyer -> (legal routes, grey routes) by product

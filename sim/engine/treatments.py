@@ -6,13 +6,13 @@ A rule's treatment meets the engine in four places, and every handler answers al
 - ``at_export``: a chip lot leaving its vendor (a SimPy sub-process: it may wait, e.g. a licence review);
   returns an :class:`ExportOutcome` that :func:`sim.engine.mechanisms.orders.ship` books.
 - ``at_remote``: a tenant renting GPUs abroad, for a new rental (may wait) or a renewal (decided at once).
+- ``at_component``: a die or HBM lot crossing a border to a packager (allowed or not).
+- ``at_import``: the importing country's treatment of a purchase: ``(verdict, hold_days)``.
 
 A rule's per-lot draws (review days, approvals, certifications, notification delays) come from a stream per rule
 and buyer (``licence/decision/<rule>/<buyer>`` ...), so one buyer's lots never shift another's draws (adding a
 buyer keeps every other buyer's common random numbers); the rule's own rates (approval and pass probabilities)
 are drawn once per run per rule.
-- ``at_component``: a die or HBM lot crossing a border to a packager (allowed or not).
-- ``at_import``: the importing country's treatment of a purchase: ``(verdict, hold_days)``.
 
 Adding a treatment kind is one schema class (``sim.schema.rules.TREATMENTS``) and one handler class here,
 registered with :func:`register`; importing this module fails if a schema kind has no handler.

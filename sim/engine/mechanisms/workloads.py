@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.engine.records import InferenceRow
-from sim.engine.routes import purchasable
+from sim.engine.routes import holdable
 from sim.engine.state import ceil_units
 
 if TYPE_CHECKING:
@@ -33,8 +33,7 @@ def chip_order(w: Simulation, lid: str, wid: str) -> list[str]:
     if wl.chips:
         order = list(wl.chips)
     else:
-        # the chips the lab can hold (bought or held from the start): no other chip is ever in its fleet
-        held = set(purchasable(w, lid)) | set(w.scenario.labs[lid].initial_fleet)
+        held = holdable(w, lid)  # no other chip is ever in the lab's fleet
         owned = [c for c in w.scenario.chips if c in held and w.peak(c, wl.precision) > 0]
         order = sorted(owned, key=lambda c: (w.peak(c, wl.precision), c))
     w.memo[("chip_order", lid, wid)] = order  # a function of the scenario alone: worked out once per run
