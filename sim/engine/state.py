@@ -34,6 +34,7 @@ class Order:
     route: str = "sale"  # sale | reexport | grey
     hub: str | None = None
     unit_price_usd: float = 0.0
+    cap_key: tuple[str, str] | None = None  # (rule, country) of the volume cap the order was placed within
 
 
 @dataclass

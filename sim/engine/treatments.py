@@ -9,6 +9,11 @@ A rule's treatment meets the engine in four places, and every handler answers al
 - ``at_component``: a die or HBM lot crossing a border to a packager (allowed or not).
 - ``at_import``: the importing country's treatment of a purchase: ``(verdict, hold_days)``.
 
+and one place where the buyer plans: ``room`` is how many units of a product the treatment would let through
+for the buyer's country now (a volume cap's room left in its period; unlimited for the rest).  A buyer orders
+no more than that and treats a product with no room as closed until the next period (``orders.place``): an
+exporter does not apply for licences it knows exceed the year's quota.
+
 A rule's per-lot draws (review days, approvals, certifications, notification delays) come from a stream per rule
 and buyer (``licence/decision/<rule>/<buyer>`` ...), so one buyer's lots never shift another's draws (adding a
 buyer keeps every other buyer's common random numbers); the rule's own rates (approval and pass probabilities)
@@ -20,6 +25,7 @@ registered with :func:`register`; importing this module fails if a schema kind h
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -69,6 +75,10 @@ class Handler:
 
     def at_import(self, w: Any, d: Any, buyer: str, product: str) -> tuple[str, float]:  # pragma: no cover
         raise NotImplementedError
+
+    def room(self, w: Any, d: Any, vendor: str, product: str, country: str) -> float:
+        """Units of *product* from *vendor* this treatment lets through to *country* now (planning)."""
+        return math.inf
 
 
 HANDLERS: dict[str, Handler] = {}
@@ -129,12 +139,7 @@ class LicenseHandler(Handler):
         approved = _granted(w, d, lot.buyer)
         spec = d.spec
         if approved and spec.volume_cap_ratio is not None:
-            if spec.volume_cap_reference_units_per_month is not None:
-                base = w.series(f"{d.rule}/cap_reference", spec.volume_cap_reference_units_per_month).at(w.env.now) * 12
-            else:
-                base = w.supply_rate[lot.vendor][lot.product] * 12
-            room = cap_room(w, d.rule, spec.volume_cap_ratio * base, 365.25, lot.buyer_country)
-            approved = room >= lot.qty
+            approved = self.room(w, d, lot.vendor, lot.product, lot.buyer_country) >= lot.qty
         if not approved:
             return ExportOutcome("refused", lot.qty)
         if spec.volume_cap_ratio is not None:
@@ -148,6 +153,16 @@ class LicenseHandler(Handler):
 
     def at_component(self, w, d):
         return False  # licences for dies and HBM to listed end users are not granted
+
+    def room(self, w, d, vendor, product, country):
+        spec = d.spec
+        if spec.volume_cap_ratio is None:
+            return math.inf
+        if spec.volume_cap_reference_units_per_month is not None:
+            base = w.series(f"{d.rule}/cap_reference", spec.volume_cap_reference_units_per_month).at(w.env.now) * 12
+        else:
+            base = w.supply_rate[vendor][product] * 12
+        return cap_room(w, d.rule, spec.volume_cap_ratio * base, 365.25, country)
 
     def at_import(self, w, d, buyer, product):
         if _approval(w, d) <= 0:
@@ -241,6 +256,11 @@ class CapHandler(Handler):
     imports are not capped (not modelled)."""
 
     kind = "cap"
+
+    def room(self, w, d, vendor, product, country):
+        if d.spec.excess != "deny":
+            return math.inf  # the excess is held for the next period: the buyer may order beyond the room
+        return cap_room(w, d.rule, d.spec.units_per_period, d.spec.period_days, country)
 
     def at_export(self, w, d, lot):
         room = cap_room(w, d.rule, d.spec.units_per_period, d.spec.period_days, lot.buyer_country)

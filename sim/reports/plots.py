@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 #: Colours by shipment status (a denied lot reads red everywhere).
 STATUS_COLOURS = {
     "delivered": "#2ca02c", "licensed": "#98df8a", "in_transit": "#aec7e8", "grey": "#7f7f7f",
-    "seized": "#8c564b", "denied": "#d62728", "refused": "#ff9896",
+    "seized": "#8c564b", "denied": "#d62728", "refused": "#ff9896", "futile": "#c5b0d5", "capped": "#f7b6d2",
 }
 #: Colours by node kind in the supplier network.
 KIND_COLOURS = {

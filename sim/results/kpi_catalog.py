@@ -67,6 +67,9 @@ CATALOG: dict[str, KpiDef] = {d.base: d for d in (
            "Distinct demand refused under this rule (a re-application of the same demand counted once)."),
     KpiDef("futile_units", "futile demand", "chips",
            "Demand never ordered because the rule's licence is never granted (approval probability 0)."),
+    KpiDef("capped_units", "capped demand", "chips",
+           "Demand never ordered because the rule's volume cap had no room left in its period (counted once "
+           "while it stays open; the buyer orders again when a new period opens room)."),
     KpiDef("grey_units", "via grey channel", "chips", "Chips delivered by smuggling (the grey channel), not "
                                                       "seized."),
     KpiDef("seized_units", "seized", "chips", "Grey-channel chips seized by enforcement (paid for and lost)."),
@@ -74,7 +77,7 @@ CATALOG: dict[str, KpiDef] = {d.base: d for d in (
                                                       "yet in force."),
     KpiDef("produced_units", "produced", "chips", "Working chips made over the run, by product."),
     KpiDef("vendor_revenue_lost_usd", "vendor revenue lost", "$",
-           "Revenue vendors lose at list price: demand denied, refused (once) and futile."),
+           "Revenue vendors lose at list price: demand denied, refused (once), futile and capped."),
     KpiDef("inference_unmet_share", "inference unmet", "share", "Share of the lab's serving demand its fleet "
                                                                 "cannot serve."),
     KpiDef("workload_unmet_share", "workloads unmet", "share", "Share of the lab's other workloads' compute "

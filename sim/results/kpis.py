@@ -48,6 +48,7 @@ def kpis(rec: Recorder, scenario, flop_thresholds=FLOP_THRESHOLDS) -> dict[str, 
     hard = [r for r in chips if r.status == "denied"]
     refused = [r for r in chips if r.status == "refused"]
     futile = [r for r in chips if r.status == "futile"]
+    capped = [r for r in chips if r.status == "capped"]
     seized = [r for r in chips if r.status == "seized"]
     for key, q in _grouped(ok, lambda r: (r.buyer, r.origin), lambda r: r.qty).items():
         k[f"delivered_units[{key[0]}/{key[1]}]"] = q
@@ -63,6 +64,8 @@ def kpis(rec: Recorder, scenario, flop_thresholds=FLOP_THRESHOLDS) -> dict[str, 
         k[f"refused_demand_units[{rule}]"] = fsum(qs)
     for rule, q in _grouped(futile, _rule, lambda r: r.qty).items():
         k[f"futile_units[{rule}]"] = q
+    for rule, q in _grouped(capped, _rule, lambda r: r.qty).items():
+        k[f"capped_units[{rule}]"] = q
     k["blocked_units"] = fsum(r.qty for r in hard + refused)
     k["grey_units"] = fsum(r.qty for r in ok if r.status == "grey")
     k["seized_units"] = fsum(r.qty for r in seized)
@@ -72,10 +75,11 @@ def kpis(rec: Recorder, scenario, flop_thresholds=FLOP_THRESHOLDS) -> dict[str, 
     piles = [e for e in rec.events if e.kind == "stockpile"]
     for rule, q in _grouped(piles, lambda e: e.detail.split(" ahead of ")[-1], lambda e: e.value).items():
         k[f"stockpile_extra_units[{rule}]"] = q
-    # vendor revenue lost at list price: demand denied before any order, futile demand and refused demand, once each
+    # vendor revenue lost at list price: demand denied before any order, futile, capped and refused demand, once each
     lost = fsum([*(r.qty * r.price_usd for r in hard
                    if r.ship_day is None and r.treatment in ("deny", "no_route") and r.refund_usd == 0),
-                 *(r.qty * r.price_usd for r in futile), *(q * p for _r, q, p in spells)])
+                 *(r.qty * r.price_usd for r in futile), *(r.qty * r.price_usd for r in capped),
+                 *(q * p for _r, q, p in spells)])
     k["vendor_revenue_lost_usd"] = lost
     k["fees_paid_usd"] = fsum(r.fee_usd for r in chips)
     k["dies_denied"] = fsum(r.qty for r in ships if r.item_kind == "die" and r.status == "denied")

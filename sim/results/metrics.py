@@ -75,6 +75,10 @@ def kpis_from_tables(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25
     futile = chips[chips["status"] == "futile"]
     for rule, q in futile.groupby(futile["rule"].fillna("no_route"))["qty"].sum().items():
         k[f"futile_units[{rule}]"] = float(q)
+    # never ordered because a volume cap had no room left in its period (once while the demand stays open)
+    capped = chips[chips["status"] == "capped"]
+    for rule, q in capped.groupby(capped["rule"].fillna("no_route"))["qty"].sum().items():
+        k[f"capped_units[{rule}]"] = float(q)
     k["blocked_units"] = float(denied["qty"].sum())
     k["grey_units"] = float(chips.loc[chips["status"] == "grey", "qty"].sum())
     seized = chips[chips["status"] == "seized"]
@@ -86,12 +90,14 @@ def kpis_from_tables(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25
     piles = ev[ev["kind"] == "stockpile"]
     for rule, q in piles.groupby(piles["detail"].str.split(" ahead of ").str[-1])["value"].sum().items():
         k[f"stockpile_extra_units[{rule}]"] = float(q)
-    # vendor revenue lost, at list price: demand denied (once), demand refused (once) and futile demand (once).
+    # vendor revenue lost, at list price: demand denied (once), demand refused (once), futile and capped demand
+    # (once each).
     # Export-side denials of an allocated lot return the units to stock for other buyers: not lost.
     demand_denied = hard[hard["ship_day"].isna() & hard["treatment"].isin(["deny", "no_route"])
                          & (hard["refund_usd"] == 0)]
     lost = (float((demand_denied["qty"] * demand_denied["price_usd"]).sum())
-            + float((futile["qty"] * futile["price_usd"]).sum()))
+            + float((futile["qty"] * futile["price_usd"]).sum())
+            + float((capped["qty"] * capped["price_usd"]).sum()))
     lost += refused_demand_value(chips)
     k["vendor_revenue_lost_usd"] = lost
     k["fees_paid_usd"] = float(chips["fee_usd"].sum())

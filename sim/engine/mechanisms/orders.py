@@ -177,7 +177,8 @@ def _orderable_now(w: Simulation, lid: str, product: str) -> bool:
     if strat.products and product not in strat.products:
         return False
     now = w.env.now
-    if _closed(w, _decide(w, product, lid, legal[product].channel, now)):
+    d = _decide(w, product, lid, legal[product].channel, now)
+    if _closed(w, d) or _room(w, d, s.chips[product].vendor, product, s.country_of(lid)) < 1:
         return False
     return not _closed(w, _decide(w, product, lid, "sale", now, applies_at="import"))
 
@@ -203,6 +204,7 @@ def cancel_stale_orders(w: Simulation, lid: str) -> None:
                 w.budget_usd[lid] += o.qty * o.unit_price_usd  # nothing was delivered: the money is not spent
                 w.rec.event(now, "order_cancelled", lid, f"{o.product} from {vendor}", o.qty)
                 w.backlog[vendor][o.product] -= o.qty
+                _release(w, o, o.qty)
                 o.qty = 0
                 cancelled = True
         mine[vendor] = [o for o in orders if o.qty > 0]
@@ -302,7 +304,9 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     domestic_only = False
     # the export decision for each product now (a lot's size does not change it): worked out once, used twice
     decisions = _decisions_now(w, lid, ranked, legal)
-    orderable = [p for p in ranked if p in legal and not _closed(w, decisions[p])]
+    rooms = {p: _room(w, decisions[p], s.chips[p].vendor, p, country) for p in ranked
+             if p in legal and not _closed(w, decisions[p])}
+    orderable = [p for p, room in rooms.items() if room >= 1]
     for p in ranked:
         if remaining <= 0:
             break
@@ -314,12 +318,15 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
             continue
         route = legal.get(p)
         decision = decisions[p]
-        if route is None or _closed(w, decision):
+        room = rooms.get(p, 0.0)
+        if room < 1:  # no route, closed by a rule, or a cap with no room left this period
             key = (lid, reason, p)
             if not denied_once:
                 new = remaining - w.denied_open.get(key, 0)
                 if new > 0:
-                    _record_denied_demand(w, lid, p, new, decision.rule, futile=decision.kind != "deny" and route is not None)
+                    status = "denied" if route is None or decision.kind == "deny" else (
+                        "futile" if _closed(w, decision) else "capped")
+                    _record_denied_demand(w, lid, p, new, decision.rule, status, decision.kind)
                 w.denied_open[key] = remaining
                 denied_once = True
                 if "grey" in strat.reroute and p in grey:
@@ -334,7 +341,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         last = p == orderable[-1]  # the last product it may buy takes the remainder as a backorder
         qty = remaining if last else min(remaining, max(vendor_estimate(w, chip.vendor, p, strat.review_interval_days), 0))
         price = w.unit_price(p)
-        qty = min(qty, affordable(w.budget_usd[lid], price))
+        qty = min(qty, affordable(w.budget_usd[lid], price), int(min(room, MAX_UNITS)))
         if qty <= 0:
             continue
         stockpile = False
@@ -348,8 +355,33 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
                     w.rec.event(now, "stockpile", lid, f"{p} ahead of {rid}", extra)
         total = qty + max(extra, 0)
         w.budget_usd[lid] -= total * price
-        submit(w, Order(w.next_id(), lid, p, total, now, stockpile, route.channel, route.hub, price), hold_days)
+        order = Order(w.next_id(), lid, p, total, now, stockpile, route.channel, route.hub, price)
+        submit(w, _claim(w, order, decision.rule, country, room), hold_days)
         remaining -= qty
+
+
+def _room(w: Simulation, d, vendor: str, product: str, country: str) -> float:
+    """Units the rule deciding *d* lets through to *country* now and not yet claimed: a cap's room left in its
+    period less the units already ordered within it whose export check is still to come (the exporter knows
+    its pending applications); unlimited without a cap."""
+    if d.kind == "allow":
+        return math.inf
+    room = handler(d.kind).room(w, d, vendor, product, country)
+    return room if room == math.inf else room - w.cap_claims[(d.rule, country)]
+
+
+def _claim(w: Simulation, order: Order, rule: str | None, country: str, room: float) -> Order:
+    """Count *order* against the cap that limited it (when one did)."""
+    if room != math.inf and rule is not None:
+        order.cap_key = (rule, country)
+        w.cap_claims[order.cap_key] += order.qty
+    return order
+
+
+def _release(w: Simulation, order: Order, qty: int) -> None:
+    """*qty* of *order* has left the cap's claims (its export check concluded, or it was cancelled)."""
+    if order.cap_key is not None:
+        w.cap_claims[order.cap_key] -= qty
 
 
 def _closed(w: Simulation, d) -> bool:
@@ -367,13 +399,16 @@ def affordable(budget_usd: float, price_usd: float) -> int:
     return MAX_UNITS if not units < MAX_UNITS else max(int(units), 0)
 
 
-def _record_denied_demand(w: Simulation, lid: str, product: str, qty: int, rule: str | None, futile: bool = False) -> None:
+def _record_denied_demand(w: Simulation, lid: str, product: str, qty: int, rule: str | None,
+                          status: str = "denied", kind: str = "license") -> None:
     """Demand the rules turned away before any order (counted once while it stays open).
 
-    ``futile``: the product needs a licence that is never granted, so the buyer does not apply.
+    ``status``: ``denied`` (a deny rule, or no route), ``futile`` (a licence that is never granted, so the buyer
+    does not apply) or ``capped`` (a volume cap with no room left this period, so the buyer does not apply);
+    ``kind``: the treatment that turned a futile or capped demand away.
     """
     chip = w.scenario.chips[product]
-    status, treatment = ("futile", "license") if futile else ("denied", "deny" if rule else "no_route")
+    treatment = ("deny" if rule else "no_route") if status == "denied" else kind
     w.rec.shipments.append(ShipmentRow(
         w.next_id(), product, "chip", float(qty), chip.vendor, lid, "sale", status, rule,
         treatment, w.env.now, None, None, w.unit_price(product), 0.0, chip.designer_country, False,
@@ -409,9 +444,16 @@ def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
         if qty > 0:
             d = _decide(w, chip, cid, "sale", w.env.now)
             if _closed(w, d):
-                _record_denied_demand(w, cid, chip, qty, d.rule, futile=d.kind != "deny")
+                _record_denied_demand(w, cid, chip, qty, d.rule, "denied" if d.kind == "deny" else "futile")
             else:
-                submit(w, Order(w.next_id(), cid, chip, qty, w.env.now, False, "sale", None, w.unit_price(chip)))
+                room = int(min(max(_room(w, d, w.scenario.chips[chip].vendor, chip, w.scenario.country_of(cid)), 0),
+                               MAX_UNITS))
+                if room < qty:  # a volume cap's room left this period: the rest is not applied for
+                    _record_denied_demand(w, cid, chip, qty - room, d.rule, "capped", d.kind)
+                if min(room, qty) > 0:
+                    order = Order(w.next_id(), cid, chip, min(room, qty), w.env.now, False, "sale", None,
+                                  w.unit_price(chip))
+                    submit(w, _claim(w, order, d.rule, w.scenario.country_of(cid), room))
         yield w.env.timeout(MONTH_DAYS)
 
 
@@ -513,8 +555,9 @@ def _return_to_stock(w: Simulation, vendor: str, order: Order, qty: int) -> floa
 
 
 # ---------------------------------------------------------------------------------------- shipping
-def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | None = None):
-    """Export check, then shipping, then installation, for one allocated lot."""
+def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | None = None, claimed: bool = True):
+    """Export check, then shipping, then installation, for one allocated lot (*claimed*: the lot still counts
+    against its order's cap claim until its export check concludes; a lot held for a next period does not)."""
     env = w.env
     s = w.scenario
     buyer = order.buyer
@@ -539,6 +582,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
         country, hq = w.party(buyer)
         d = comp.decide_chip(p, country, buyer, hq, order.route, env.now, order_day)
         rechecked: set[str] = set()
+        entered = qty if claimed else 0
         while True:
             rule, treatment = d.rule, d.kind
             if d.kind == "allow":
@@ -552,6 +596,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
                     break
                 continue
             if out.status in ("denied", "refused"):
+                _release(w, order, entered)
                 refund = _return_to_stock(w, vendor, order, qty)
                 _row(w, vendor, order, qty, out.status, rule, treatment, None, None, 0.0, order_day, refund=refund)
                 return
@@ -564,10 +609,12 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
             qty = out.qty
             value = order.unit_price_usd * qty
             if qty <= 0:
+                _release(w, order, entered)
                 return
             fee = out.fee_usd
             status = out.shipped_as
             break
+        _release(w, order, entered)  # the export check concluded: the lot ships
     ship_day = env.now
     w.ledger.in_inventory -= qty
     w.ledger.in_transit += qty
@@ -629,7 +676,7 @@ def _requeue(w: Simulation, vendor: str, order: Order, qty: int, rule: str, peri
     start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
     k = math.floor((w.env.now - start) / period_days) + 1
     yield w.env.timeout(max(start + k * period_days - w.env.now, 0.0))
-    yield from ship(w, vendor, order, qty, order_day)
+    yield from ship(w, vendor, order, qty, order_day, claimed=False)
 
 
 def _row(w, vendor, order, qty, status, rule, treatment, ship_day, deliver_day, fee, order_day, lot_id=None,
