@@ -34,7 +34,7 @@ class Order:
     route: str = "sale"  # sale | reexport | grey
     hub: str | None = None
     unit_price_usd: float = 0.0
-    cap_key: tuple[str, str] | None = None  # (rule, country) of the volume cap the order was placed within
+    cap_key: tuple[str, str] | None = None  # (rule, account) of the volume cap the order was placed within
 
 
 @dataclass
@@ -99,17 +99,21 @@ def vendor_estimate(w: Simulation, vendor: str, product: str, days: float) -> in
     return int(expected - backlog)
 
 
-def cap_period(w: Simulation, rule: str, period_days: float) -> int:
+def cap_period(w: Simulation, rule: str, period_days: float, day: float | None = None) -> int:
+    """The index of the cap period holding *day* (default: now), counted from the rule's enforcement."""
     r = w.scenario.rules[rule]
     start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
-    return int(math.floor((w.env.now - start) / period_days))
+    return int(math.floor(((w.env.now if day is None else day) - start) / period_days))
 
 
-def cap_room(w: Simulation, rule: str, limit: float, period_days: float, country: str) -> float:
-    return limit - w.cap_used[(rule, country, cap_period(w, rule, period_days))]
+def cap_room(w: Simulation, rule: str, limit: float, period_days: float, account: str,
+             day: float | None = None) -> float:
+    """Units left under a cap of *limit* per period in *account* (a destination country, or a country and
+    product) in the period holding *day* (default: now)."""
+    return limit - w.cap_used[(rule, account, cap_period(w, rule, period_days, day))]
 
 
-def use_cap(w: Simulation, rule: str, period_days: float, country: str, qty: int) -> None:
-    w.cap_used[(rule, country, cap_period(w, rule, period_days))] += qty
+def use_cap(w: Simulation, rule: str, period_days: float, account: str, qty: int, day: float | None = None) -> None:
+    w.cap_used[(rule, account, cap_period(w, rule, period_days, day))] += qty
 
 

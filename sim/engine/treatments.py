@@ -80,6 +80,10 @@ class Handler:
         """Units of *product* from *vendor* this treatment lets through to *country* now (planning)."""
         return math.inf
 
+    def account(self, d: Any, product: str, country: str) -> str:
+        """The cap account a lot of *product* to *country* counts in (its claims and its use)."""
+        return country
+
 
 HANDLERS: dict[str, Handler] = {}
 
@@ -135,15 +139,20 @@ class LicenseHandler(Handler):
     kind = "license"
 
     def at_export(self, w, d, lot):
-        yield w.env.timeout(w.sample(f"licence/review/{d.rule}/{lot.buyer}", d.spec.review_days))
-        approved = _granted(w, d, lot.buyer)
+        # the application is judged against the quota of the period it was filed in, on the legal base the
+        # exporter stated when filing (E15: US units shipped, stated at application)
         spec = d.spec
-        if approved and spec.volume_cap_ratio is not None:
-            approved = self.room(w, d, lot.vendor, lot.product, lot.buyer_country) >= lot.qty
+        filed = w.env.now
+        limit = None if spec.volume_cap_ratio is None else self.limit(w, d, lot.vendor, lot.product)
+        yield w.env.timeout(w.sample(f"licence/review/{d.rule}/{lot.buyer}", spec.review_days))
+        approved = _granted(w, d, lot.buyer)
+        account = self.account(d, lot.product, lot.buyer_country)
+        if approved and limit is not None:
+            approved = cap_room(w, d.rule, limit, 365.25, account, filed) >= lot.qty
         if not approved:
             return ExportOutcome("refused", lot.qty)
-        if spec.volume_cap_ratio is not None:
-            use_cap(w, d.rule, 365.25, lot.buyer_country, lot.qty)
+        if limit is not None:
+            use_cap(w, d.rule, 365.25, account, lot.qty, filed)
         return ExportOutcome("ship", lot.qty, fee_usd=spec.revenue_share * lot.value_usd, shipped_as="licensed")
 
     def at_remote(self, w, d, buyer, new):
@@ -154,15 +163,26 @@ class LicenseHandler(Handler):
     def at_component(self, w, d):
         return False  # licences for dies and HBM to listed end users are not granted
 
-    def room(self, w, d, vendor, product, country):
+    def limit(self, w, d, vendor, product):
+        """Licensed units a year the volume cap allows now: the ratio x 12 x the reference per month (an
+        aggregate over the rule's products), else x the vendor's recent supply of the product."""
         spec = d.spec
-        if spec.volume_cap_ratio is None:
-            return math.inf
         if spec.volume_cap_reference_units_per_month is not None:
             base = w.series(f"{d.rule}/cap_reference", spec.volume_cap_reference_units_per_month).at(w.env.now) * 12
         else:
             base = w.supply_rate[vendor][product] * 12
-        return cap_room(w, d.rule, spec.volume_cap_ratio * base, 365.25, country)
+        return spec.volume_cap_ratio * base
+
+    def account(self, d, product, country):
+        # a cap on a product's own supply is counted per product; one on a stated reference, for all of them
+        if d.spec.volume_cap_ratio is None or d.spec.volume_cap_reference_units_per_month is not None:
+            return country
+        return f"{country}/{product}"
+
+    def room(self, w, d, vendor, product, country):
+        if d.spec.volume_cap_ratio is None:
+            return math.inf
+        return cap_room(w, d.rule, self.limit(w, d, vendor, product), 365.25, self.account(d, product, country))
 
     def at_import(self, w, d, buyer, product):
         if _approval(w, d) <= 0:

@@ -156,3 +156,57 @@ def test_shorter_checkpoint_interval_never_loses_more_per_failure(seed):
         lost[ckpt] = j.lost_hours / max(j.failures, 1)
         assert lost[ckpt] <= ckpt
     assert lost[0.5] <= lost[4.0]
+
+
+CAPPED = {**LICENCE, "effective": "2024-01-01", "treatment": {
+    "kind": "license", "approval_probability": 1.0, "review_days": 38,
+    "volume_cap_ratio": 0.5, "volume_cap_reference_units_per_month": 5}}  # 0.5 x 5 x 12 = 30 units a year
+
+
+def _cap_world(rule):
+    d = micro_world(rules={"lic": rule})
+    d["labs"]["lab"]["strategy"]["review_interval_days"] = 100
+    return d
+
+
+def test_volume_cap_is_planned_for_buyer_orders_its_room_and_counts_the_rest_once_per_review():
+    # the cap is 30 units a year (from 2024-01-01): the buyer applies for 30 of its 100 on day 0 (review 38, lead
+    # 30); at its review on day 100 the year's room is claimed, so it does not apply, and the 70 still open are
+    # counted capped once; the next year's room opens on day 365.25 and is used at the review of day 400; the 40
+    # still open on day 500 are counted again (a new spell: the product was orderable in between)
+    r = run(_cap_world(CAPPED))
+    ship = r.tables["shipments"].sort_values("order_day")
+    got = [(row.order_day, row.status, row.qty, None if math.isnan(row.ship_day) else row.ship_day,
+            None if math.isnan(row.deliver_day) else row.deliver_day) for row in ship.itertuples()]
+    assert got == [(0.0, "licensed", 30.0, 38.0, 68.0), (100.0, "capped", 70.0, None, None),
+                   (400.0, "licensed", 30.0, 438.0, 468.0), (500.0, "capped", 40.0, None, None)]
+    assert (ship.loc[ship.status == "capped", "treatment"] == "license").all()
+    assert r.kpis["capped_units[lic]"] == 110
+    assert r.kpis.get("refused_units[lic]", 0) == 0  # no application is made beyond the quota, so none is refused
+    assert r.kpis["vendor_revenue_lost_usd"] == 110 * 10_000
+
+
+def test_cap_that_denies_its_excess_is_planned_for_like_a_licence_quota():
+    rule = {**LICENCE, "effective": "2024-01-01",
+            "treatment": {"kind": "cap", "units_per_period": 30, "period_days": 365.25, "excess": "deny"}}
+    r = run(_cap_world(rule))
+    ship = r.tables["shipments"]
+    assert ship.loc[ship.status != "capped", "qty"].sum() == 60  # two periods' room, nothing beyond it
+    assert set(ship.loc[ship.status != "capped", "status"]) == {"delivered"}
+    assert r.kpis["capped_units[lic]"] == 110
+    # a queued excess is not planned for: the buyer orders all it needs and the cap holds the rest
+    queued = {**rule, "treatment": {**rule["treatment"], "excess": "queue"}}
+    rq = run(_cap_world(queued))
+    assert rq.kpis.get("capped_units[lic]", 0) == 0
+    # (one order of 100 on day 0: 30 ship in each period, the last 40 wait for the period after the horizon)
+    shq = rq.tables["shipments"]
+    assert list(zip(shq.order_day, shq.ship_day, shq.qty, strict=True)) == [(0.0, 0.0, 30.0), (0.0, 365.25, 30.0)]
+
+
+def test_without_the_cap_the_same_world_gets_everything_at_once():
+    # the mechanism must bite: remove the cap and the buyer's whole need ships at day 0
+    uncapped = {**CAPPED, "treatment": {"kind": "license", "approval_probability": 1.0, "review_days": 38}}
+    r = run(_cap_world(uncapped))
+    ship = r.tables["shipments"]
+    assert list(zip(ship.order_day, ship.status, ship.qty, strict=True)) == [(0.0, "licensed", 100.0)]
+    assert r.kpis.get("capped_units[lic]", 0) == 0

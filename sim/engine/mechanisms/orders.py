@@ -319,6 +319,8 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         route = legal.get(p)
         decision = decisions[p]
         room = rooms.get(p, 0.0)
+        if 1 <= room < math.inf:  # an earlier product of this order may have claimed the same cap's room
+            room = _room(w, decision, chip.vendor, p, country)
         if room < 1:  # no route, closed by a rule, or a cap with no room left this period
             key = (lid, reason, p)
             if not denied_once:
@@ -348,7 +350,8 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         pending = w.compliance.pending_chip(p, country, lid, hq, route.channel, now)
         extra = 0
         if pending and strat.stockpile_factor > 1:
-            extra = min(int(qty * (strat.stockpile_factor - 1)), affordable(w.budget_usd[lid] - qty * price, price))
+            extra = min(int(qty * (strat.stockpile_factor - 1)), affordable(w.budget_usd[lid] - qty * price, price),
+                        int(min(room - qty, MAX_UNITS)))  # a stockpile is applied for within a cap's room too
             if extra > 0:
                 stockpile = True
                 for rid in pending:
@@ -356,7 +359,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         total = qty + max(extra, 0)
         w.budget_usd[lid] -= total * price
         order = Order(w.next_id(), lid, p, total, now, stockpile, route.channel, route.hub, price)
-        submit(w, _claim(w, order, decision.rule, country, room), hold_days)
+        submit(w, _claim(w, order, decision, country, room), hold_days)
         remaining -= qty
 
 
@@ -366,14 +369,15 @@ def _room(w: Simulation, d, vendor: str, product: str, country: str) -> float:
     its pending applications); unlimited without a cap."""
     if d.kind == "allow":
         return math.inf
-    room = handler(d.kind).room(w, d, vendor, product, country)
-    return room if room == math.inf else room - w.cap_claims[(d.rule, country)]
+    h = handler(d.kind)
+    room = h.room(w, d, vendor, product, country)
+    return room if room == math.inf else room - w.cap_claims[(d.rule, h.account(d, product, country))]
 
 
-def _claim(w: Simulation, order: Order, rule: str | None, country: str, room: float) -> Order:
+def _claim(w: Simulation, order: Order, d, country: str, room: float) -> Order:
     """Count *order* against the cap that limited it (when one did)."""
-    if room != math.inf and rule is not None:
-        order.cap_key = (rule, country)
+    if room != math.inf and d.rule is not None:
+        order.cap_key = (d.rule, handler(d.kind).account(d, order.product, country))
         w.cap_claims[order.cap_key] += order.qty
     return order
 
@@ -453,7 +457,7 @@ def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
                 if min(room, qty) > 0:
                     order = Order(w.next_id(), cid, chip, min(room, qty), w.env.now, False, "sale", None,
                                   w.unit_price(chip))
-                    submit(w, _claim(w, order, d.rule, w.scenario.country_of(cid), room))
+                    submit(w, _claim(w, order, d, w.scenario.country_of(cid), room))
         yield w.env.timeout(MONTH_DAYS)
 
 
