@@ -70,11 +70,11 @@ share = services.kpi_value(result, f"domestic_share[{lab}]")
 cards.append({"label": "Domestic share of compute", "value": "—" if share is None else f"{share:.0%}",
               "help": services.kpi_help(f"domestic_share[{lab}]")})
 denied, refused = services.kpi_sum(result, "denied_units"), services.kpi_sum(result, "refused_units")
-futile = services.kpi_sum(result, "futile_units")
+futile, capped = services.kpi_sum(result, "futile_units"), services.kpi_sum(result, "capped_units")
 cards.append({"label": "Chips blocked (denied + refused)",
               "value": f"{widgets.fmt_number(services.kpi_value(result, 'blocked_units'))} chips",
               "help": services.kpi_help("blocked_units") + f" Here: {denied:,.0f} denied + {refused:,.0f} refused; "
-                      f"{futile:,.0f} futile (not counted)."})
+                      f"not counted: {futile:,.0f} futile, {capped:,.0f} not applied for beyond a volume cap."})
 cards.append({"label": "Chips via grey channel",
               "value": f"{widgets.fmt_number(services.kpi_value(result, 'grey_units'))} chips",
               "help": services.kpi_help("grey_units")})
