@@ -25,7 +25,12 @@
   fail more), which the per-event figure separates from work that grows faster than the activity.  The
   ``market`` family (k disjoint copies of the flagship's market) is the control that needs no such reading:
   each copy does there exactly what it does alone, so its growth, taken against the copies run alone, is
-  exactly 2.00 unless some function works across copies (:func:`call_growth`).
+  exactly 2.00 unless some function works across copies (:func:`call_growth`).  ``labs`` and ``horizon`` change
+  the world as they double (twice the buyers for the same chips; more of the run under the 2026-27 rules), so
+  each has a control that keeps it: ``supplied`` scales the supply with the buyers (the scarcity each meets is
+  the base's; a pro-rata allocation over every buyer or a scan of other buyers' orders would show there), and
+  ``window`` profiles only the part of a run after the base's end (6, 12, 24 years of a world whose rules are
+  all in force; a list that grows with time and is scanned would show there).
 """
 
 from __future__ import annotations
@@ -264,15 +269,34 @@ def sweep_cpu_ratio(spec_path: Path, repeats: int) -> dict:
 
 
 # ------------------------------------------------------------------------------- call-count growth
-def _calls(scenario, seed: int = 1) -> tuple[dict[str, int], dict[str, float], int]:
+def _calls(scenario, seed: int = 1, from_day: float = 0.0) -> tuple[dict[str, int], dict[str, float], int]:
+    """(calls, own seconds) of every model function in one run, and the run's events; with *from_day*, of the
+    part of the run after that day only (the world runs there unprofiled first)."""
     from sim.engine.simulation import World
 
     w = World(scenario, seed)
     gc.collect()  # an earlier run's world, freed now, closes its suspended processes here, not inside the profile
     prof = cProfile.Profile()
-    prof.enable()
-    w.run()
-    prof.disable()
+    first = 0
+    if from_day > 0:
+        run = w.env.run
+
+        def profiled(until):  # World.run calls env.run(until=horizon) once: profile the part after from_day
+            nonlocal first
+            run(until=from_day)
+            first = w.events_processed
+            prof.enable()
+            try:
+                run(until=until)
+            finally:
+                prof.disable()
+
+        w.env.run = profiled  # type: ignore[method-assign]
+        w.run()
+    else:
+        prof.enable()
+        w.run()
+        prof.disable()
     st = pstats.Stats(prof).stats
     calls: dict[str, int] = {}
     own: dict[str, float] = {}
@@ -282,12 +306,23 @@ def _calls(scenario, seed: int = 1) -> tuple[dict[str, int], dict[str, float], i
         key = f"{file.split('/sim/', 1)[1]}:{fn}"
         calls[key] = calls.get(key, 0) + nc
         own[key] = own.get(key, 0.0) + tt
-    return calls, own, w.events_processed
+    return calls, own, w.events_processed - first
 
 
 HOT_SHARE = 0.005  # a hot function: at least this share of the model's own time in the smaller member of a step
 
 
+GROWTH_LABELS = {
+    "labs": " (k of each buyer for the same supply: each gets fewer, slower chips, so jobs run longer and fail more)",
+    "supplied": " (k of each buyer and k times the supply: the scarcity each buyer meets is the base's)",
+    "market": " (k disjoint copies, each against the copies run alone: exactly 2.00 unless work crosses copies)",
+    "horizon": " (from the base's 6 years: a longer share of the run is under the 2026-27 rules)",
+    "window": " (the part of the run after the base's end, every rule in force: 6, 12, 24 years of it)",
+}
+# ``labs`` and ``horizon`` change the world as they grow (twice the buyers for the same chips; a longer share of
+# the run under the 2026-27 rules); ``supplied`` (labs with the supply scaled with them), ``window`` (the run's
+# part after the base's end, 6, 12, 24 years of it) and ``market`` (disjoint copies) are their controls
+GROWTH_FAMILIES = ("labs", "supplied", "market", "rules", "horizon", "window")
 GROWTH_SEEDS = (1, 2, 3)  # every family's counts are sums over these seeds: one seed's licence outcomes cascade
 # (a refused lot is re-allocated and checked again), so a single seed moves a licence handler's count by ±15 %
 
@@ -337,13 +372,21 @@ def call_growth(quick: bool) -> dict:
     base = load_scenario(FLAGSHIP).model_dump(by_alias=True)
     sizes = synthetic.family_sizes(base, quick)
     seeds = GROWTH_SEEDS[:1] if quick else GROWTH_SEEDS
+    base_days = float((base["end"] - base["start"]).days + 1)
+    base_years = base_days / 365.25
     out: dict[str, Any] = {}
-    for fam in ("labs", "market", "rules", "horizon"):
-        ss = sizes.get(fam)
+    for fam in GROWTH_FAMILIES:
+        ss = sizes.get("horizon" if fam == "window" else fam)
+        if fam == "window":  # windows after the base's end: the world's rules and series have all come in
+            ss = [x for x in (ss or []) if x >= base_years * 0.99]
         if not ss or len(ss) < 2:
             continue
-        counted = [_summed([_calls(sc, seed) for seed in seeds])
-                   for sc in (synthetic.scenario(base, fam, n) for n in ss)]
+        if fam == "window":
+            counted = [_summed([_calls(synthetic.scenario(base, "horizon", base_years + n), seed, base_days)
+                                for seed in seeds]) for n in ss]
+        else:
+            counted = [_summed([_calls(sc, seed) for seed in seeds])
+                       for sc in (synthetic.scenario(base, fam, n) for n in ss)]
         alone = _alone_sums(base, ss, seeds) if fam == "market" else None
         steps = []
         n_hot = []
@@ -420,8 +463,7 @@ def goal_rows(r: dict, add) -> None:
         "design costs on top of the four primitives)", "–", None)
     for fam, g in r["call_growth"].items():
         seeds = g.get("seeds") or [1]
-        control = (" (k disjoint copies, each against the copies run alone: exactly 2.00 unless work crosses copies)"
-                   if fam == "market" else "")
+        control = GROWTH_LABELS.get(fam, "")
         add("run cost", f"call-count growth of the hot functions per doubling of {fam}{control}", g["max_ratio"],
             f"×{g['max_ratio']:.2f}", f"largest: {g['function']} ({g['hot_functions']} hot functions; sizes "
             f"{', '.join(f'{x:.3g}' for x in g['sizes'])}; deterministic call counts summed over seeds "

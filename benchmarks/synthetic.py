@@ -35,7 +35,7 @@ from typing import Any
 
 from sim.scenario.loader import scenario_from_dict
 
-FAMILIES = ("horizon", "labs", "market", "nodes", "rules")
+FAMILIES = ("horizon", "labs", "market", "nodes", "rules", "supplied")
 
 
 def _add_years(d: dt.date, years: float) -> dt.date:
@@ -74,6 +74,61 @@ def labs(base: dict, n: int, lab: str | None = None) -> dict:
                 e2["to"] = new
                 d["edges"][f"{eid}~{i}"] = e2
     return d
+
+
+# what a world's supply is made of: the nodes' and clouds' flows and stocks (units, wafers, stacks per month or
+# in hand), and the rules' country-wide limits; everything else in a scenario is a rate, a share, a price or a day
+SUPPLY_FIELDS = ("wafer_starts_per_month", "hbm_stacks_per_month", "initial_hbm_stacks", "chips_per_month",
+                 "die_arrivals_per_month", "external_supply_per_month", "initial_inventory", "initial_fleet",
+                 "purchases_per_month", "units_per_period", "volume_cap_reference_units_per_month")
+_SCALED_DIST_FIELDS = {"constant": ("value",), "uniform": ("low", "high"), "triangular": ("low", "mode", "high")}
+
+
+def supplied(base: dict, n: int) -> dict:
+    """:func:`labs` with the supply scaled with the buyers: *n* labs (k = n / the base's labs of each) sharing one
+    market whose every supply flow, stock and country-wide cap is k times the base's (:data:`SUPPLY_FIELDS`),
+    and every cloud's tenant shares split among a tenant's k copies.  The scarcity each buyer meets stays the
+    base's, so the work per buyer should too: the family for work growing with the number of buyers that share
+    one market (a pro-rata allocation over every buyer, a scan of other buyers' orders), where :func:`labs`
+    also changes the world (twice the buyers for the same chips: each gets fewer and slower ones)."""
+    n_base = len(base["labs"])
+    if n % n_base:
+        raise ValueError(f"the supplied family needs a multiple of the base's {n_base} labs (asked for {n})")
+    k = n // n_base
+    d = labs(base, n)
+    for part in ("nodes", "clouds", "rules"):
+        d[part] = _scaled_supply(d[part], k)
+    for cloud in d["clouds"].values():
+        shares = {}
+        for tenant, share in cloud["tenant_share"].items():
+            split = _scaled(share, 1 / k)
+            shares[tenant] = split
+            shares.update({f"{tenant}~{i}": copy.deepcopy(split) for i in range(2, k + 1) if f"{tenant}~{i}" in d["labs"]})
+        cloud["tenant_share"] = shares
+    return d
+
+
+def _scaled_supply(x: Any, k: float, inside: bool = False) -> Any:
+    """*x* with every quantity under a :data:`SUPPLY_FIELDS` key multiplied by *k*."""
+    if isinstance(x, dict):
+        if inside and "dist" in x:
+            return _scaled(x, k)
+        return {key: _scaled_supply(v, k, inside or key in SUPPLY_FIELDS) for key, v in x.items()}
+    if isinstance(x, list):
+        return [_scaled_supply(v, k, inside) for v in x]
+    if inside and isinstance(x, (int, float)) and not isinstance(x, bool):
+        return x * k
+    return x
+
+
+def _scaled(dist: Any, k: float) -> Any:
+    """A quantity (a number or a linear distribution) times *k*."""
+    if not isinstance(dist, dict):
+        return dist * k
+    fields = _SCALED_DIST_FIELDS.get(dist["dist"])
+    if fields is None:
+        raise ValueError(f"cannot scale a {dist['dist']} distribution by {k}")
+    return {**dist, **{f: dist[f] * k for f in fields}}
 
 
 def nodes(base: dict, n: int, foundry: str = "smic", memory: str = "cxmt", packager: str = "huawei-pkg",
@@ -262,6 +317,7 @@ def family_sizes(base: dict, quick: bool = False) -> dict[str, list[float]]:
         "market": [1, 2, 4, 8],
         "nodes": [n_nodes, n_nodes * 2, n_nodes * 4, n_nodes * 8],
         "rules": [n_rules, n_rules * 2, n_rules * 4, n_rules * 8],
+        "supplied": [n_labs, n_labs * 2, n_labs * 4, n_labs * 8],
     }
     return {k: v[:2] for k, v in full.items()} if quick else full
 
@@ -278,6 +334,8 @@ def build(base: dict, family: str, size: float) -> dict:
         return nodes(base, int(size))
     if family == "rules":
         return rules(base, int(size))
+    if family == "supplied":
+        return supplied(base, int(size))
     raise ValueError(f"unknown family '{family}' ({', '.join(FAMILIES)})")
 
 

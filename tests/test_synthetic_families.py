@@ -126,3 +126,28 @@ def test_disjoint_markets_run_together_as_apart(base, seed) -> None:
         assert by_copy[i] == own[i], f"copy {i}: {sum((by_copy[i] - own[i]).values())} rows only together, " \
                                      f"{sum((own[i] - by_copy[i]).values())} only alone"
     assert sum(by_copy["1"].values()) > 1000  # a real market: shipments, fleets, inventories, events
+
+
+def test_supplied_family_scales_every_supply_flow_and_splits_tenant_shares(base) -> None:
+    d = synthetic.supplied(base, 2 * len(base["labs"]))
+    assert Counter(_copy_of(x) for x in d["labs"]) == {"1": len(base["labs"]), "2": len(base["labs"])}
+    smic, smic2 = base["nodes"]["smic"], d["nodes"]["smic"]
+    checked = 0
+    for step, step2 in zip(smic["wafer_starts_per_month"], smic2["wafer_starts_per_month"], strict=True):
+        v, v2 = step["value"], step2["value"]
+        for f in ("value", "low", "high", "mode"):
+            if isinstance(v.get(f), float):
+                assert v2[f] == 2 * v[f], f
+                checked += 1
+    assert checked >= 2
+    assert smic2["cycle_time_days"] == smic["cycle_time_days"]  # a day is not a quantity of supply
+    assert d["rules"]["us_2025_01_diffusion"]["treatment"]["units_per_period"] == (
+        2 * base["rules"]["us_2025_01_diffusion"]["treatment"]["units_per_period"])
+    for cid, cloud in base["clouds"].items():
+        shares = d["clouds"][cid]["tenant_share"]
+        for tenant, share in cloud["tenant_share"].items():
+            assert shares[tenant]["high"] == pytest.approx(share["high"] / 2)
+            assert shares[f"{tenant}~2"] == shares[tenant]
+    synthetic.scenario_from(d, "supplied=12")  # it validates
+    with pytest.raises(ValueError, match="multiple"):
+        synthetic.supplied(base, len(base["labs"]) + 1)
