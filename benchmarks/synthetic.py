@@ -103,7 +103,8 @@ def supplied(base: dict, n: int) -> dict:
         for tenant, share in cloud["tenant_share"].items():
             split = _scaled(share, 1 / k)
             shares[tenant] = split
-            shares.update({f"{tenant}~{i}": copy.deepcopy(split) for i in range(2, k + 1) if f"{tenant}~{i}" in d["labs"]})
+            copies = (f"{tenant}~{i}" for i in range(2, k + 1))
+            shares.update({c: copy.deepcopy(split) for c in copies if c in d["labs"]})
         cloud["tenant_share"] = shares
     return d
 
