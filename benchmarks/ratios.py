@@ -376,9 +376,9 @@ def call_growth(quick: bool) -> dict:
     base_years = base_days / 365.25
     out: dict[str, Any] = {}
     for fam in GROWTH_FAMILIES:
-        ss = sizes.get("horizon" if fam == "window" else fam)
-        if fam == "window":  # windows after the base's end: the world's rules and series have all come in
-            ss = [x for x in (ss or []) if x >= base_years * 0.99]
+        ss = sizes.get(fam)
+        if fam == "window":  # windows after the base's end, of 1, 2, 4 times its years: every rule has come in
+            ss = [base_years * m for m in ((1, 2) if quick else (1, 2, 4))]
         if not ss or len(ss) < 2:
             continue
         if fam == "window":

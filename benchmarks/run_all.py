@@ -348,7 +348,7 @@ def bench_scaling(repeats: int, quick: bool) -> dict:
         }
     return {"repeats": repeats, "goal_ratio_per_doubling": 2.2, "families": families,
             "units": {"horizon": "years", "labs": "labs", "market": "copies of the market", "nodes": "nodes",
-                      "rules": "rules"}}
+                      "rules": "rules", "supplied": "labs, supply scaled with them"}}
 
 
 def plot_scaling(scaling: dict, path: Path) -> None:

@@ -32,7 +32,7 @@ def test_run_all_quick_writes_table_json_and_plot(tmp_path: Path) -> None:
     assert engine["events_median"] > 0
     assert engine["ratio_engine_only"] > 0
     families = data["scaling"]["families"]
-    assert set(families) == {"horizon", "labs", "market", "nodes", "rules"}
+    assert set(families) == {"horizon", "labs", "market", "nodes", "rules", "supplied"}
     for fam in families.values():
         assert len(fam["sizes"]) == len(fam["run_s"]) == len(fam["events"]) >= 2
         assert len(fam["ratio_per_doubling"]) == len(fam["sizes"]) - 1
@@ -69,9 +69,9 @@ def test_ratios_section_reports_issue_18_figures(tmp_path: Path) -> None:
         assert key in ratios, key
     counts = ratios["floor"]["counts"]
     assert min(counts.values()) > 0  # events, draws, compliance look-ups and rows all counted
-    assert set(ratios["call_growth"]) == {"labs", "market", "rules", "horizon"}
+    assert set(ratios["call_growth"]) == {"labs", "supplied", "market", "rules", "horizon", "window"}
     rows = [g for g in data["goals"] if g["area"] == "run cost"]
-    assert len(rows) == 9  # 8 with a goal, and the floor with the run's named streams counted (context)
+    assert len(rows) == 11  # 10 with a goal, and the floor with the run's named streams counted (context)
     for g in rows:
         assert g["value"] > 0 and g["goal"]
     assert sum(g["met"] is None for g in rows) == 1 and counts["streams"] > 0
