@@ -58,7 +58,7 @@ class World:
         self.pipeline: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.supply_rate: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.cap_used: dict[tuple, float] = defaultdict(float)
-        # units ordered within a volume cap whose export check has not concluded, by (rule, country)
+        # units ordered within a volume cap whose export check has not concluded, by (rule, cap account)
         self.cap_claims: dict[tuple[str, str], int] = defaultdict(int)
         self.budget_usd: dict[str, float] = defaultdict(float)
         self.fleet_changed: dict[str, simpy.Event] = {}

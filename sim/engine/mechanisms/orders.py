@@ -450,14 +450,14 @@ def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
             if _closed(w, d):
                 _record_denied_demand(w, cid, chip, qty, d.rule, "denied" if d.kind == "deny" else "futile")
             else:
-                room = int(min(max(_room(w, d, w.scenario.chips[chip].vendor, chip, w.scenario.country_of(cid)), 0),
-                               MAX_UNITS))
-                if room < qty:  # a volume cap's room left this period: the rest is not applied for
-                    _record_denied_demand(w, cid, chip, qty - room, d.rule, "capped", d.kind)
-                if min(room, qty) > 0:
-                    order = Order(w.next_id(), cid, chip, min(room, qty), w.env.now, False, "sale", None,
-                                  w.unit_price(chip))
-                    submit(w, _claim(w, order, d, w.scenario.country_of(cid), room))
+                country = w.scenario.country_of(cid)
+                room = _room(w, d, w.scenario.chips[chip].vendor, chip, country)
+                take = int(min(max(room, 0), qty))
+                if take < qty:  # a volume cap's room left this period: the rest is not applied for
+                    _record_denied_demand(w, cid, chip, qty - take, d.rule, "capped", d.kind)
+                if take > 0:
+                    order = Order(w.next_id(), cid, chip, take, w.env.now, False, "sale", None, w.unit_price(chip))
+                    submit(w, _claim(w, order, d, country, room))  # claimed only under a finite room
         yield w.env.timeout(MONTH_DAYS)
 
 
