@@ -5,11 +5,12 @@ Every process of the model is periodic or driven by a periodic one, so the event
 ``sim.engine.mechanisms`` (monthly supply, fleet, inference and cloud purchases; a procurement review
 per lab every ``review_interval_days``; a pro-rata allocation round per vendor every
 ``allocation_interval_days``; a rental-stream arrival and departure per tenant; training failures at
-n / MTBF per hour; rental renewals every ``rental_days_block``; capped excess re-offered every
-``period_days``), with generous per-period fan-outs, so it is an upper estimate: the library's
-scenarios process 5-25 % of what it predicts.  A scenario whose estimate is over :data:`MAX_EVENTS`
-(about four minutes of engine time at ~10 us per event) is refused at load, with one line naming the
-field that contributes most.  ``EXPORTSIM_MAX_EVENTS`` raises or lowers the cap (the fuzz harness lowers it).
+n / MTBF per hour (worked out in the job's own loop, not as events, but counted as if they were); rental
+renewals every ``rental_days_block``; capped excess re-offered every ``period_days``), with generous
+per-period fan-outs, so it is an upper estimate: the library's scenarios process 5-25 % of what it
+predicts.  A scenario whose estimate is over :data:`MAX_EVENTS` (about four minutes of engine time at
+~10 us per event) is refused at load, with one line naming the field that contributes most.
+``EXPORTSIM_MAX_EVENTS`` raises or lowers the cap (the fuzz harness lowers it).
 
 The schema's lower bounds (periods of at least a day, MTBF of at least an hour) keep each term finite;
 this budget keeps their product in bounds.

@@ -424,7 +424,13 @@ def _next_renewal(st: JobState, block_days: float, now: float) -> float:
 
 
 def _progress(w: Simulation, st: JobState, job, target: float):
-    """Process: run until done ('done'), or until renewals leave too few GPUs ('lost_capacity')."""
+    """Process: run until done ('done'), or until renewals leave too few GPUs ('lost_capacity').
+
+    A failure and its restart are private to the job (nothing else reads its state or its streams), so a cycle
+    of them that ends before the horizon is worked out here without an event: the job keeps its own clock *t*
+    and waits in SimPy only for what others see (its finish, a rental renewal) or for a cycle that reaches the
+    horizon.  Its draws, its arithmetic and its times are those of waiting out every failure as an event
+    (``tests/engine/test_failure_cycles.py`` runs both)."""
     env = w.env
     n = st.own + sum(r.gpus for _, r in st.rentals)
     if st.rate_flop_s <= 0:
@@ -433,20 +439,27 @@ def _progress(w: Simulation, st: JobState, job, target: float):
     mtbf_h = w.param(f"mtbf/{st.lab}/{st.job}/{st.chip}", mtbf) if mtbf is not None else None
     fail_rng = w.rng(f"failure/job/{st.lab}/{st.job}")
     fail_days = fail_rng.exponential(mtbf_h / n) / HOURS_PER_DAY if mtbf_h else math.inf
+    horizon = w.horizon_days
+    t = env.now  # the job's clock: env.now, or later by the failure cycles worked out since the last wait
     while st.done_flop < target:
         remaining_days = (target - st.done_flop) / st.rate_flop_s / SECONDS_PER_DAY
-        renew_days = _next_renewal(st, job.rental_days_block, env.now)
-        st.segment_start = env.now
+        renew_days = _next_renewal(st, job.rental_days_block, t)
+        st.segment_start = t
         step = min(remaining_days, fail_days, renew_days)
         if step == remaining_days:
-            yield env.timeout(remaining_days)
+            yield env.timeout(_delay_to(env.now, t + remaining_days))
             st.done_flop = target
             st.segment_start = None
             return "done"
-        yield env.timeout(step)
-        hours = step * HOURS_PER_DAY
         fail_days -= step
-        if step == renew_days and fail_days > 0:
+        renewal = step == renew_days and fail_days > 0
+        if renewal or not t + step < horizon:
+            yield env.timeout(_delay_to(env.now, t + step))  # a renewal, or a failure at or after the horizon
+            t = env.now
+        else:
+            t = t + step  # a failure before the horizon: no one waits on it
+        hours = step * HOURS_PER_DAY
+        if renewal:
             lost_gpus = _renew(w, st)
             if not lost_gpus:
                 st.done_flop += st.rate_flop_s * hours * 3600.0
@@ -464,10 +477,23 @@ def _progress(w: Simulation, st: JobState, job, target: float):
         restart_h = w.sample(f"restart/{st.lab}/{st.job}", job.restart_hours)
         st.lost_hours += restart_h
         st.segment_start = None
-        yield env.timeout(restart_h / HOURS_PER_DAY)
+        back = t + restart_h / HOURS_PER_DAY
+        if not back < horizon:
+            yield env.timeout(_delay_to(env.now, back))  # still restarting at the horizon
+        t = back
         fail_days = fail_rng.exponential(mtbf_h / n) / HOURS_PER_DAY if mtbf_h else math.inf
     st.segment_start = None
     return "done"
+
+
+def _delay_to(now: float, day: float) -> float:
+    """The timeout from *now* that SimPy schedules at exactly *day* (``now + (day - now)`` can round off)."""
+    d = day - now
+    while now + d < day:
+        d = math.nextafter(d, math.inf)
+    while now + d > day:
+        d = math.nextafter(d, -math.inf)
+    return d
 
 
 def _interrupt(w: Simulation, st: JobState, job, hours: float, count_failure: bool) -> None:
