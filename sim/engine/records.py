@@ -75,6 +75,7 @@ class LedgerRow:
     failed: float
     dies_banked: float
     hbm_stacks: float
+    sold_elsewhere: float = 0.0  # chips a vendor sold outside the modelled market (unsold to its buyers)
 
 
 @dataclass(slots=True)

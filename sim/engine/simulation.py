@@ -44,6 +44,9 @@ class World:
         self._ids = 0
         # state
         self.inventory: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        # units put into a vendor's stock (made, or returned by a lot that did not ship) since the last check of
+        # its unsold stock, by (vendor, product): what is older and still there leaves (supply.run_unsold)
+        self.stock_added: dict[tuple[str, str], int] = defaultdict(int)
         self.dies: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.hbm: dict[str, int] = defaultdict(int)
         self.dies_coming: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # dies on their way
@@ -189,7 +192,7 @@ class World:
         lg = self.ledger
         self.rec.ledger.append(LedgerRow(
             self.env.now, lg.produced, lg.in_inventory, lg.in_transit, lg.installed, lg.seized, lg.retired,
-            lg.failed, sum(sum(d.values()) for d in self.dies.values()), sum(self.hbm.values()),
+            lg.failed, sum(sum(d.values()) for d in self.dies.values()), sum(self.hbm.values()), lg.sold_elsewhere,
         ))
 
     # ------------------------------------------------------------------ the run

@@ -48,6 +48,7 @@ class Ledger:
     seized: int = 0
     retired: int = 0
     failed: int = 0
+    sold_elsewhere: int = 0  # left a vendor's stock unsold to the modelled buyers (``unsold_leaves_after_days``)
 
 
 @dataclass

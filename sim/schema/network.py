@@ -96,6 +96,16 @@ class Vendor(Sourced):
             "that its own open orders do not take is made as another of the group that buyers have ordered."
         ),
     )
+    unsold_leaves_after_days: dict[str, Annotated[float, Field(ge=1, le=3650)]] = Field(
+        default_factory=new_dict,
+        description=(
+            "Per chip id: the stock is checked every this many days, and units that were already in it at the "
+            "last check and are still there (no modelled buyer took them; stock is taken oldest first) are sold "
+            "outside the modelled market and leave the model, so a unit leaves one to two periods after it "
+            "arrived. For a world-market part of which the modelled buyers are offered a slice; leave out parts "
+            "only they can use, which stay in stock."
+        ),
+    )
     allocation_policy: Literal["fcfs", "pro_rata"] = Field(
         default="fcfs",
         description=(

@@ -137,7 +137,7 @@ def cross_check(s: Scenario) -> list[Problem]:
                         add(f"nodes.{nid}.{section}.{chip_id}",
                             f"unknown chip '{chip_id}'")
         if node.kind == "vendor":
-            for section in ("initial_inventory", "external_supply_per_month"):
+            for section in ("initial_inventory", "external_supply_per_month", "unsold_leaves_after_days"):
                 for chip_id in getattr(node, section):
                     if chip_id not in s.chips:
                         add(f"nodes.{nid}.{section}.{chip_id}",

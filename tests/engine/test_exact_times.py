@@ -210,3 +210,33 @@ def test_without_the_cap_the_same_world_gets_everything_at_once():
     ship = r.tables["shipments"]
     assert list(zip(ship.order_day, ship.status, ship.qty, strict=True)) == [(0.0, "licensed", 100.0)]
     assert r.kpis.get("capped_units[lic]", 0) == 0
+
+
+def test_unsold_stock_of_a_world_market_part_leaves_after_a_full_check_period():
+    """Checked every 30 days: the 1,000 units in stock at day 0 are still fresh at day 30 and leave at day 60 (no
+    order comes: the job starts too late for the day-0 review, and the next review is after the horizon)."""
+    d = micro_world()
+    d["labs"]["lab"]["jobs"]["j"]["earliest_start"] = "2025-06-01"
+    d["nodes"]["v"]["unsold_leaves_after_days"] = {"gpu": 30}
+    r = run(d)
+    ev = r.tables["events"]
+    sold = ev[ev["kind"] == "sold_elsewhere"]
+    assert sold[["day", "actor", "detail", "value"]].values.tolist() == [[60.0, "v", "gpu", 1000.0]]
+    led = r.tables["ledger"]
+    assert led["sold_elsewhere"].iloc[-1] == 1000 and led["in_inventory"].iloc[-1] == 0
+    assert r.tables["inventory"].query("day > 60")["units"].max() == 0
+    d["nodes"]["v"].pop("unsold_leaves_after_days")  # a part only these buyers can use stays in stock
+    kept = run(d)
+    assert kept.tables["ledger"]["sold_elsewhere"].iloc[-1] == 0 and kept.tables["ledger"]["in_inventory"].iloc[-1] == 1000
+
+
+def test_stock_taken_within_a_period_never_leaves():
+    """The job orders the whole stock of 100 on day 0: nothing is left to sell elsewhere, and its days are those of
+    the same world without the field."""
+    d = micro_world()
+    d["nodes"]["v"]["initial_inventory"] = {"gpu": 100}
+    base = run(d)
+    d["nodes"]["v"]["unsold_leaves_after_days"] = {"gpu": 30}
+    r = run(d)
+    assert r.tables["ledger"]["sold_elsewhere"].iloc[-1] == 0
+    assert r.tables["jobs"].iloc[0].finish_day == base.tables["jobs"].iloc[0].finish_day == 40.0

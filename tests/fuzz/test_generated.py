@@ -15,7 +15,7 @@ from sim import Simulation, scenario_from_dict
 from sim.engine.compliance import Compliance, Lot
 from tests.fuzz.conftest import scenarios
 
-HELD = ["in_inventory", "in_transit", "installed", "seized", "retired", "failed"]
+HELD = ["in_inventory", "in_transit", "installed", "seized", "retired", "failed", "sold_elsewhere"]
 
 
 def check_invariants(s, r) -> None:

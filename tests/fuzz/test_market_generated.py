@@ -46,6 +46,8 @@ def market_worlds(draw) -> dict:
         own = [c for c in chips if d["chips"][c]["vendor"] == vid]
         if len(own) > 1 and draw(st.booleans()):
             v["fungible_supply"] = [own]
+        if own and draw(st.booleans()):  # world-market parts: what the buyers leave is sold elsewhere
+            v["unsold_leaves_after_days"] = {c: draw(st.floats(1, 120)) for c in own}
     for lab in labs.values():
         if draw(st.booleans()):
             lab["workloads"] = {"w": {"compute_pflop_s": draw(st.floats(0, 5000))}}

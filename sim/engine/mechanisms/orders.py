@@ -552,6 +552,7 @@ def _return_to_stock(w: Simulation, vendor: str, order: Order, qty: int) -> floa
     shipment, stated assumption); returns the refund."""
     w.pipeline[order.buyer][order.product] -= qty
     w.inventory[vendor][order.product] += qty
+    w.stock_added[(vendor, order.product)] += qty
     refund = qty * order.unit_price_usd
     w.budget_usd[order.buyer] += refund
     allocate(w, vendor, order.product)

@@ -8,7 +8,8 @@ monthly to the packagers they have edges to.  Each month a packager assembles up
 limited by dies (dies_per_package each) and HBM stacks (hbm_stacks each); working packages
 (x packaging yield) go to the chip's vendor.  Vendors may also receive chips made outside the
 modelled foundries (``external_supply_per_month``), e.g. the share of Nvidia's output open to the
-modelled buyers.
+modelled buyers.  For a world-market part (``unsold_leaves_after_days``), units that no modelled buyer took
+within that time (oldest first) are sold outside the modelled market and leave it (``run_unsold``).
 
 Cross-border die and HBM shipments are checked against the rules (e.g. the Dec 2024 HBM rule, the
 Huawei foreign-direct-product rule); denied lots are lost to the buyer (recorded).  Die banks are
@@ -19,7 +20,7 @@ packaging capacity and HBM go to the chip lines that make the most compute per s
 so more of any input never makes less total compute (``plans.packaging_plan``); no inventory holding cost.
 
 Records: ``production`` (dies, stacks, packages per step), ``shipments`` (die/HBM lots that crossed a
-border), ``events`` (denied die/HBM lots).
+border), ``events`` (denied die/HBM lots; chips sold elsewhere), ``ledger.sold_elsewhere``.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def start(w: Simulation) -> None:
                 add_inventory(w, nid, chip, units)
             for chip, series in node.external_supply_per_month.items():
                 w.env.process(run_external_supply(w, nid, chip, series))
+            for chip, days in sorted(node.unsold_leaves_after_days.items()):
+                w.env.process(run_unsold(w, nid, chip, days))
 
 
 def add_inventory(w: Simulation, vendor: str, chip: str, units: int) -> None:
@@ -76,6 +79,7 @@ def add_inventory(w: Simulation, vendor: str, chip: str, units: int) -> None:
     if units <= 0:
         return
     w.inventory[vendor][chip] += units
+    w.stock_added[(vendor, chip)] += units
     w.ledger.in_inventory += units
     rate = w.supply_rate[vendor]
     rate[chip] = 0.7 * rate[chip] + 0.3 * units  # smoothed monthly supply, used by buyers to plan
@@ -251,6 +255,24 @@ def run_external_supply(w: Simulation, vid: str, chip: str, steps):
                 w.rec.production.append(ProductionRow(env.now, vid, "chip", product, float(k), detail))
                 add_inventory(w, vid, product, k)
         yield env.timeout(MONTH_DAYS)
+
+
+def run_unsold(w: Simulation, vid: str, chip: str, days: float):
+    """Every *days*: units of *chip* that were in the vendor's stock at the last check and are still there (no
+    modelled buyer took them; stock is taken oldest first) are sold outside the modelled market.  Recorded as a
+    ``sold_elsewhere`` event and in the ledger."""
+    env = w.env
+    key = (vid, chip)
+    while True:
+        yield env.timeout(days)
+        stock = w.inventory[vid][chip]
+        stale = stock - w.stock_added[key]  # older than the last check (stock is taken oldest first)
+        w.stock_added[key] = 0
+        if stale > 0:
+            w.inventory[vid][chip] = stock - stale
+            w.ledger.in_inventory -= stale
+            w.ledger.sold_elsewhere += stale
+            w.rec.event(env.now, "sold_elsewhere", vid, chip, stale)
 
 
 def direct_supply(w: Simulation, vendor: str, chip: str, units: int) -> dict[str, int]:
