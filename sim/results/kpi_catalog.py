@@ -76,6 +76,9 @@ CATALOG: dict[str, KpiDef] = {d.base: d for d in (
     KpiDef("stockpiled_units", "stockpiled", "chips", "Chips bought ahead of a rule that was announced but not "
                                                       "yet in force."),
     KpiDef("produced_units", "produced", "chips", "Working chips made over the run, by product."),
+    KpiDef("sold_elsewhere_units", "sold elsewhere", "chips",
+           "Chips of a world-market part that the modelled buyers left in the vendor's stock for a full check "
+           "period, sold outside the modelled market (``unsold_leaves_after_days``), by product."),
     KpiDef("vendor_revenue_lost_usd", "vendor revenue lost", "$",
            "Revenue vendors lose at list price: demand denied, refused (once), futile and capped."),
     KpiDef("inference_unmet_share", "inference unmet", "share", "Share of the lab's serving demand its fleet "

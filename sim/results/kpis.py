@@ -88,6 +88,9 @@ def kpis(rec: Recorder, scenario, flop_thresholds=FLOP_THRESHOLDS) -> dict[str, 
     made = _grouped((r for r in rec.production if r.item_kind == "chip"), lambda r: r.product, lambda r: r.qty)
     for product, q in made.items():
         k[f"produced_units[{product}]"] = q
+    sold = (e for e in rec.events if e.kind == "sold_elsewhere")  # the buyers' leftover of a world-market part
+    for product, q in _grouped(sold, lambda e: e.detail, lambda e: e.value).items():
+        k[f"sold_elsewhere_units[{product}]"] = q
     by_country: dict[str, list[float]] = {}
     for product, q in made.items():
         spec = scenario.chips[product]

@@ -108,6 +108,9 @@ def kpis_from_tables(t: dict[str, pd.DataFrame], scenario, flop_thresholds=(1e25
     made = prod[prod["item_kind"] == "chip"] if len(prod) else prod
     for product, q in (made.groupby("product")["qty"].sum().items() if len(made) else []):
         k[f"produced_units[{product}]"] = float(q)
+    sold = ev[ev["kind"] == "sold_elsewhere"]  # the buyers' leftover of a world-market part
+    for product, q in (sold.groupby("detail")["value"].sum().items() if len(sold) else []):
+        k[f"sold_elsewhere_units[{product}]"] = float(q)
     by_country: dict[str, float] = {}
     for product, q in (made.groupby("product")["qty"].sum().items() if len(made) else []):
         spec = scenario.chips[product]
