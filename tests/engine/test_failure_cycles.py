@@ -17,6 +17,7 @@ from sim.engine.simulation import World
 from sim.scenario.loader import load_scenario
 from sim.units import HOURS_PER_DAY, SECONDS_PER_DAY
 from tests.engine.conftest import build, job_flop, micro_world
+from tests.engine.test_cloud import rent_world
 from tests.fuzz.conftest import scenarios
 
 FLAGSHIP = "scenarios/bytedance_ascend.yaml"
@@ -123,15 +124,10 @@ def test_a_horizon_inside_a_segment_or_a_restart_is_met_as_with_events(monkeypat
 
 
 def test_renewals_between_failures_and_a_ban_at_a_renewal_are_met_as_with_events(monkeypatch):
-    d = _failing(mtbf_h=5000.0, restart_h={"dist": "uniform", "low": 0.5, "high": 4.0}, days=100.0)
-    d["nodes"]["v"]["initial_inventory"] = {"gpu": 0}
-    d["clouds"] = {"c": {"country": "MY", "hq_country": "US", "initial_fleet": {"gpu": 200},
-                         "price_usd_per_gpu_hour": {"gpu": 2.0}}}
-    d["edges"]["c-lab"] = {"from": "c", "to": "lab", "flow": "rental", "channel": "remote"}
+    d = rent_world(False)  # 100 GPUs rented abroad from Mar 1, 2024
     job = d["labs"]["lab"]["jobs"]["j"]
-    job["sourcing"] = "rent"
-    job["earliest_start"] = dt.date(2024, 3, 1)
-    job["rental_days_block"] = 7
+    job.update(mtbf_hours_per_chip={"gpu": 5000.0}, restart_hours={"dist": "uniform", "low": 0.5, "high": 4.0},
+               checkpoint_interval_hours=1.0, flop=job_flop(100, 100.0), rental_days_block=7)
     for ban in (False, True):
         if ban:  # refused at a renewal in mid-run: the job pauses with the work up to its last checkpoint
             d["rules"] = {"raa": {"announced": dt.date(2024, 3, 10), "effective": dt.date(2024, 4, 15),
