@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sim.experiments import estimate
+from sim.experiments import estimate, reach
 from sim.experiments.compare import without_rules
 from sim.scenario.loader import LoadProblem, ScenarioError, load_raw, load_scenario, scenario_from_dict
 from sim.scenario.overrides import apply_overrides
@@ -108,6 +108,7 @@ class OptionRow:
     vs_parent: dict | None  # a variant extending another option: {"option": its key, "diff_days": estimate}
     identical: bool  # every KPI equal to the baseline's on every seed: it cannot differ by construction
     job_unchanged: bool  # the main job's finish day and cost equal the baseline's on every seed
+    why_same: str | None = None  # with job_unchanged: why the option's change cannot reach the run (reach.py)
     finish_days: list[float] = field(default_factory=list)  # per seed (horizon when unfinished)
 
 
@@ -319,6 +320,27 @@ def _same(a: dict, b: dict) -> bool:
     return True
 
 
+def _job_figures(rs: Sequence[_Run], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per seed: the job's finish day (the horizon when unfinished) and its full cost."""
+    return (np.array([r.kpis.get(f"job_finish_or_horizon_day[{key}]", math.nan) for r in rs]),
+            np.array([r.kpis.get(f"job_cost_usd[{key}]", math.nan) for r in rs]))
+
+
+def _why_same(ref: Option, o: Option, ref_runs: Sequence[_Run], lab: str, job: str | None, fin, cost,
+              ref_fin, ref_cost) -> str | None:
+    """Why *o* equals *ref* for the job on every seed (:func:`reach.why_same`); None when it does not, or when
+    the reason cannot be named."""
+    if job is None or not (np.array_equal(fin, ref_fin, equal_nan=True)
+                           and np.array_equal(cost, ref_cost, equal_nan=True)):
+        return None
+    key = f"{lab}/{job}"
+    recs = [r.jobs.get((lab, job)) for r in ref_runs]
+    chips = Counter(str(rec["chip"]) if rec and rec.get("chip") else "none" for rec in recs)
+    rented = [r.kpis.get(f"job_rented_share[{key}]", math.nan) for r in ref_runs]
+    name = "the baseline" if ref.key == "baseline" else "the option it builds on"
+    return reach.why_same(ref.scenario, o.scenario, name, rented, [float(x) for x in ref_fin], chips)
+
+
 def _rules_in_window(s: Scenario, start: float, end: float) -> list[str]:
     out = []
     for rid, rule in s.rules.items():
@@ -391,11 +413,12 @@ def options_study(
             dc = None if is_base else estimate.paired(cost, b_cost, "job_cost_usd")
             vs_parent = None
             if o.parent is not None:
-                pj = paired_job(next(x for x in opts if x.key == o.parent).scenario, lab, job)
-                p_fin = np.array([r.kpis.get(f"job_finish_or_horizon_day[{lab}/{pj}]", math.nan)
-                                  for r in runs[o.parent]])
+                parent = next(x for x in opts if x.key == o.parent)
+                pj = paired_job(parent.scenario, lab, job)
+                p_fin, p_cost = _job_figures(runs[o.parent], f"{lab}/{pj}")
                 vs_parent = {"option": o.parent,
-                             "diff_days": estimate.paired(fin, p_fin, "job_finish_or_horizon_day").to_dict()}
+                             "diff_days": estimate.paired(fin, p_fin, "job_finish_or_horizon_day").to_dict(),
+                             "why_same": _why_same(parent, o, runs[o.parent], lab, pj, fin, cost, p_fin, p_cost)}
             valid = ~(np.isnan(fin) | np.isnan(b_finish))
             n = int(valid.sum())
             rows.append(OptionRow(
@@ -419,6 +442,8 @@ def options_study(
                 and all(_same(a.kpis, b.kpis) for a, b in zip(rs, runs["baseline"], strict=True)),
                 job_unchanged=(not is_base) and bool(np.array_equal(fin, b_finish, equal_nan=True)
                                                      and np.array_equal(cost, b_cost, equal_nan=True)),
+                why_same=None if is_base else _why_same(opts[0], o, runs["baseline"], lab, job, fin, cost,
+                                                        b_finish, b_cost),
                 finish_days=[float(x) for x in fin],
             ))
     return OptionsStudy(scenario.name, scenario.question, str(scenario_file) if scenario_file else None,

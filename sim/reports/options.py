@@ -57,10 +57,11 @@ def chip_cell(counts: dict[str, int], cluster: dict | None = None) -> str:
 def note_cell(row: dict, replications: int) -> str:
     """What a reader must know about a row: identical by construction, job unaffected, unfinished seeds."""
     notes = []
+    why = f": {row['why_same']}" if row.get("why_same") else ""
     if row.get("identical"):
-        notes.append("identical to the baseline on every seed: cannot differ by construction")
+        notes.append("identical to the baseline on every seed: cannot differ by construction" + why)
     elif row.get("job_unchanged"):
-        notes.append("the job is unaffected on every seed (other KPIs move)")
+        notes.append("the job is unaffected on every seed (other KPIs move)" + why)
     unfinished = replications - int(row.get("finished") or 0)
     if unfinished:
         notes.append(f"unfinished by the horizon in {unfinished}/{replications} seeds (counted at the horizon)")
@@ -69,7 +70,9 @@ def note_cell(row: dict, replications: int) -> str:
         notes.append("the interval spans zero")
     vp = row.get("vs_parent")
     if vp and vp.get("diff_days"):
-        notes.append(f"extends {vp['option']}: {_interval(vp['diff_days'], _days)} days against it")
+        notes.append(f"extends {vp['option']}: " + (f"the same finish and cost on every seed: {vp['why_same']}"
+                                                     if vp.get("why_same") else
+                                                     f"{_interval(vp['diff_days'], _days)} days against it"))
     if row.get("kind") == "lever":
         notes.append("lever applied to the baseline")
     return "; ".join(notes)

@@ -480,11 +480,13 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
         rows.append([name, S.finish_cell(k), S.diff_cell(k), [p, " of ", R] if p is not None else "–",
                      S.cost_cell(k), chip_cell])
     notes: list[list] = []
-    groups: dict[str, list[str]] = {"identical": [], "unchanged": [], "spans": []}
+    groups: dict[str, list[str]] = {"identical": [], "unchanged": [], "explained": [], "spans": []}
     for k in opts:
         r = S.rows[k]
         d = r.get("diff_days") or {}
-        if r.get("identical"):
+        if (r.get("identical") or r.get("job_unchanged")) and r.get("why_same"):
+            groups["explained"].append(k)  # the same run as the baseline's, with its reason (reach.py)
+        elif r.get("identical"):
             groups["identical"].append(k)
         elif r.get("job_unchanged"):
             groups["unchanged"].append(k)
@@ -509,6 +511,9 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
         ks = groups["unchanged"]
         notes.append([*names(ks), ": the run's finish and cost are the same as the baseline's on every seed (other "
                       "figures, such as chips denied, move)."])
+    for k in groups["explained"]:
+        notes.append([S.name(k), ": the run's finish and cost are the same as the baseline's on every seed: ",
+                      S.f(k, "why_same", "text"), "."])
     if groups["spans"]:
         ks = groups["spans"]
         notes.append([*names(ks), f": {one[len(ks) == 1][1]} difference's interval spans zero; at ", R,
@@ -517,8 +522,12 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
         r = S.rows[k]
         vp = r.get("vs_parent")
         if vp and vp.get("diff_days") and vp["option"] in S.rows:
-            notes.append([S.name(k), " builds on ", S.name(vp["option"]), "; against it the run moves ",
-                          *_effect_cell(S, k)[:-2], " days: that is what this change does."])
+            if vp.get("why_same"):  # the same run on every seed: say why, not "it moves 0 days"
+                notes.append([S.name(k), " builds on ", S.name(vp["option"]), " and finishes on the same day at the "
+                              "same cost on every seed: ", S.f(k, "vs_parent.why_same", "text"), "."])
+            else:
+                notes.append([S.name(k), " builds on ", S.name(vp["option"]), "; against it the run moves ",
+                              *_effect_cell(S, k)[:-2], " days: that is what this change does."])
         unfinished = S.R - int(r.get("finished") or 0)
         if unfinished:
             notes.append([S.name(k), ": unfinished by the horizon in ",

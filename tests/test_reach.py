@@ -1,0 +1,86 @@
+"""Why an option equals the run it is compared with (sim.experiments.reach), and where the reason is shown:
+the options study's rows, the CLI's note column and the briefing's notes."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from sim import load_scenario
+from sim.experiments import reach
+from sim.experiments.options import options_study
+from sim.reports import options as fmt
+from sim.scenario.loader import scenario_from_dict
+
+DATA = Path(__file__).parent / "data"
+TINY = DATA / "tiny.yaml"
+
+REMOTE = {"announced": "2022-01-01", "effective": "2022-01-02",
+          "scope": {"items": [{"tpp_min": 4800}], "buyer_hq": ["CN"], "channels": ["remote"]},
+          "treatment": {"kind": "deny"}}
+SALE = {"announced": "2022-01-01", "effective": "2022-01-02",
+        "scope": {"items": [{"tpp_min": 100}], "destinations": ["CN"]}, "treatment": {"kind": "deny"}}
+
+
+def _with_rule(rid: str, rule: dict, **dates) -> object:
+    d = load_scenario(TINY).model_dump(by_alias=True, mode="json")
+    d["rules"][rid] = {**rule, **dates}
+    return scenario_from_dict(d)
+
+
+def test_changed_rules_names_added_and_edited_rules_only():
+    base = load_scenario(TINY)
+    assert reach.changed_rules(base, base) == []
+    assert reach.changed_rules(base, _with_rule("x_remote", REMOTE)) == ["x_remote"]
+    later = base.model_dump(by_alias=True, mode="json")
+    later["rules"]["us_2022_10"]["effective"] = "2023-01-01"
+    assert reach.changed_rules(base, scenario_from_dict(later)) == ["us_2022_10"]
+    assert reach.changed_rules(base, load_scenario(DATA / "tiny_renamed.yaml")) is None  # edits a lab: no reason
+    assert reach.changed_rules(_with_rule("x_remote", REMOTE), base) is None  # removes a rule: no reason
+
+
+def test_each_reason_and_when_there_is_none():
+    base = load_scenario(TINY)
+    chips = Counter({"ascend910b": 3})
+    remote = _with_rule("x_remote", REMOTE)
+    text = reach.why_same(base, remote, "the baseline", [0.0, 0.0, 0.0], [300.0, 310.0, 320.0], chips)
+    assert text == ("the baseline rents no GPUs abroad on any of 3 seeds (it trains on ascend910b on 3 of 3), so a "
+                    "rule on remote access (x_remote) cannot reach its run")
+    assert reach.why_same(base, remote, "the baseline", [0.0, 0.2, 0.0], [300.0, 310.0, 320.0], chips) is None
+    sale = _with_rule("x_sale", SALE)
+    assert reach.why_same(base, sale, "the baseline", [0.0] * 3, [300.0, 310.0, 320.0], chips) is None
+    late = _with_rule("x_sale", SALE, announced="2022-11-01", effective="2022-12-01")  # day 334 of 2022
+    text = reach.why_same(base, late, "the baseline", [0.5] * 3, [300.0, 310.0, 320.0], chips)
+    assert text == ("x_sale takes effect on 2022-12-01, after the job has finished on every seed (the latest finish "
+                    "is 2022-11-17)")
+    assert reach.why_same(base, late, "the baseline", [0.5] * 3, [300.0, 340.0, 320.0], chips) is None
+    gone = _with_rule("x_sale", SALE, rescinded="2022-01-01")
+    assert reach.why_same(base, gone, "the baseline", [0.5] * 3, [300.0] * 3, chips) == (
+        "x_sale is rescinded before it takes effect")
+
+
+def test_the_study_the_cli_note_and_the_briefing_give_the_reason(tmp_path):
+    variant = tmp_path / "tiny_remote.yaml"  # tiny's lab owns Ascend and has no cloud: a remote ban cannot bite
+    variant.write_text(f"extends: {TINY}\nname: tiny-remote\nrules:\n  x_remote:\n"
+                       + "".join(f"    {line}\n" for line in json.dumps(REMOTE).splitlines()))
+    more = tmp_path / "tiny_remote_more.yaml"  # a variant of the variant: compared with it too
+    more.write_text(f"extends: {variant}\nname: tiny-remote-more\nrules:\n  x_remote:\n    effective: 2022-03-01\n")
+    st = options_study(load_scenario(TINY), TINY, [variant, more], replications=2)
+    row, child = st.row("tiny_remote"), st.row("tiny_remote_more")
+    assert row.job_unchanged  # (and identical: the ban never fires, so every KPI is the baseline's)
+    assert row.why_same is not None and "rents no GPUs abroad on any of 2 seeds" in row.why_same
+    assert row.why_same.startswith("the baseline ")
+    assert child.vs_parent["option"] == "tiny_remote"
+    assert child.vs_parent["why_same"].startswith("the option it builds on rents no GPUs abroad")
+    rows = json.loads(json.dumps(st.to_dict()))["rows"]
+    notes = {r["option"]: fmt.note_cell(r, 2) for r in rows}
+    assert "cannot reach its run" in notes["tiny_remote_more"]
+    assert "the same finish and cost on every seed" in notes["tiny_remote_more"]
+    assert st.row("baseline").why_same is None and st.row("no_rules").why_same is None  # no_rules removes rules
+
+    from sim.reports.briefing import build, collect
+
+    md = build(collect(TINY, "lab", 2, options=[variant, more], backtest=False)).markdown()
+    assert "finishes on the same day at the same cost on every seed: the option it builds on rents no GPUs" in md
+    assert "moves 0 days" not in md
