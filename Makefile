@@ -32,7 +32,7 @@ test: $(STAMP)
 
 ## lint: ruff (rule set in pyproject.toml) and mypy on sim/ (per-module settings there too)
 lint: $(STAMP)
-	$(BIN)/ruff check sim app tests benchmarks
+	$(BIN)/ruff check sim app tests benchmarks docs/measurements
 	$(BIN)/mypy
 
 ## golden: rewrite tests/golden/ from the current model (refuses changed outputs unless MODEL_VERSION was bumped)
