@@ -45,8 +45,8 @@ def test_each_reason_and_when_there_is_none():
     chips = Counter({"ascend910b": 3})
     remote = _with_rule("x_remote", REMOTE)
     text = reach.why_same(base, remote, "the baseline", [0.0, 0.0, 0.0], [300.0, 310.0, 320.0], chips)
-    assert text == ("the baseline rents no GPUs abroad on any of 3 seeds (it trains on ascend910b on 3 of 3), so a "
-                    "rule on remote access (x_remote) cannot reach its run")
+    assert text == ("the baseline rents nothing abroad on any of 3 seeds (it trains on ascend910b on 3), so a "
+                    "remote-access rule (x_remote) cannot reach it")
     assert reach.why_same(base, remote, "the baseline", [0.0, 0.2, 0.0], [300.0, 310.0, 320.0], chips) is None
     sale = _with_rule("x_sale", SALE)
     assert reach.why_same(base, sale, "the baseline", [0.0] * 3, [300.0, 310.0, 320.0], chips) is None
@@ -69,18 +69,18 @@ def test_the_study_the_cli_note_and_the_briefing_give_the_reason(tmp_path):
     st = options_study(load_scenario(TINY), TINY, [variant, more], replications=2)
     row, child = st.row("tiny_remote"), st.row("tiny_remote_more")
     assert row.job_unchanged  # (and identical: the ban never fires, so every KPI is the baseline's)
-    assert row.why_same is not None and "rents no GPUs abroad on any of 2 seeds" in row.why_same
+    assert row.why_same is not None and "rents nothing abroad on any of 2 seeds" in row.why_same
     assert row.why_same.startswith("the baseline ")
     assert child.vs_parent["option"] == "tiny_remote"
-    assert child.vs_parent["why_same"].startswith("the option it builds on rents no GPUs abroad")
+    assert child.vs_parent["why_same"].startswith("the option it builds on rents nothing abroad")
     rows = json.loads(json.dumps(st.to_dict()))["rows"]
     notes = {r["option"]: fmt.note_cell(r, 2) for r in rows}
-    assert "cannot reach its run" in notes["tiny_remote_more"]
+    assert "cannot reach it" in notes["tiny_remote_more"]
     assert "the same finish and cost on every seed" in notes["tiny_remote_more"]
     assert st.row("baseline").why_same is None and st.row("no_rules").why_same is None  # no_rules removes rules
 
     from sim.reports.briefing import build, collect
 
     md = build(collect(TINY, "lab", 2, options=[variant, more], backtest=False)).markdown()
-    assert "finishes on the same day at the same cost on every seed: the option it builds on rents no GPUs" in md
+    assert ", which it builds on, on every seed: the option it builds on rents nothing abroad on any of 2 seeds" in md
     assert "moves 0 days" not in md

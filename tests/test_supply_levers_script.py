@@ -23,7 +23,7 @@ def _script():
 def test_each_lever_scales_every_step_of_its_series_and_nothing_else():
     sl = _script()
     base = load_scenario(sl.FLAGSHIP).model_dump(by_alias=True, mode="json")
-    for name, (apply, (lo, hi), _unit) in sl.LEVERS.items():
+    for name, (apply, (_lo, hi), _unit) in sl.LEVERS.items():
         d = copy.deepcopy(base)
         apply(d, hi)
         scenario_from_dict(d)  # still a valid scenario

@@ -44,8 +44,7 @@ def changed_rules(reference: Scenario, option: Scenario) -> list[str] | None:
 
 
 def _chips(chips: Counter) -> str:
-    n = sum(chips.values())
-    return ", ".join(f"{c} on {k} of {n}" for c, k in chips.most_common())
+    return ", ".join(f"{c} on {k}" for c, k in chips.most_common())
 
 
 def why_same(reference: Scenario, option: Scenario, reference_name: str, rented_shares: Sequence[float],
@@ -53,8 +52,9 @@ def why_same(reference: Scenario, option: Scenario, reference_name: str, rented_
     """The reason *option* cannot move the run of *reference* (named *reference_name*), or None.
 
     *rented_shares*, *finish_days* and *chips* are the reference job's per-seed rented share, finish day (the
-    horizon when unfinished) and chip counts.  E.g. ``Mix rents no GPUs abroad on any of 20 seeds (it trains on
-    ascend910b on 17 of 20, ...), so a rule on remote access (us_2026_remote_access) cannot reach its run``.
+    horizon when unfinished) and chip counts.  E.g. ``the option it builds on rents nothing abroad on any of 20
+    seeds (it trains on ascend910b on 17, h100 on 3), so a remote-access rule (us_2026_remote_access) cannot reach
+    it``.
     """
     rids = changed_rules(reference, option)
     if not rids:
@@ -71,8 +71,8 @@ def why_same(reference: Scenario, option: Scenario, reference_name: str, rented_
             reasons.append(f"{rid} takes effect on {day_to_date(option.start, eff)}, after the job has finished on "
                            f"every seed (the latest finish is {day_to_date(option.start, last)})")
         elif set(rule.scope.channels) == {"remote"} and n and all(x == 0 for x in rented_shares):
-            reasons.append(f"{reference_name} rents no GPUs abroad on any of {n} seeds (it trains on "
-                           f"{_chips(chips)}), so a rule on remote access ({rid}) cannot reach its run")
+            reasons.append(f"{reference_name} rents nothing abroad on any of {n} seeds (it trains on "
+                           f"{_chips(chips)}), so a remote-access rule ({rid}) cannot reach it")
         else:
             return None  # a changed rule that could reach the run: the equality is not explained here
     return "; ".join(reasons)

@@ -512,8 +512,7 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
         notes.append([*names(ks), ": the run's finish and cost are the same as the baseline's on every seed (other "
                       "figures, such as chips denied, move)."])
     for k in groups["explained"]:
-        notes.append([S.name(k), ": the run's finish and cost are the same as the baseline's on every seed: ",
-                      S.f(k, "why_same", "text"), "."])
+        notes.append([S.name(k), " equals the baseline on every seed: ", S.f(k, "why_same", "text"), "."])
     if groups["spans"]:
         ks = groups["spans"]
         notes.append([*names(ks), f": {one[len(ks) == 1][1]} difference's interval spans zero; at ", R,
@@ -523,8 +522,8 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
         vp = r.get("vs_parent")
         if vp and vp.get("diff_days") and vp["option"] in S.rows:
             if vp.get("why_same"):  # the same run on every seed: say why, not "it moves 0 days"
-                notes.append([S.name(k), " builds on ", S.name(vp["option"]), " and finishes on the same day at the "
-                              "same cost on every seed: ", S.f(k, "vs_parent.why_same", "text"), "."])
+                notes.append([S.name(k), " equals ", S.name(vp["option"]), ", which it builds on, on every seed: ",
+                              S.f(k, "vs_parent.why_same", "text"), "."])
             else:
                 notes.append([S.name(k), " builds on ", S.name(vp["option"]), "; against it the run moves ",
                               *_effect_cell(S, k)[:-2], " days: that is what this change does."])
