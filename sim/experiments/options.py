@@ -334,11 +334,9 @@ def _why_same(ref: Option, o: Option, ref_runs: Sequence[_Run], lab: str, job: s
                            and np.array_equal(cost, ref_cost, equal_nan=True)):
         return None
     key = f"{lab}/{job}"
-    recs = [r.jobs.get((lab, job)) for r in ref_runs]
-    chips = Counter(str(rec["chip"]) if rec and rec.get("chip") else "none" for rec in recs)
     rented = [r.kpis.get(f"job_rented_share[{key}]", math.nan) for r in ref_runs]
-    name = "the baseline" if ref.key == "baseline" else "the option it builds on"
-    return reach.why_same(ref.scenario, o.scenario, name, rented, [float(x) for x in ref_fin], chips)
+    name = "the baseline" if ref.key == "baseline" else "that option"
+    return reach.why_same(ref.scenario, o.scenario, name, rented, [float(x) for x in ref_fin])
 
 
 def _rules_in_window(s: Scenario, start: float, end: float) -> list[str]:

@@ -20,7 +20,6 @@ No model logic: the inputs are scenarios and per-seed figures the study already 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 
 from sim.schema import Scenario
@@ -43,18 +42,13 @@ def changed_rules(reference: Scenario, option: Scenario) -> list[str] | None:
     return sorted(rid for rid in rb if ra.get(rid) != rb[rid])
 
 
-def _chips(chips: Counter) -> str:
-    return ", ".join(f"{c} on {k}" for c, k in chips.most_common())
-
-
 def why_same(reference: Scenario, option: Scenario, reference_name: str, rented_shares: Sequence[float],
-             finish_days: Sequence[float], chips: Counter) -> str | None:
+             finish_days: Sequence[float]) -> str | None:
     """The reason *option* cannot move the run of *reference* (named *reference_name*), or None.
 
-    *rented_shares*, *finish_days* and *chips* are the reference job's per-seed rented share, finish day (the
-    horizon when unfinished) and chip counts.  E.g. ``the option it builds on rents nothing abroad on any of 20
-    seeds (it trains on ascend910b on 17, h100 on 3), so a remote-access rule (us_2026_remote_access) cannot reach
-    it``.
+    *rented_shares* and *finish_days* are the reference job's per-seed rented share and finish day (the horizon
+    when unfinished).  E.g. ``that option rents nothing abroad on any of 20 seeds, so a remote-access rule
+    (us_2026_remote_access) cannot reach it``.
     """
     rids = changed_rules(reference, option)
     if not rids:
@@ -71,8 +65,8 @@ def why_same(reference: Scenario, option: Scenario, reference_name: str, rented_
             reasons.append(f"{rid} takes effect on {day_to_date(option.start, eff)}, after the job has finished on "
                            f"every seed (the latest finish is {day_to_date(option.start, last)})")
         elif set(rule.scope.channels) == {"remote"} and n and all(x == 0 for x in rented_shares):
-            reasons.append(f"{reference_name} rents nothing abroad on any of {n} seeds (it trains on "
-                           f"{_chips(chips)}), so a remote-access rule ({rid}) cannot reach it")
+            reasons.append(f"{reference_name} rents nothing abroad on any of {n} seeds, so a remote-access rule "
+                           f"({rid}) cannot reach it")
         else:
             return None  # a changed rule that could reach the run: the equality is not explained here
     return "; ".join(reasons)

@@ -522,7 +522,7 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
         vp = r.get("vs_parent")
         if vp and vp.get("diff_days") and vp["option"] in S.rows:
             if vp.get("why_same"):  # the same run on every seed: say why, not "it moves 0 days"
-                notes.append([S.name(k), " equals ", S.name(vp["option"]), ", which it builds on, on every seed: ",
+                notes.append([S.name(k), " equals ", S.name(vp["option"]), " on every seed: ",
                               S.f(k, "vs_parent.why_same", "text"), "."])
             else:
                 notes.append([S.name(k), " builds on ", S.name(vp["option"]), "; against it the run moves ",
@@ -533,12 +533,12 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
                           L.add(f"options.{k}.unfinished", float(unfinished), "int", "study_count", option=k),
                           " of ", R, " seeds (counted at the horizon, so its date is a lower bound)."])
     caption = ["Finishes: mean finish date over ", R, " seeds with its ", _interval(L), " % t interval. Vs "
-               "baseline: the mean of the paired differences option minus baseline, seed by seed on the same seeds "
-               "(common random numbers), in days, with its ", _interval(L), " % t interval; it is not the difference "
-               "of the two dates' intervals. Earlier in: seeds in which the option finishes strictly earlier. Full "
-               "cost: the engine's full cost of the run (owned chips amortised with financing and power, plus rental "
-               "bills). Chip: the chip most seeds train on and the mean cluster. Figures rounded to two significant "
-               "figures. The same numbers as exportsim options for these seeds and R."]
+               "baseline: the mean of the paired differences option minus baseline on the same seeds (common random "
+               "numbers), in days, with its ", _interval(L), " % t interval; it is not the difference of the two "
+               "dates' intervals. Earlier in: seeds in which the option finishes strictly earlier. Full cost: the "
+               "engine's full cost of the run (owned chips amortised with financing and power, plus rental bills). "
+               "Chip: the chip most seeds train on and the mean cluster. Two significant figures; the same numbers "
+               "as exportsim options for these seeds and R."]
     blocks = [table(["option", "finishes", "vs baseline, days", "earlier in", "full cost", "chip, cluster"], rows,
                     caption)]
     if notes:
