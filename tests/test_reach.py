@@ -82,3 +82,24 @@ def test_the_study_the_cli_note_and_the_briefing_give_the_reason(tmp_path):
     md = build(collect(TINY, "lab", 2, options=[variant, more], backtest=False)).markdown()
     assert " on every seed: that option rents nothing abroad on any of 2 seeds" in md
     assert "moves 0 days" not in md
+
+
+def test_closing_remote_access_reaches_the_rent_option_and_not_the_mix():
+    """The flagship's remote-access lever bites where the run rents abroad (b) and cannot where it does not (c):
+    the reason the mix-with-remote-closed option gives is what the runs do (seed 20240930, the study's first)."""
+    from sim.results.simulation import Simulation
+
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    seed = 20240930
+    rent = Simulation(load_scenario(root / "bytedance_ascend_rent.yaml"), seed).run()
+    closed = Simulation(load_scenario(root / "bytedance_ascend_rent_no_remote.yaml"), seed).run()
+    assert rent.kpis["job_finished[bytedance/llm_rent]"] == 1 and rent.kpis["job_rented_share[bytedance/llm_rent]"] > 0
+    assert closed.kpis["job_finished[bytedance/llm_rent]"] == 0  # a rent-only job with every rental denied
+    tried = closed.tables["rentals"][closed.tables["rentals"]["tenant"] == "bytedance"]
+    assert len(tried) > 0 and set(zip(tried["status"], tried["rule"], strict=True)) == {
+        ("refused", "us_2026_remote_access")}  # it asks, and the rule refuses every request
+    mix = Simulation(load_scenario(root / "bytedance_ascend_mix.yaml"), seed).run()
+    mix_closed = Simulation(load_scenario(root / "bytedance_ascend_no_remote.yaml"), seed).run()
+    assert mix.kpis["job_rented_share[bytedance/llm]"] == 0
+    key = "job_finish_or_horizon_day[bytedance/llm]"
+    assert mix_closed.kpis[key] == mix.kpis[key]
