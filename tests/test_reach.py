@@ -98,6 +98,13 @@ def test_closing_remote_access_reaches_the_rent_option_and_not_the_mix():
     tried = closed.tables["rentals"][closed.tables["rentals"]["tenant"] == "bytedance"]
     assert len(tried) > 0 and set(zip(tried["status"], tried["rule"], strict=True)) == {
         ("refused", "us_2026_remote_access")}  # it asks, and the rule refuses every request
+    for r, reasons in ((rent, ["no option: no cluster of 8,192"]),
+                       (closed, ["no option: no cluster of 8,192", "no option granted: 1 tried, each refused"])):
+        ev = r.tables["events"]
+        waits = ev[(ev["actor"] == "bytedance") & (ev["kind"] == "job_wait")]
+        assert waits["day"].iloc[0] == 1004.0  # the job's earliest start (2024-10-01): why it does not start
+        for want in reasons:  # a rent-only job says why it waits, once per change of the reason
+            assert waits["detail"].str.contains(want, regex=False).sum() == 1, want
     mix = Simulation(load_scenario(root / "bytedance_ascend_mix.yaml"), seed).run()
     mix_closed = Simulation(load_scenario(root / "bytedance_ascend_no_remote.yaml"), seed).run()
     assert mix.kpis["job_rented_share[bytedance/llm]"] == 0

@@ -300,12 +300,12 @@ def assemble(w: Simulation, lid: str, jid: str, st: JobState):
     job = lab.jobs[jid]
     lo = job.cluster_size.min
     opts = options(w, lid, jid)
+    if not opts:  # nothing held, on order or rentable in one region for a cluster of the job's minimum
+        _wait_note(w, lid, st, f"{jid}: no option: no cluster of {lo:,} chips held, on order or rentable now", 0.0)
+        return False
     for k, opt in enumerate(opts):
         if opt.waiting:
-            note = f"{jid}: waits for {opt.describe()}"
-            if st.last_note != note:
-                st.last_note = note
-                w.rec.event(w.env.now, "job_wait", lid, note, opt.start_in_days)
+            _wait_note(w, lid, st, f"{jid}: waits for {opt.describe()}", opt.start_in_days)
             return False
         if not opt.parts:
             _take_own(w, lid, opt.chip, opt.own, st)
@@ -326,7 +326,16 @@ def assemble(w: Simulation, lid: str, jid: str, st: JobState):
         _take_own(w, lid, opt.chip, own_now, st)
         _record_choice(w, lid, jid, opt, opts[k + 1:])
         return True
+    _wait_note(w, lid, st, f"{jid}: no option granted: {len(opts)} tried, each refused or not granted in time",
+               float(len(opts)))
     return False
+
+
+def _wait_note(w: Simulation, lid: str, st: JobState, note: str, value: float) -> None:
+    """A ``job_wait`` event, once per change of the reason (a job re-trying for the same reason is not news)."""
+    if st.last_note != note:
+        st.last_note = note
+        w.rec.event(w.env.now, "job_wait", lid, note, value)
 
 
 def _rent_parts(w: Simulation, lid: str, hq: str, opt: Option):
