@@ -388,16 +388,14 @@ def options_study(
     rows: list[OptionRow] = []
     for lab, job in main_jobs(base).items():
         base_key = f"{lab}/{job}"
-        b_finish = np.array([r.kpis.get(f"job_finish_or_horizon_day[{base_key}]", math.nan) for r in runs["baseline"]])
-        b_cost = np.array([r.kpis.get(f"job_cost_usd[{base_key}]", math.nan) for r in runs["baseline"]])
+        b_finish, b_cost = _job_figures(runs["baseline"], base_key)
         for o in opts:
             ojob = paired_job(o.scenario, lab, job)
             if ojob is None:
                 continue
             k = f"{lab}/{ojob}"
             rs = runs[o.key]
-            fin = np.array([r.kpis.get(f"job_finish_or_horizon_day[{k}]", math.nan) for r in rs])
-            cost = np.array([r.kpis.get(f"job_cost_usd[{k}]", math.nan) for r in rs])
+            fin, cost = _job_figures(rs, k)
             finished = int(sum(r.kpis.get(f"job_finished[{k}]", 0) == 1 for r in rs))
             lvl = estimate.level(fin, "job_finish_or_horizon_day")
             recs = [r.jobs.get((lab, ojob)) for r in rs]

@@ -4,9 +4,9 @@ finishes on the same day at the same cost as its reference on every seed.
 An option that equals its reference is a finding only with its reason.  "Closing remote access moves the mix 0
 days" reads as "closing remote access costs nothing"; the reason is that the mix never rents abroad.  This
 module reads the reason off what the option changes (the rules it adds or edits, compared field by field with
-the reference scenario) and what the reference's job did on each seed (its rented share, its chip, its finish
-day).  It says nothing when it cannot name the reason (e.g. the option also edits a lab or a node); the reader
-then gets the bare equality.
+the reference scenario) and what the reference's job did on each seed (its rented share and its finish day).
+It says nothing when it cannot name the reason (e.g. the option also edits a lab or a node); the reader then
+gets the bare equality.
 
 Reasons, checked in this order for each changed rule (every changed rule needs one, else there is no sentence):
 
