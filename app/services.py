@@ -507,7 +507,7 @@ def briefing(scenario_json: str, seed: int, replications: int, audience: str, so
     """The briefing of the open scenario (``sim.reports.briefing``, as ``exportsim brief`` writes it) in md/html/pdf.
 
     *source* is the scenario's file when it came from one: the lab audience compares the option files beside
-    it (``<name>_only/_rent/_mix/_no_remote.yaml``).  The Markdown comes as a zip with its PNG charts and ledger.
+    it (``<name>_only/_rent/_mix/_rent_no_remote.yaml``).  The Markdown comes as a zip with its PNG charts and ledger.
     *edited*: the scenario differs from its file; the document's reproduce line then names the saved edit
     (:func:`edited_file_name`, which the page offers for download), so it runs as printed.
     The last few briefings are kept in memory, keyed on all the arguments but *progress*.

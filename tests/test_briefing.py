@@ -184,6 +184,23 @@ def test_lab_and_policy_get_different_options_and_bottom_lines(rich_policy, rich
     assert "(tightening)" in rich_policy.markdown().split("## The options")[1].split("\n## ")[0]
 
 
+def test_the_remote_access_ban_is_paired_with_the_strategy_that_rents():
+    """The flagship's mix rents nothing abroad, so a ban laid on it cannot bite (tests/test_reach.py): both
+    audiences compare renting abroad against renting with remote access closed, named as such."""
+    from sim.reports.briefing.collect import default_options
+    from sim.reports.briefing.decision import LEVER_DIRECTION, option_name
+
+    flagship = Path("scenarios/bytedance_ascend.yaml")
+    policy = [p.stem for p in default_options(flagship, "policy")]
+    lab = [p.stem for p in default_options(flagship, "lab")]
+    assert policy[:2] == ["bytedance_ascend_rent", "bytedance_ascend_rent_no_remote"]
+    assert "remote_access_ban" in policy and "bytedance_ascend_no_remote" not in policy + lab
+    assert lab[-1] == "bytedance_ascend_rent_no_remote"
+    assert option_name("bytedance_ascend_rent_no_remote", {}, "bytedance_ascend") == \
+        "Rent Nvidia abroad with remote access closed at the run's start"
+    assert LEVER_DIRECTION["_rent_no_remote"] == "tightening"
+
+
 @pytest.mark.parametrize("which", ["tiny_brief", "rich_policy", "rich_lab"])
 def test_no_fractional_chips_and_dates_not_day_numbers(which, request):
     b = request.getfixturevalue(which)

@@ -53,7 +53,7 @@ def test_variant_detection_and_defaults():
     flagship = Path("scenarios/bytedance_ascend.yaml")
     names = [p.stem for p in default_options(flagship, "lab")]
     assert names == ["bytedance_ascend_only", "bytedance_ascend_rent", "bytedance_ascend_mix",
-                     "bytedance_ascend_no_remote"]
+                     "bytedance_ascend_rent_no_remote"]
     assert "remote_access_ban" in [p.stem for p in default_options(flagship, "policy")]
     assert main_jobs(load_scenario(TINY)) == {"lab-cn": "job1"}
 

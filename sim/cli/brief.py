@@ -22,17 +22,17 @@ def brief(
     out_file: Annotated[Path | None, typer.Option("--out", help="Output file (default: <target>_brief.<format> "
                                                                 "in the current folder).")] = None,
     audience: Annotated[str, typer.Option(help="policy (tightening and loosening levers: the remote-access ban on "
-                                               "the mix, the library's lever files) or lab (strategies: own Ascend, "
-                                               "rent abroad, mix).")] = "policy",
+                                               "renting abroad, the library's lever files) or lab (strategies: "
+                                               "own Ascend, rent abroad, mix).")] = "policy",
     replications: Annotated[int, typer.Option(min=1, max=1000, help="Paired replications per world.")] = 10,
     seed: Annotated[int | None, typer.Option(min=0, max=2**63 - 1,
                                              help="First seed (default: the scenario's).")] = None,
     option: Annotated[list[Path] | None, typer.Option("--option", help="An option to compare (a scenario file; "
                                                                        "repeatable; a file that does not extend it "
                                                                        "is a lever laid on it). Lab default: the "
-                                                                       "scenario's _only/_rent/_mix/_no_remote "
-                                                                       "siblings; policy: _mix, _no_remote and the "
-                                                                       "lever files beside it.")] = None,
+                                                                       "scenario's _only/_rent/_mix/_rent_no_remote "
+                                                                       "siblings; policy: _rent, _rent_no_remote "
+                                                                       "and the lever files beside it.")] = None,
     posterior: Annotated[Path | None, typer.Option("--posterior", help="Draw the calibrated inputs from this "
                                                                        "calibration store (replication r takes "
                                                                        "posterior draw r in every world).")] = None,

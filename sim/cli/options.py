@@ -20,7 +20,7 @@ def options(
     option: Annotated[list[Path] | None, typer.Option(
         "--option", help="An option (repeatable): a file that extends the scenario runs as it is (a variant); any "
                          "other file is a lever whose rules/nodes/edges/clouds are laid on the baseline. Default: "
-                         "the scenario's _only/_rent/_mix/_no_remote siblings (lab) or the library's levers "
+                         "the scenario's _only/_rent/_mix/_rent_no_remote siblings (lab) or the library's levers "
                          "(policy).")] = None,
     audience: Annotated[str, typer.Option(help="Default options: lab (strategies), policy (tightening and loosening "
                                                "levers) or all.")] = "lab",

@@ -7,8 +7,8 @@ For a scenario (the baseline) it runs, on the same R seeds (common random number
 - each **option**.  An option is a scenario file of one of two kinds:
 
   * a **variant** - a file that ``extends`` the baseline's file (directly or through other files), run as it
-    is: ``bytedance_ascend_only/_rent/_mix/_no_remote`` for the lab audience (own Ascend, rent abroad, mix,
-    remote access closed);
+    is: ``bytedance_ascend_only/_rent/_mix/_rent_no_remote`` for the lab audience (own Ascend, rent abroad, mix,
+    renting with remote access closed);
   * a **lever** - any other library file (``remote_access_ban``, ``strict_enforcement``, ``hbm_squeeze``,
     ``diffusion_rule_kept``, ``h200_open``): its own ``rules``, ``nodes``, ``edges``, ``clouds``,
     ``rental_streams`` and ``costs`` sections (with their includes, without its ``extends`` and its labs)
@@ -52,7 +52,7 @@ from sim.schema import Scenario
 from sim.units import day_to_date
 
 #: Variant files beside a scenario offered to the lab audience: ``<stem><suffix>.yaml``.
-LAB_SUFFIXES = ("_only", "_rent", "_mix", "_no_remote")
+LAB_SUFFIXES = ("_only", "_rent", "_mix", "_rent_no_remote")
 #: Lever files in the scenario's folder offered to the policy audience (those that exist are used).
 POLICY_LEVERS = ("remote_access_ban", "strict_enforcement", "hbm_squeeze", "diffusion_rule_kept", "h200_open")
 #: Sections of a lever file laid on top of the baseline.
@@ -177,7 +177,7 @@ def is_variant_of(option_file: str | Path, scenario_file: str | Path | None) -> 
 
 
 def default_options(scenario_file: str | Path | None, audience: str = "lab") -> list[Path]:
-    """Option files for *audience*: lab - the ``_only/_rent/_mix/_no_remote`` siblings; policy - the library's
+    """Option files for *audience*: lab - the ``_only/_rent/_mix/_rent_no_remote`` siblings; policy - the library's
     lever files in the same folder; all - both."""
     if scenario_file is None:
         return []

@@ -130,10 +130,11 @@ def _run_variant(v: Variant, seeds: list[int], keep_fleet: bool, tick: Callable[
 def default_options(scenario_file: str | Path | None, audience: str) -> list[Path]:
     """The options a briefing compares, by audience (the files that exist are used).
 
-    lab: the scenario's strategies, ``<stem>_only/_rent/_mix/_no_remote.yaml`` (own Ascend, rent abroad, a mix, the
-    mix with remote access closed); policy: the mix and the mix with remote access closed (the remote-access ban
-    as it bites a lab that rents), then the library's tightening and loosening lever files in the scenario's folder
-    (``remote_access_ban``, ``strict_enforcement``, ``hbm_squeeze``, ``diffusion_rule_kept``, ``h200_open``: see
+    lab: the scenario's strategies, ``<stem>_only/_rent/_mix/_rent_no_remote.yaml`` (own Ascend, rent abroad, a mix,
+    renting abroad with remote access closed); policy: renting abroad and renting with remote access closed (the
+    remote-access ban as it bites a lab that rents: the mix rents nothing abroad, so a ban cannot reach it), then
+    the library's tightening and loosening lever files in the scenario's folder (``remote_access_ban``,
+    ``strict_enforcement``, ``hbm_squeeze``, ``diffusion_rule_kept``, ``h200_open``: see
     :data:`sim.experiments.options.POLICY_LEVERS`) laid on the baseline.
     """
     from sim.experiments import options as study
@@ -162,7 +163,7 @@ def collect(
 
     *target*: a scenario file (``.yaml``), a :class:`Scenario` (then *scenario_file*, if given, is where
     option files and SOURCES.md are looked for), an ``exportsim compare --json`` file, or a sweep store.
-    *options*: option files (default for the lab audience: the scenario's ``_only/_rent/_mix/_no_remote``
+    *options*: option files (default for the lab audience: the scenario's ``_only/_rent/_mix/_rent_no_remote``
     siblings).  *posterior*: a calibration store; replication r of every variant then takes posterior draw r
     (:mod:`sim.experiments.posterior`).  Raises :class:`BriefingError` / :class:`ScenarioError` with one line
     per problem.

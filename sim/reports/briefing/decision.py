@@ -27,6 +27,7 @@ OPTION_NAMES = {
     "_rent": "Rent Nvidia abroad",
     "_mix": "Mix: own Ascend or rent abroad, cheaper first",
     "_no_remote": "Mix with remote access closed at the run's start",
+    "_rent_no_remote": "Rent Nvidia abroad with remote access closed at the run's start",
     "_diffusion": "AI diffusion rule kept",
     "remote_access_ban": "Remote-access ban (Nvidia in clouds abroad closed)",
     "strict_enforcement": "Strict enforcement of the grey channel",
@@ -35,9 +36,9 @@ OPTION_NAMES = {
     "h200_open": "H200 sales to China opened",
 }
 #: How a lever moves the rules (policy audience): tightening or loosening.
-LEVER_DIRECTION = {"_no_remote": "tightening", "remote_access_ban": "tightening", "strict_enforcement": "tightening",
-                   "hbm_squeeze": "tightening", "diffusion_rule_kept": "tightening", "_diffusion": "tightening",
-                   "h200_open": "loosening"}
+LEVER_DIRECTION = {"_no_remote": "tightening", "_rent_no_remote": "tightening", "remote_access_ban": "tightening",
+                   "strict_enforcement": "tightening", "hbm_squeeze": "tightening", "diffusion_rule_kept": "tightening",
+                   "_diffusion": "tightening", "h200_open": "loosening"}
 
 BODY_TITLES = {
     "answer": "The answer",

@@ -41,11 +41,8 @@ MAX_SWINGS = 8  # one-at-a-time inputs swung (two variants each)
 MAX_SWING_REPS = 5  # replications per swing variant (the first seeds of the scenario's)
 
 
-LAB_OPTION_SUFFIXES = ("_only", "_rent", "_mix", "_no_remote")
-
-
 #: Policy audience: the strategies beside the scenario through which a tightening lever bites (then the levers).
-POLICY_VARIANT_SUFFIXES = ("_mix", "_no_remote")
+POLICY_VARIANT_SUFFIXES = ("_rent", "_rent_no_remote")
 
 
 REPO = Path(__file__).resolve().parents[3]
