@@ -103,6 +103,9 @@ def test_closing_remote_access_reaches_the_rent_option_and_not_the_mix():
         ev = r.tables["events"]
         waits = ev[(ev["actor"] == "bytedance") & (ev["kind"] == "job_wait")]
         assert waits["day"].iloc[0] == 1004.0  # the job's earliest start (2024-10-01): why it does not start
+        first = waits.iloc[0]  # in numbers: no region holds a cluster within bytedance's share of it
+        assert 0 < first["value"] < 8192
+        assert f"most rentable in one region: {int(first['value']):,} " in first["detail"]
         for want in reasons:  # a rent-only job says why it waits, once per change of the reason
             assert waits["detail"].str.contains(want, regex=False).sum() == 1, want
     mix = Simulation(load_scenario(root / "bytedance_ascend_mix.yaml"), seed).run()
@@ -110,3 +113,26 @@ def test_closing_remote_access_reaches_the_rent_option_and_not_the_mix():
     assert mix.kpis["job_rented_share[bytedance/llm]"] == 0
     key = "job_finish_or_horizon_day[bytedance/llm]"
     assert mix_closed.kpis[key] == mix.kpis[key]
+
+
+def test_the_study_says_why_a_job_waits_and_the_briefing_says_it_once():
+    """The rent option's job cannot start at its earliest start (no region rents it 8,192 GPUs within its tenant
+    share): the study row carries the engine's first job_wait reason, the CLI note prints it, and the briefing
+    says it for the rent option only, not again for the option that builds on it with the same wait."""
+    from sim.reports.options import waited
+
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    base = root / "bytedance_ascend.yaml"
+    st = options_study(load_scenario(base), base, [root / "bytedance_ascend_rent.yaml",
+                                                   root / "bytedance_ascend_rent_no_remote.yaml"], replications=1)
+    rows = {r["option"]: r for r in json.loads(json.dumps(st.to_dict()))["rows"]}
+    assert rows["baseline"]["wait"] is None  # the baseline starts on H800s it holds
+    rent, closed = rows["bytedance_ascend_rent"], rows["bytedance_ascend_rent_no_remote"]
+    assert {k: rent["wait"][k] for k in ("seeds", "seed", "day", "date")} == {
+        "seeds": 1, "seed": 20240930, "day": 1004.0, "date": "2024-10-01"}
+    assert rent["wait"]["reason"].startswith("no option: no cluster of 8,192 chips held, on order or rentable now "
+                                             "(most rentable in one region: ")
+    assert rent["wait"]["reason"].endswith(", within bytedance's tenant share)")
+    assert "waits for a cluster in 1/1 seeds (first: seed 20240930, 2024-10-01: no option:" in fmt.note_cell(rent, 1)
+    assert closed["wait"] == rent["wait"]  # the ban refuses later; the first reason is the same
+    assert waited(rent) and waited(closed) and not waited(closed, rent)

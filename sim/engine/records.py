@@ -127,6 +127,8 @@ class JobRow:
     mfu: float
     deadline_day: float | None
     grey_share: float
+    first_wait_day: float | None  # the job's first job_wait event (why it could not start or resume then)
+    first_wait: str | None
 
 
 @dataclass(slots=True)

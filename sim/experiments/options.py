@@ -109,6 +109,7 @@ class OptionRow:
     identical: bool  # every KPI equal to the baseline's on every seed: it cannot differ by construction
     job_unchanged: bool  # the main job's finish day and cost equal the baseline's on every seed
     why_same: str | None = None  # with job_unchanged: why the option's change cannot reach the run (reach.py)
+    wait: dict | None = None  # the job could not start when ready: {"seeds", "seed", "day", "date", "reason"}
     finish_days: list[float] = field(default_factory=list)  # per seed (horizon when unfinished)
 
 
@@ -326,6 +327,18 @@ def _job_figures(rs: Sequence[_Run], key: str) -> tuple[np.ndarray, np.ndarray]:
             np.array([r.kpis.get(f"job_cost_usd[{key}]", math.nan) for r in rs]))
 
 
+def _first_wait(base: Scenario, recs: list, seeds: list[int]) -> dict | None:
+    """In how many seeds the job recorded a ``job_wait`` (it could not start or resume when ready), and the first
+    such seed's first reason and date (the engine's words: ``training.assemble``); None when it never waited."""
+    waited = [(sd, rec) for sd, rec in zip(seeds, recs, strict=True)
+              if rec and isinstance(rec.get("first_wait"), str) and rec["first_wait"]]  # a missing one reads NaN
+    if not waited:
+        return None
+    sd, rec = waited[0]
+    day = float(rec["first_wait_day"])
+    return {"seeds": len(waited), "seed": sd, "day": day, "date": _date(base, day), "reason": str(rec["first_wait"])}
+
+
 def _why_same(ref: Option, o: Option, ref_runs: Sequence[_Run], lab: str, job: str | None, fin, cost,
               ref_fin, ref_cost) -> str | None:
     """Why *o* equals *ref* for the job on every seed (:func:`reach.why_same`); None when it does not, or when
@@ -440,6 +453,7 @@ def options_study(
                                                      and np.array_equal(cost, b_cost, equal_nan=True)),
                 why_same=None if is_base else _why_same(opts[0], o, runs["baseline"], lab, job, fin, cost,
                                                         b_finish, b_cost),
+                wait=_first_wait(base, recs, seeds),
                 finish_days=[float(x) for x in fin],
             ))
     return OptionsStudy(scenario.name, scenario.question, str(scenario_file) if scenario_file else None,

@@ -73,9 +73,23 @@ def note_cell(row: dict, replications: int) -> str:
         notes.append(f"extends {vp['option']}: " + (f"the same finish and cost on every seed: {vp['why_same']}"
                                                      if vp.get("why_same") else
                                                      f"{_interval(vp['diff_days'], _days)} days against it"))
+    if waited(row):
+        wt = row["wait"]
+        notes.append(f"waits for a cluster in {wt['seeds']}/{replications} seeds (first: seed {wt['seed']}, "
+                     f"{wt['date']}: {wt['reason']})")
     if row.get("kind") == "lever":
         notes.append("lever applied to the baseline")
     return "; ".join(notes)
+
+
+def waited(row: dict, parent: dict | None = None) -> bool:
+    """Whether a row's job could not start when ready on some seed (the engine's ``job_wait``), and - given the row
+    it extends - waited differently from it (the same wait is said once, on the parent)."""
+    wt = row.get("wait")
+    if not wt:
+        return False
+    pw = (parent or {}).get("wait") or {}
+    return (pw.get("seeds"), pw.get("reason")) != (wt["seeds"], wt["reason"])
 
 
 def table(study: dict) -> list[dict[str, str]]:

@@ -183,7 +183,17 @@ def rental_world(share=None) -> dict:
 def test_tenant_share_limits_what_one_tenant_can_rent():
     assert run(rental_world()).kpis["job_finished[lab/j]"] == 1.0
     assert run(rental_world(share=0.6)).kpis["job_finished[lab/j]"] == 1.0  # 120 >= 100
-    assert run(rental_world(share=0.4)).kpis["job_finished[lab/j]"] == 0.0  # 80 < the job's minimum of 100
+    capped = run(rental_world(share=0.4))
+    assert capped.kpis["job_finished[lab/j]"] == 0.0  # 80 < the job's minimum of 100
+    waits = capped.tables["events"].query("kind == 'job_wait'")
+    assert list(zip(waits["day"], waits["detail"], waits["value"], strict=True)) == [  # the wait says why, once
+        (0.0, "j: no option: no cluster of 100 chips held, on order or rentable now (most rentable in one region: "
+              "80 gpu in c, within lab's tenant share)", 80.0)]
+    small = rental_world()
+    small["clouds"]["c"]["initial_fleet"] = {"gpu": 90}  # the whole region is smaller than the cluster
+    waits = run(small).tables["events"].query("kind == 'job_wait'")
+    assert list(waits["detail"]) == [
+        "j: no option: no cluster of 100 chips held, on order or rentable now (most rentable in one region: 90 gpu in c)"]
 
 
 def test_certify_treatment_worked_example():

@@ -71,7 +71,9 @@ class JobState:
     owned_cost_usd: float = 0.0
     held_since: float | None = None
     regions: set = field(default_factory=set)
-    last_note: str = ""
+    last_note: object = ""  # what the last job_wait event was recorded for (its reason)
+    first_wait_day: float | None = None  # the first job_wait event: when, and its words (without the job's id)
+    first_wait: str | None = None
 
 
 def start(w: Simulation) -> None:
@@ -301,7 +303,9 @@ def assemble(w: Simulation, lid: str, jid: str, st: JobState):
     lo = job.cluster_size.min
     opts = options(w, lid, jid)
     if not opts:  # nothing held, on order or rentable in one region for a cluster of the job's minimum
-        _wait_note(w, lid, st, f"{jid}: no option: no cluster of {lo:,} chips held, on order or rentable now", 0.0)
+        key, words, largest = _shortfall(w, lid, jid)
+        _wait_note(w, lid, st, f"{jid}: no option: no cluster of {lo:,} chips held, on order or rentable now "
+                               f"({words})", float(largest), key=("no option", *key))
         return False
     for k, opt in enumerate(opts):
         if opt.waiting:
@@ -331,11 +335,47 @@ def assemble(w: Simulation, lid: str, jid: str, st: JobState):
     return False
 
 
-def _wait_note(w: Simulation, lid: str, st: JobState, note: str, value: float) -> None:
-    """A ``job_wait`` event, once per change of the reason (a job re-trying for the same reason is not news)."""
-    if st.last_note != note:
-        st.last_note = note
+def _wait_note(w: Simulation, lid: str, st: JobState, note: str, value: float, key: object = None) -> None:
+    """A ``job_wait`` event, once per change of the reason (*key*, else the note itself: a job re-trying for the
+    same reason is not news, and a count in the note that moves between retries is not a new reason)."""
+    key = note if key is None else key
+    if st.last_note != key:
+        st.last_note = key
         w.rec.event(w.env.now, "job_wait", lid, note, value)
+        if st.first_wait is None:
+            st.first_wait_day, st.first_wait = w.env.now, note.split(": ", 1)[-1]
+
+
+def _shortfall(w: Simulation, lid: str, jid: str) -> tuple[tuple, str, int]:
+    """Why no cluster can be had now, in numbers: the largest the job could hold of one chip (free and on order,
+    when it may own) and rent in one region (when it may rent), and whether that region's rentable part is its
+    ``tenant_share``.  Returns (what names the limit, the words, the largest count)."""
+    job = w.scenario.labs[lid].jobs[jid]
+    lo = job.cluster_size.min
+    own_n, own_chip = 0, None
+    rent_n, rent_chip, rent_region, by_share = 0, None, None, False
+    for chip in candidate_chips(w, lid, jid):
+        if cluster_cap(w, lid, jid, chip) < lo:
+            continue  # the chip cannot make a cluster of the job's minimum at all
+        if job.sourcing != "rent":
+            line = w.fleet[lid].get(chip)
+            n = (line.free if line else 0) + max(w.pipeline[lid][chip], 0)
+            if n > own_n:
+                own_n, own_chip = n, chip
+        if job.sourcing != "own":
+            for region in _regions(w, lid, chip, job.clouds):
+                pool = w.pools[(region, chip)]
+                n = pool.available_to(w, lid)
+                if n > rent_n:
+                    rent_n, rent_chip, rent_region = n, chip, region
+                    by_share = n < pool.capacity(w) - pool.in_use  # free GPUs beyond what the tenant may hold
+    parts = []
+    if job.sourcing != "rent":
+        parts.append(f"most held or on order: {own_n:,} {own_chip}" if own_chip else "none held or on order")
+    if job.sourcing != "own":
+        parts.append(f"most rentable in one region: {rent_n:,} {rent_chip} in {rent_region}"
+                     + (f", within {lid}'s tenant share" if by_share else "") if rent_chip else "none rentable")
+    return (own_chip, rent_chip, rent_region, by_share), "; ".join(parts), max(own_n, rent_n)
 
 
 def _rent_parts(w: Simulation, lid: str, hq: str, opt: Option):
@@ -591,7 +631,7 @@ def _record(w: Simulation, st: JobState, release: bool) -> None:
         ",".join(sorted(st.regions)), job.target_flop(), st.done_flop, st.start_day, now if st.finished else None,
         st.finished, st.failures, st.lost_hours, st.rental_cost_usd + st.owned_cost_usd, st.rental_cost_usd,
         st.owned_cost_usd, eff, st.mfu, s.day_of(job.deadline) if job.deadline else None,
-        min(grey_units / n, 1.0) if n else 0.0,
+        min(grey_units / n, 1.0) if n else 0.0, st.first_wait_day, st.first_wait,
     ))
     st.recorded = True
 

@@ -18,6 +18,7 @@ from typing import Any
 from sim.reports.briefing.collect import read_source_urls, read_sources
 from sim.reports.briefing.model import BriefingData, Chart, Fact, Ledger
 from sim.reports.briefing.sections import _interval, bullets, chart, para, table
+from sim.reports.options import waited
 
 #: Plain names of the library's options, by the end of the file's stem.
 OPTION_NAMES = {
@@ -528,6 +529,10 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
             else:
                 notes.append([S.name(k), " builds on ", S.name(vp["option"]), "; against it the run moves ",
                               *_effect_cell(S, k)[:-2], " days: that is what this change does."])
+        if waited(r, S.rows.get(vp["option"]) if vp else None):  # the engine's first reason, in its words
+            notes.append([S.name(k), " waits for a cluster in ", S.f(k, "wait.seeds", "int"), " of ", R,
+                          " seeds; in the first of them, on ", S.f(k, "wait.day", "date"), ": ",
+                          S.f(k, "wait.reason", "text"), "."])
         unfinished = S.R - int(r.get("finished") or 0)
         if unfinished:
             notes.append([S.name(k), ": unfinished by the horizon in ",
