@@ -135,4 +135,6 @@ def test_the_study_says_why_a_job_waits_and_the_briefing_says_it_once():
     assert rent["wait"]["reason"].endswith(", within bytedance's tenant share)")
     assert "waits for a cluster in 1/1 seeds (first: seed 20240930, 2024-10-01: no option:" in fmt.note_cell(rent, 1)
     assert closed["wait"] == rent["wait"]  # the ban refuses later; the first reason is the same
+    assert closed["chip_counts"] == {"none": 1} and closed["cluster_chips"]["missing"] == 1  # it never got chips
+    assert "none 1/1" in fmt.chip_cell(closed["chip_counts"], closed["cluster_chips"])
     assert waited(rent) and waited(closed) and not waited(closed, rent)

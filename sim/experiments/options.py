@@ -412,7 +412,8 @@ def options_study(
             finished = int(sum(r.kpis.get(f"job_finished[{k}]", 0) == 1 for r in rs))
             lvl = estimate.level(fin, "job_finish_or_horizon_day")
             recs = [r.jobs.get((lab, ojob)) for r in rs]
-            chips = Counter(str(rec["chip"]) if rec and rec.get("chip") else "none" for rec in recs)
+            ran = [rec if rec and rec.get("chip") and (rec.get("chips") or 0) > 0 else None for rec in recs]
+            chips = Counter(str(rec["chip"]) if rec else "none" for rec in ran)  # a job that never got chips: none
             windows: Counter = Counter()
             for rec, f in zip(recs, fin, strict=True):
                 if rec and rec.get("start_day") == rec.get("start_day") and rec.get("start_day") is not None:
@@ -441,7 +442,7 @@ def options_study(
                 diff_cost_usd=None if dc is None else dc.to_dict(),
                 chip_mode=chips.most_common(1)[0][0] if chips else None,
                 chip_counts=dict(chips.most_common()),
-                cluster_chips=estimate.level([float(rec["chips"]) if rec else math.nan for rec in recs],
+                cluster_chips=estimate.level([float(rec["chips"]) if rec else math.nan for rec in ran],
                                              "chips_units").to_dict(),
                 rented_share=estimate.level([r.kpis.get(f"job_rented_share[{k}]", math.nan) for r in rs],
                                             "job_rented_share").to_dict(),
