@@ -380,3 +380,17 @@ def test_command_writes_markdown_with_its_ledger(tmp_path):
 def test_api_rejects_bad_replications():
     with pytest.raises(BriefingError):
         collect(TINY, "policy", 0)
+
+
+def test_a_difference_is_a_lower_bound_when_the_option_does_not_finish():
+    """An unfinished job is counted at the horizon, so its delay against a run that finished is 'at least'."""
+    from types import SimpleNamespace
+
+    from sim.reports.briefing.decision import _at_least
+
+    S = SimpleNamespace(R=3, rows={"baseline": {"finished": 3}, "rent": {"finished": 3},
+                                   "closed": {"finished": 0}, "late": {"finished": 2}})
+    assert _at_least(S, "closed", "rent") == ["at least "]
+    assert _at_least(S, "late", None) == ["at least "]  # measured against the baseline
+    assert _at_least(S, "rent", None) == []
+    assert _at_least(S, "closed", "late") == []  # both censored: no bound either way
