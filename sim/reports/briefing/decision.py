@@ -364,7 +364,7 @@ def _answer_bullet(data: BriefingData, L: Ledger, S: Study, lab_name: Fact, flop
     if shown and data.audience == "lab":
         out.append(" Against the baseline (mean of paired differences, days): ")
         for i, k in enumerate(shown):
-            out += (["; "] if i else []) + [S.name(k), " ", S.f(k, "diff_days.mean", "days+")]
+            out += (["; "] if i else []) + [S.name(k), " ", *_at_least(S, k, None), S.f(k, "diff_days.mean", "days+")]
             if S.rows[k].get("identical"):
                 out.append(" (identical by construction)")
         out.append(".")
@@ -539,7 +539,8 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
             else:
                 notes.append([S.name(k), " builds on ", S.name(vp["option"]), "; against it the run moves ",
                               *_effect_cell(S, k)[:-2], " days: that is what this change does."])
-        if waited(r, S.rows.get(vp["option"]) if vp else None):  # the engine's first reason, in its words
+        if waited(r, S.rows.get(vp["option"]) if vp else None) and r["wait"]["reason"].startswith("no option"):
+            # what kept the job from starting, in the engine's words (a choice to wait for chips on order is not)
             notes.append([S.name(k), " waits for a cluster in ", S.f(k, "wait.seeds", "int"), " of ", R,
                           " seeds; in the first of them, on ", S.f(k, "wait.day", "date"), ": ",
                           S.f(k, "wait.reason", "text"), "."])
