@@ -138,3 +138,29 @@ def test_a_variant_of_an_option_is_also_compared_with_it():
     want = estimate.paired(row.finish_days, st.row("tiny_renamed").finish_days, "job_finish_or_horizon_day")
     assert math.isclose(row.vs_parent["diff_days"]["mean"], want.mean, abs_tol=1e-9)
     assert st.row("tiny_renamed").vs_parent is None  # its parent is the baseline itself
+
+
+def test_the_table_marks_a_difference_bounded_by_an_unfinished_job():
+    """A job unfinished on some seed is counted at the horizon: its difference against a run that finished on every
+    seed is a lower bound ("at least"), the mirror case an upper bound, and two censored runs bound nothing; the
+    cells say so, against the baseline and in the note against the option a variant extends."""
+    d = {"mean": 600.0, "ci_low": 500.0, "ci_high": 700.0}
+
+    def row(option, kind, finished, diff=None, parent=None):
+        return {"option": option, "label": option, "kind": kind, "lab": "a", "job": "j", "finished": finished,
+                "finish_date": "2027-12-31", "chip_counts": {"h100": 2}, "diff_days": diff, "p_earlier": 0.0,
+                "cost_usd": None, "rules_in_window": {},
+                "vs_parent": {"option": parent, "diff_days": d} if parent else None}
+
+    R = 2
+    rows = [row("baseline", "baseline", 2), row("no_rules", "counterfactual", 2, {"mean": -5.0}),
+            row("rent", "variant", 2, d), row("closed", "variant", 0, d, parent="rent"),
+            row("late", "variant", 1, d, parent="closed")]
+    cells = {c["option"]: c for c in fmt.table({"replications": R, "rows": rows})}
+    assert cells["rent"]["vs baseline, days (95 % CI)"] == "+600 [+500, +700]"
+    assert cells["closed"]["vs baseline, days (95 % CI)"] == "at least +600 [+500, +700]"
+    assert "at least +600 [+500, +700] days against it" in cells["closed"]["note"]
+    assert "extends closed: +600 [+500, +700] days against it" in cells["late"]["note"]  # both censored
+    assert cells["no_rules"]["vs baseline, days (95 % CI)"] == "-5"
+    assert fmt.bound(rows[2], rows[3], R) == "at most"  # the finished run against an unfinished one
+    assert fmt.bound(rows[3], rows[4], R) == "" and fmt.bound(rows[3], None, R) == ""

@@ -133,6 +133,11 @@ def test_the_study_says_why_a_job_waits_and_the_briefing_says_it_once():
     assert rent["wait"]["reason"].startswith("no option: no cluster of 8,192 chips held, on order or rentable now "
                                              "(most rentable in one region: ")
     assert rent["wait"]["reason"].endswith(", within bytedance's tenant share)")
+    assert rent["wait"]["blocked"] is True  # nothing could start it (not a choice to wait for chips on order)
+    # the no-rent row's unfinished job bounds its difference: the CLI cell and the note against rent say so
+    cells = {c["option"]: c for c in fmt.table(st.to_dict())}
+    assert cells["bytedance_ascend_rent_no_remote"]["vs baseline, days (95 % CI)"].startswith("at least +")
+    assert "extends bytedance_ascend_rent: at least +" in cells["bytedance_ascend_rent_no_remote"]["note"]
     assert "waits for a cluster in 1/1 seeds (first: seed 20240930, 2024-10-01: no option:" in fmt.note_cell(rent, 1)
     assert closed["wait"] == rent["wait"]  # the ban refuses later; the first reason is the same
     assert closed["chip_counts"] == {"none": 1} and closed["cluster_chips"]["missing"] == 1  # it never got chips

@@ -329,14 +329,19 @@ def _job_figures(rs: Sequence[_Run], key: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _first_wait(base: Scenario, recs: list, seeds: list[int]) -> dict | None:
     """In how many seeds the job recorded a ``job_wait`` (it could not start or resume when ready), and the first
-    such seed's first reason and date (the engine's words: ``training.assemble``); None when it never waited."""
+    such seed's first reason and date (the engine's words: ``training.assemble``) and whether it was *blocked*
+    (nothing could start the job, rather than a choice to wait for chips on order); None when it never waited."""
     waited = [(sd, rec) for sd, rec in zip(seeds, recs, strict=True)
               if rec and isinstance(rec.get("first_wait"), str) and rec["first_wait"]]  # a missing one reads NaN
     if not waited:
         return None
+    from sim.engine.mechanisms.training import NO_OPTION
+
     sd, rec = waited[0]
     day = float(rec["first_wait_day"])
-    return {"seeds": len(waited), "seed": sd, "day": day, "date": _date(base, day), "reason": str(rec["first_wait"])}
+    reason = str(rec["first_wait"])
+    return {"seeds": len(waited), "seed": sd, "day": day, "date": _date(base, day), "reason": reason,
+            "blocked": reason.startswith(NO_OPTION)}
 
 
 def _why_same(ref: Option, o: Option, ref_runs: Sequence[_Run], lab: str, job: str | None, fin, cost,

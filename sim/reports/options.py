@@ -54,8 +54,9 @@ def chip_cell(counts: dict[str, int], cluster: dict | None = None) -> str:
     return cells
 
 
-def note_cell(row: dict, replications: int) -> str:
-    """What a reader must know about a row: identical by construction, job unaffected, unfinished seeds."""
+def note_cell(row: dict, replications: int, parent: dict | None = None) -> str:
+    """What a reader must know about a row: identical by construction, job unaffected, unfinished seeds (*parent*:
+    the row it extends, which bounds its difference against it)."""
     notes = []
     why = f": {row['why_same']}" if row.get("why_same") else ""
     if row.get("identical"):
@@ -72,7 +73,8 @@ def note_cell(row: dict, replications: int) -> str:
     if vp and vp.get("diff_days"):
         notes.append(f"extends {vp['option']}: " + (f"the same finish and cost on every seed: {vp['why_same']}"
                                                      if vp.get("why_same") else
-                                                     f"{_interval(vp['diff_days'], _days)} days against it"))
+                                                     _bounded(f"{_interval(vp['diff_days'], _days)} days against it",
+                                                              bound(row, parent, replications))))
     if waited(row):
         wt = row["wait"]
         notes.append(f"waits for a cluster in {wt['seeds']}/{replications} seeds (first: seed {wt['seed']}, "
@@ -80,6 +82,24 @@ def note_cell(row: dict, replications: int) -> str:
     if row.get("kind") == "lever":
         notes.append("lever applied to the baseline")
     return "; ".join(notes)
+
+
+def bound(row: dict, ref: dict | None, replications: int) -> str:
+    """``"at least"`` when *row*'s paired difference against *ref* is a lower bound: its job is unfinished on some
+    seed (counted at the horizon, so it finishes later still) while *ref*'s finished on every seed; ``"at most"``
+    in the mirror case; ``""`` otherwise (both finished, or both censored: no bound either way)."""
+    if ref is None:
+        return ""
+    late, ref_late = (replications - int(r.get("finished") or 0) for r in (row, ref))
+    if late and not ref_late:
+        return "at least"
+    if ref_late and not late:
+        return "at most"
+    return ""
+
+
+def _bounded(text: str, word: str) -> str:
+    return f"{word} {text}" if word and text != "-" else text
 
 
 def waited(row: dict, parent: dict | None = None) -> bool:
@@ -95,25 +115,37 @@ def waited(row: dict, parent: dict | None = None) -> bool:
 def table(study: dict) -> list[dict[str, str]]:
     """The rows of text of an options study (its ``to_dict()``), keyed by :data:`COLUMNS`."""
     R = int(study["replications"])
-    out = []
+    groups: list[dict[str, dict]] = []  # the rows of each baseline job, by option (rows come grouped, baseline first)
     for r in study["rows"]:
-        fd = r["finish_date"] or "-"
-        if r.get("finish_date_low"):
-            fd = f"{r['finish_date']} [{r['finish_date_low']}, {r['finish_date_high']}]"
-        p = "-" if r.get("p_earlier") is None else f"{round(r['p_earlier'] * R)}/{R}"
-        rules = ", ".join(f"{k} ({v}/{R})" for k, v in r["rules_in_window"].items()) or "none"
-        out.append({
-            "option": r["label"] if r["kind"] in ("baseline", "counterfactual") else r["option"],
-            "job": f"{r['lab']}/{r['job']}",
-            "chip (seeds)": chip_cell(r["chip_counts"], r.get("cluster_chips")),
-            "finish date (95 % CI)": fd,
-            "vs baseline, days (95 % CI)": "-" if r["diff_days"] is None else _interval(r["diff_days"], _days),
-            "P(earlier than baseline)": p,
-            "job cost, full basis (95 % CI)": _interval(r["cost_usd"], _usd),
-            "rules taking effect in the job's window": rules,
-            "note": note_cell(r, R),
-        })
+        if r["kind"] == "baseline" or not groups:
+            groups.append({})
+        groups[-1][r["option"]] = r
+    out = []
+    for group in groups:
+        out += [_cells(r, group, R) for r in group.values()]
     return out
+
+
+def _cells(r: dict, group: dict[str, dict], R: int) -> dict[str, str]:
+    """One row of text; *group*: the rows of its baseline job by option (its baseline and the row it extends)."""
+    parent = group.get((r.get("vs_parent") or {}).get("option") or "")
+    fd = r["finish_date"] or "-"
+    if r.get("finish_date_low"):
+        fd = f"{r['finish_date']} [{r['finish_date_low']}, {r['finish_date_high']}]"
+    p = "-" if r.get("p_earlier") is None else f"{round(r['p_earlier'] * R)}/{R}"
+    rules = ", ".join(f"{k} ({v}/{R})" for k, v in r["rules_in_window"].items()) or "none"
+    return {
+        "option": r["label"] if r["kind"] in ("baseline", "counterfactual") else r["option"],
+        "job": f"{r['lab']}/{r['job']}",
+        "chip (seeds)": chip_cell(r["chip_counts"], r.get("cluster_chips")),
+        "finish date (95 % CI)": fd,
+        "vs baseline, days (95 % CI)": "-" if r["diff_days"] is None else _bounded(
+            _interval(r["diff_days"], _days), bound(r, group.get("baseline"), R)),
+        "P(earlier than baseline)": p,
+        "job cost, full basis (95 % CI)": _interval(r["cost_usd"], _usd),
+        "rules taking effect in the job's window": rules,
+        "note": note_cell(r, R, parent),
+    }
 
 
 def title(study: dict) -> str:
@@ -177,4 +209,4 @@ def finish_chart(study: dict, height: int | None = None):
     return fig
 
 
-__all__ = ["CAPTION", "COLUMNS", "chip_cell", "finish_chart", "note_cell", "table", "title"]
+__all__ = ["CAPTION", "COLUMNS", "bound", "chip_cell", "finish_chart", "note_cell", "table", "title"]

@@ -295,6 +295,9 @@ def _regions(w: Simulation, lid: str, chip: str, allowed: list[str]) -> list[str
     return sorted(out, key=lambda r: (price(r), r))
 
 
+NO_OPTION = "no option"  # how a job_wait reason starts when nothing could start the job (not a choice to wait)
+
+
 def assemble(w: Simulation, lid: str, jid: str, st: JobState):
     """Process: take the best option the job can get now; True when a cluster is held, False to wait."""
     s = w.scenario
@@ -304,8 +307,8 @@ def assemble(w: Simulation, lid: str, jid: str, st: JobState):
     opts = options(w, lid, jid)
     if not opts:  # nothing held, on order or rentable in one region for a cluster of the job's minimum
         key, words, largest = _shortfall(w, lid, jid)
-        _wait_note(w, lid, st, f"{jid}: no option: no cluster of {lo:,} chips held, on order or rentable now "
-                               f"({words})", float(largest), key=("no option", *key))
+        _wait_note(w, lid, st, f"{jid}: {NO_OPTION}: no cluster of {lo:,} chips held, on order or rentable now "
+                               f"({words})", float(largest), key=(NO_OPTION, *key))
         return False
     for k, opt in enumerate(opts):
         if opt.waiting:
@@ -330,7 +333,7 @@ def assemble(w: Simulation, lid: str, jid: str, st: JobState):
         _take_own(w, lid, opt.chip, own_now, st)
         _record_choice(w, lid, jid, opt, opts[k + 1:])
         return True
-    _wait_note(w, lid, st, f"{jid}: no option granted: {len(opts)} tried, each refused or not granted in time",
+    _wait_note(w, lid, st, f"{jid}: {NO_OPTION} granted: {len(opts)} tried, each refused or not granted in time",
                float(len(opts)))
     return False
 

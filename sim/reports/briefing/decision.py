@@ -18,7 +18,7 @@ from typing import Any
 from sim.reports.briefing.collect import read_source_urls, read_sources
 from sim.reports.briefing.model import BriefingData, Chart, Fact, Ledger
 from sim.reports.briefing.sections import _interval, bullets, chart, para, table
-from sim.reports.options import waited
+from sim.reports.options import bound, waited
 
 #: Plain names of the library's options, by the end of the file's stem.
 OPTION_NAMES = {
@@ -196,13 +196,10 @@ def _effect_cell(S: Study, k: str) -> list:
 
 
 def _at_least(S: Study, k: str, against: str | None) -> list:
-    """["at least "] when *k*'s difference is a lower bound: its job is unfinished on some seed (counted at the
-    horizon, so it finishes later still) while the run it is measured against finished on every seed."""
-    def unfinished(key: str) -> int:
-        return S.R - int(S.rows[key].get("finished") or 0)
-
-    ref = against or "baseline"
-    return ["at least "] if unfinished(k) and ref in S.rows and not unfinished(ref) else []
+    """["at least "] when *k*'s difference is a lower bound (:func:`sim.reports.options.bound`, the CLI's rule): its
+    job is unfinished on some seed (counted at the horizon, so it finishes later still) while the run it is
+    measured against finished on every seed."""
+    return ["at least "] if bound(S.rows[k], S.rows.get(against or "baseline"), S.R) == "at least" else []
 
 
 def _days_value(row: dict | None, field: str = "mean") -> float:
@@ -539,7 +536,7 @@ def _options_blocks(data: BriefingData, L: Ledger, S: Study, opts: list[str]) ->
             else:
                 notes.append([S.name(k), " builds on ", S.name(vp["option"]), "; against it the run moves ",
                               *_effect_cell(S, k)[:-2], " days: that is what this change does."])
-        if waited(r, S.rows.get(vp["option"]) if vp else None) and r["wait"]["reason"].startswith("no option"):
+        if waited(r, S.rows.get(vp["option"]) if vp else None) and r["wait"].get("blocked"):
             # what kept the job from starting, in the engine's words (a choice to wait for chips on order is not)
             notes.append([S.name(k), " waits for a cluster in ", S.f(k, "wait.seeds", "int"), " of ", R,
                           " seeds; in the first of them, on ", S.f(k, "wait.day", "date"), ": ",
