@@ -13,6 +13,7 @@ import bisect
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sim.scenario.jurisdiction import edge_outside_rules
 from sim.schema import RESTRICTIVENESS, Rule, Scenario, memory_bandwidth_gb_s, performance_density, tpp
@@ -54,7 +55,7 @@ class Decision:
 
     kind: str  # allow | deny | license | notify | fee | cap
     rule: str | None = None
-    spec: object | None = None
+    spec: Any = None  # the rule's treatment (one of schema.rules.TREATMENTS); None when allowed
     matched: tuple[str, ...] = ()
 
     @property
@@ -93,7 +94,8 @@ class Compliance:
         self._pending: dict[tuple, list[str]] = {}
         self._by_item: dict[tuple, list] = {}  # (product, kind, designer country) -> rules whose item scope covers it
         self._scopes: dict[tuple, tuple[list[tuple], list[float]]] = {}  # kind of lot -> (rules covering it, dates)
-        self._rank = {rid: (-RESTRICTIVENESS[r.treatment.kind], rid) for rid, r in scenario.rules.items()}
+        # a treatment is one of schema.rules.TREATMENTS (a union built from a tuple, which mypy cannot read)
+        self._rank = {rid: (-RESTRICTIVENESS[cast(Any, r.treatment).kind], rid) for rid, r in scenario.rules.items()}
         self.items: dict[str, ItemFacts] = {}
         for cid, c in scenario.chips.items():
             self.items[cid] = ItemFacts(
@@ -230,7 +232,7 @@ class Compliance:
         live = [rid for rid in ids if rid not in overridden] or ids
         # most restrictive wins; among equals, the rule id decides (never the order rules were written in)
         best = min(live, key=self._rank.__getitem__)
-        t = rules[best].treatment
+        t: Any = rules[best].treatment
         return Decision(t.kind, best, t, tuple(ids))
 
 

@@ -66,7 +66,7 @@ def purchasable(w: Simulation, buyer: str) -> list[str]:
     if found is None:
         legal, grey = routes(w, buyer)
         found = w.memo[key] = sorted({*legal, *grey})
-    return found  # type: ignore[return-value]
+    return found
 
 
 def holdable(w: Simulation, lid: str) -> set[str]:
@@ -75,7 +75,7 @@ def holdable(w: Simulation, lid: str) -> set[str]:
     found = w.memo.get(key)
     if found is None:
         found = w.memo[key] = set(purchasable(w, lid)) | set(w.scenario.labs[lid].initial_fleet)
-    return found  # type: ignore[return-value]
+    return found
 
 
 def obtainable(w: Simulation, lid: str, regions: list[str]) -> set[str]:
@@ -91,7 +91,7 @@ def obtainable(w: Simulation, lid: str, regions: list[str]) -> set[str]:
         for region in regions:
             found.update(by_region.get(region, ()))
         w.memo[key] = found
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _pool_chips(w: Simulation) -> dict[str, list[str]]:
@@ -102,4 +102,4 @@ def _pool_chips(w: Simulation) -> dict[str, list[str]]:
         for region, chip in w.pools:
             by_region.setdefault(region, []).append(chip)
         found = w.memo[("pool_chips",)] = by_region
-    return found  # type: ignore[return-value]
+    return found

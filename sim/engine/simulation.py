@@ -10,6 +10,7 @@ chip is.  Processes (``sim.engine.mechanisms.*``) act on it and append rows to t
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import simpy
 
@@ -65,7 +66,7 @@ class World:
         self.cap_claims: dict[tuple[str, str], int] = defaultdict(int)
         self.budget_usd: dict[str, float] = defaultdict(float)
         self.fleet_changed: dict[str, simpy.Event] = {}
-        self.pools: dict[tuple[str, str], object] = {}
+        self.pools: dict[tuple[str, str], cloud.RentalPool] = {}
         self.params: dict[str, float] = {}
         self._series: dict[str, ResolvedSeries] = {}
         self._prices: dict[str, float] = {}  # product -> this run's list price (the param draw, looked up often)
@@ -74,7 +75,7 @@ class World:
         self._peak_tables: dict[str, dict[str, float]] = {}  # precision -> {product: FLOP/s}
         self._lead: dict[tuple[str, str], tuple[str, object]] = {}  # (from, to) -> (stream name, lead-time dist)
         self.release_day: dict[str, float] = {c: scenario.day_of(spec.release) for c, spec in scenario.chips.items()}
-        self.memo: dict[tuple, object] = {}  # per-run values that depend on the scenario and run draws only
+        self.memo: dict[tuple, Any] = {}  # per-run values that depend on the scenario and run draws only
         self.edges_by_pair = {(e.from_, e.to): (eid, e) for eid, e in scenario.edges.items()}
         self._edges_into: dict[str, dict[str, tuple]] = defaultdict(dict)  # to -> {from: (edge id, EdgeSpec)}
         for (a, b), found in self.edges_by_pair.items():
@@ -93,7 +94,7 @@ class World:
         self.rental_seq = 0
         self.open_rentals: dict[int, tuple] = {}  # id(request) -> (region, chip, request)
         self.jobs_started: set[tuple[str, str]] = set()
-        self.job_states: dict[tuple[str, str], object] = {}
+        self.job_states: dict[tuple[str, str], training.JobState] = {}
         self._ran = False
 
     # ------------------------------------------------------------------ helpers used by processes

@@ -94,7 +94,7 @@ def vendor_estimate(w: Simulation, vendor: str, product: str, days: float) -> in
     open_units, stock, rate = w.backlog[vendor], w.inventory[vendor], w.supply_rate[vendor]
     expected = 0.0
     backlog = 0
-    for p in group:  # type: ignore[attr-defined]
+    for p in group:
         expected += stock[p] + rate[p] * days / MONTH_DAYS  # the same sums, in the same order, as before
         backlog += open_units[p]
     return int(expected - backlog)

@@ -193,6 +193,7 @@ def cancel(w: Simulation, region: str, chip: str, r: Request) -> None:
 def end(w: Simulation, region: str, chip: str, r: Request, record: bool = True) -> float:
     """Release a granted request's GPUs; records the rental and returns its cost."""
     now = w.env.now
+    assert r.start_day is not None, "only a granted request ends"
     cost = rental_cost(w, region, chip, r.gpus, r.start_day, now)
     w.pools[(region, chip)].release(w, r.gpus, r.tenant)
     if record:

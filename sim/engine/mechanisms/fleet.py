@@ -15,7 +15,7 @@ backorders each month), ``ledger`` (the conservation account each month), ``even
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.engine.mechanisms import cloud as cloud_mod
 from sim.engine.records import FleetRow, InventoryRow
@@ -93,7 +93,7 @@ def upkeep(w: Simulation):
                 1 - math.exp(-spec.annual_failure_rate * MONTH_DAYS / 365.25) if spec.annual_failure_rate > 0 else 0.0)
             for c, spec in s.chips.items()}
     ledger = w.ledger
-    fail_gens: dict[tuple[str, str], object] = {}
+    fail_gens: dict[tuple[str, str], Any] = {}
     while True:
         now = env.now
         for owner, lines in w.fleet.items():
@@ -156,7 +156,7 @@ def snapshot(w: Simulation) -> None:
             units = line.units
             serving = min(line.inference, units)
             add_fleet(FleetRow(
-                now, owner, kind, chip, origin[chip], float(units), units * peaks[chip] / 1e15, float(serving),  # type: ignore[index]
+                now, owner, kind, chip, origin[chip], float(units), units * peaks[chip] / 1e15, float(serving),
                 float(min(line.training, units - serving)),
                 float(min(line.workloads, max(units - line.training - line.inference, 0))),
             ))

@@ -14,7 +14,7 @@ Records: ``inference`` (per lab and month: demand, served, unmet PFLOP/s, reserv
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sim.engine.mechanisms import workloads
 from sim.engine.records import InferenceRow
@@ -23,6 +23,7 @@ from sim.units import MONTH_DAYS, SECONDS_PER_DAY
 
 if TYPE_CHECKING:
     from sim.engine.simulation import World as Simulation
+    from sim.schema.actors import InferenceDemand
 
 
 def start(w: Simulation) -> None:
@@ -33,8 +34,8 @@ def start(w: Simulation) -> None:
 
 
 def needed_flops(w: Simulation, lid: str, day: float) -> float:
-    """Peak FLOP/s the lab must hold for serving on *day*."""
-    inf = w.scenario.labs[lid].inference
+    """Peak FLOP/s the lab must hold for serving on *day* (a lab with serving demand)."""
+    inf = cast("InferenceDemand", w.scenario.labs[lid].inference)
     tokens = w.series(f"{lid}/tokens_per_day", inf.tokens_per_day).at(day)
     n_active = w.param(f"inference/params/{lid}", inf.active_params)
     util = max(w.param(f"inference/utilisation/{lid}", inf.utilisation), 1e-6)
@@ -55,8 +56,8 @@ def run_inference(w: Simulation, lid: str):
 
 
 def reserve(w: Simulation, lid: str) -> None:
-    """Hold chips for the serving demand now, in the lab's preference order."""
-    inf = w.scenario.labs[lid].inference
+    """Hold chips for the serving demand now, in the lab's preference order (a lab with serving demand)."""
+    inf = cast("InferenceDemand", w.scenario.labs[lid].inference)
     now = w.env.now
     need = needed_flops(w, lid, now)
     total_need = need

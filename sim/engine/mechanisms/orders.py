@@ -32,7 +32,7 @@ Records: ``shipments`` (one row per lot and per denied demand), ``events`` (stoc
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sim.engine.compliance import Lot
 from sim.engine.mechanisms import fleet as fleet_mod
@@ -45,7 +45,9 @@ from sim.engine.treatments import ExportLot, handler
 from sim.units import MONTH_DAYS
 
 if TYPE_CHECKING:
+    from sim.engine.routes import Route
     from sim.engine.simulation import World as Simulation
+    from sim.schema.network import Distributor, GreyChannel, Vendor
 
 LOOKAHEAD_INFERENCE_DAYS = 180.0  # serving capacity is planned two quarters ahead (lead times of 3-6 months)
 
@@ -264,8 +266,8 @@ def _decisions_now(w: Simulation, lid: str, ranked: list[str], legal: dict) -> d
     now = w.env.now
     key = ("decisions", lid, *ranked)
     hit = w.memo.get(key)
-    if hit is not None and hit[0] <= now < hit[1]:  # type: ignore[index]
-        return hit[2]  # type: ignore[index]
+    if hit is not None and hit[0] <= now < hit[1]:
+        return hit[2]
     country, hq = w.party(lid)
     span = w.compliance.decide_chip_span
     lo, hi, out = -math.inf, math.inf, {}
@@ -332,7 +334,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
                 w.denied_open[key] = remaining
                 denied_once = True
                 if "grey" in strat.reroute and p in grey:
-                    remaining -= _order_grey(w, lid, p, remaining, grey[p].hub)
+                    remaining -= _order_grey(w, lid, p, remaining, cast(str, grey[p].hub))  # a grey route's hub
             if "other_product" in strat.reroute:
                 continue
             if "domestic" in strat.reroute:
@@ -340,6 +342,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
                 continue
             break
         w.denied_open.pop((lid, reason, p), None)
+        route = cast("Route", route)  # room >= 1: a legal route
         last = p == orderable[-1]  # the last product it may buy takes the remainder as a backorder
         qty = remaining if last else min(remaining, max(vendor_estimate(w, chip.vendor, p, strat.review_interval_days), 0))
         price = w.unit_price(p)
@@ -421,7 +424,7 @@ def _record_denied_demand(w: Simulation, lid: str, product: str, qty: int, rule:
 
 def _order_grey(w: Simulation, lid: str, product: str, denied: int, hub: str) -> int:
     """Send a share of denied demand through a hub's grey route; returns units ordered."""
-    grey = w.scenario.nodes[hub].grey
+    grey = _grey(w, hub)
     share = min(max(w.series(f"{hub}/grey_share", grey.share_of_denied).at(w.env.now), 0.0), 1.0)
     markup = w.param(f"grey/markup/{hub}", grey.markup)
     if markup > w.scenario.labs[lid].strategy.max_grey_premium:
@@ -482,13 +485,13 @@ def _queue(w: Simulation, order: Order) -> None:
     w.orders_by_buyer[order.buyer][vendor].append(order)
     w.queues[vendor][order.product].append(order)
     w.backlog[vendor][order.product] += order.qty
-    if w.scenario.nodes[vendor].allocation_policy == "fcfs":
+    if _vendor(w, vendor).allocation_policy == "fcfs":
         allocate(w, vendor, order.product)
 
 
 def run_allocation_rounds(w: Simulation, vendor: str):
     """A pro-rata vendor allocates its stock of every product each ``allocation_interval_days``."""
-    interval = w.scenario.nodes[vendor].allocation_interval_days
+    interval = _vendor(w, vendor).allocation_interval_days
     while True:
         w.backorders[vendor] = open_orders = [o for o in w.backorders[vendor] if o.qty > 0]  # filled ones leave
         for product in sorted({o.product for o in open_orders}):
@@ -500,7 +503,7 @@ def allocate(w: Simulation, vendor: str, product: str, round_: bool = False) -> 
     """Serve waiting orders for *product* from inventory: priority buyers first (each up to its share of
     the stock), then by the vendor's policy: first come first served (``fcfs``, at once) or in proportion
     to each buyer's open orders (``pro_rata``, at allocation rounds only)."""
-    node = w.scenario.nodes[vendor]
+    node = _vendor(w, vendor)
     if node.allocation_policy == "pro_rata" and not round_:
         return
     stock = w.inventory[vendor][product]
@@ -559,6 +562,14 @@ def _return_to_stock(w: Simulation, vendor: str, order: Order, qty: int) -> floa
     return refund
 
 
+def _vendor(w: Simulation, vendor: str) -> Vendor:
+    return cast("Vendor", w.scenario.nodes[vendor])  # orders are placed with vendor nodes only
+
+
+def _grey(w: Simulation, hub: str) -> GreyChannel:
+    return cast("Distributor", w.scenario.nodes[hub]).grey  # type: ignore[return-value]  # a hub on a grey route
+
+
 # ---------------------------------------------------------------------------------------- shipping
 def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | None = None, claimed: bool = True):
     """Export check, then shipping, then installation, for one allocated lot (*claimed*: the lot still counts
@@ -574,7 +585,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
     value = order.unit_price_usd * qty
     order_day = order.order_day if order_day is None else order_day
     if order.route == "grey":
-        hub = order.hub
+        hub = cast(str, order.hub)  # a grey order names its hub
         hub_lot = Lot(w.compliance.item(p), qty, s.country_of(hub), hub, s.country_of(hub), "reexport", order_day)
         d = w.compliance.decide(hub_lot, env.now)
         if d.kind == "deny":
@@ -595,7 +606,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
             out = yield from handler(d.kind).at_export(
                 w, d, ExportLot(vendor, buyer, p, qty, value, s.country_of(buyer)))
             if out.status == "recheck":  # waited (notification): check again at the real export
-                rechecked.add(d.rule)
+                rechecked.add(cast(str, d.rule))  # a treatment other than allow names its rule
                 d = comp.decide_chip(p, country, buyer, hq, order.route, env.now, order_day)
                 if d.kind == "notify" and d.rule in rechecked:
                     break
@@ -610,7 +621,8 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
                     refund = _return_to_stock(w, vendor, order, out.excess)
                     _row(w, vendor, order, out.excess, "denied", rule, treatment, None, None, 0.0, order_day, refund=refund)
                 else:  # held in the vendor's warehouse for the next period
-                    env.process(_requeue(w, vendor, order, out.excess, rule, d.spec.period_days, order_day))
+                    env.process(_requeue(w, vendor, order, out.excess, cast(str, rule), d.spec.period_days,
+                                         order_day))
             qty = out.qty
             value = order.unit_price_usd * qty
             if qty <= 0:
@@ -625,18 +637,19 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
     w.ledger.in_transit += qty
     lot_id = w.next_id()
     w.open_lots[lot_id] = (vendor, order, qty, rule, treatment, ship_day, fee, order_day)
-    if order.route == "grey" or order.hub:
-        grey = s.nodes[order.hub].grey if order.route == "grey" else None
-        lead = w.lead_time(vendor, order.hub) + w.lead_time(order.hub, buyer)
+    via = order.hub
+    if via:  # a grey order or a re-export through a hub
+        grey = _grey(w, via) if order.route == "grey" else None
+        lead = w.lead_time(vendor, via) + w.lead_time(via, buyer)
         if grey is not None:
-            lead += w.param(f"grey/delay/{order.hub}", grey.extra_delay_days)
+            lead += w.param(f"grey/delay/{via}", grey.extra_delay_days)
     else:
         lead = w.lead_time(vendor, buyer)
     yield env.timeout(lead)
     if order.route == "grey":
-        grey = s.nodes[order.hub].grey
-        p_seize = w.series(f"{order.hub}/seizure", grey.seizure_probability).at(env.now)
-        if w.rng.random(f"grey/seizure/{order.hub}") < p_seize:
+        via = cast(str, via)  # a grey order names its hub
+        p_seize = w.series(f"{via}/seizure", _grey(w, via).seizure_probability).at(env.now)
+        if w.rng.random(f"grey/seizure/{via}") < p_seize:
             del w.open_lots[lot_id]
             w.ledger.in_transit -= qty
             w.ledger.seized += qty
@@ -657,7 +670,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
     deliver_day = env.now
     w.pipeline[buyer][p] -= qty
     _row(w, vendor, order, qty, status, rule, treatment, ship_day, deliver_day, fee, order_day, lot_id)
-    owner = s.labs.get(buyer) or s.clouds.get(buyer)
+    owner = s.labs.get(buyer) or s.clouds[buyer]
     yield env.timeout(w.sample(f"install/{buyer}", owner.install_delay_days))
     w.ledger.in_transit -= qty
     fleet_mod.install(w, buyer, p, qty, grey=status == "grey")

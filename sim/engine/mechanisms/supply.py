@@ -26,7 +26,7 @@ border), ``events`` (denied die/HBM lots; chips sold elsewhere), ``ledger.sold_e
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sim.engine.compliance import Lot
 from sim.engine.mechanisms.orders import allocate
@@ -38,6 +38,7 @@ from sim.units import MONTH_DAYS
 
 if TYPE_CHECKING:
     from sim.engine.simulation import World as Simulation
+    from sim.schema.network import Foundry, Memory, Packager, Vendor
 
 WAFER_DIAMETER_MM = 300.0
 
@@ -130,7 +131,7 @@ def _hq_of(w: Simulation, node: str) -> str:
 def run_foundry(w: Simulation, fid: str):
     """Monthly wafer starts, split among designs; good dies reach the packager after the cycle time."""
     env = w.env
-    node = w.scenario.nodes[fid]
+    node = cast("Foundry", w.scenario.nodes[fid])
     wafers_series = w.series(f"{fid}/wafer_starts", node.wafer_starts_per_month)
     while True:
         wafers = wafers_series.at(env.now)
@@ -164,7 +165,7 @@ def run_memory(w: Simulation, mid: str):
     """Monthly HBM output shipped in equal parts to the packagers this maker has hbm edges to."""
     env = w.env
     s = w.scenario
-    node = s.nodes[mid]
+    node = cast("Memory", s.nodes[mid])
     series = w.series(f"{mid}/hbm", node.hbm_stacks_per_month)
     targets = [e.to for e in s.edges.values() if e.from_ == mid and e.flow == "hbm"]
     while True:
@@ -188,7 +189,7 @@ def run_packager(w: Simulation, pid: str):
     """Monthly assembly: the compute-maximising plan over dies, HBM stacks and capacity on hand (see plans)."""
     env = w.env
     s = w.scenario
-    node = s.nodes[pid]
+    node = cast("Packager", s.nodes[pid])
     cap_series = w.series(f"{pid}/capacity", node.chips_per_month)
     lines_of = {pid: sorted(set(node.initial_dies) | {
         chip for f in s.nodes.values() if f.kind == "foundry" for chip, a in f.allocation.items() if a.packager == pid})}
@@ -283,7 +284,7 @@ def direct_supply(w: Simulation, vendor: str, chip: str, units: int) -> dict[str
     the China-specific H20 is made as H100 when nobody may be refused an H100 (a world without the rules),
     and stays H20 when H20 demand absorbs it.  Without a group the units are the chip itself.
     """
-    node = w.scenario.nodes[vendor]
+    node = cast("Vendor", w.scenario.nodes[vendor])
     group = next((g for g in node.fungible_supply if chip in g), None)
     if group is None:
         return {chip: units}

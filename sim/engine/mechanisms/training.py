@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sim.engine.mechanisms import cloud as cloud_mod
 from sim.engine.plans import expected_run_days
@@ -127,7 +127,7 @@ def candidate_chips(w: Simulation, lid: str, jid: str) -> list[str]:
     if chips is None:  # a function of the scenario and the network: worked out once per run
         chips = w.memo[key] = job.chips or sorted(c for c in obtainable(w, lid, job.clouds)
                                                   if mfu_dist(w, lid, jid, c) is not None)
-    return [c for c in chips if w.release_day[c] <= w.env.now and w.peak(c, job.precision) > 0]  # type: ignore[union-attr]
+    return [c for c in chips if w.release_day[c] <= w.env.now and w.peak(c, job.precision) > 0]
 
 
 def cluster_cap(w: Simulation, lid: str, jid: str, chip: str) -> int:
@@ -144,7 +144,7 @@ def expected_days(w: Simulation, lid: str, jid: str, chip: str, n: int) -> float
     found = w.memo.get(key)
     if found is None:
         found = w.memo[key] = _expected_days(w, lid, jid, chip, n)
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _expected_days(w: Simulation, lid: str, jid: str, chip: str, n: int) -> float:
@@ -167,7 +167,7 @@ def owned_hourly_usd(w: Simulation, chip: str) -> float:
     found = w.memo.get(key)
     if found is None:
         found = w.memo[key] = _owned_hourly_usd(w, chip)
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _owned_hourly_usd(w: Simulation, chip: str) -> float:
@@ -187,7 +187,7 @@ def _arrival_days(w: Simulation, lid: str, chip: str) -> float:
     found = w.memo.get(key)
     if found is None:
         found = w.memo[key] = _mean_arrival_days(w, lid, chip)
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _mean_arrival_days(w: Simulation, lid: str, chip: str) -> float:
@@ -453,11 +453,12 @@ def run_job(w: Simulation, lid: str, jid: str, st: JobState):
 
 def _configure(w: Simulation, st: JobState, job) -> int:
     """Rate of the assembled cluster: n x peak x MFU (MFU drawn once per job and chip)."""
+    chip = cast(str, st.chip)  # set before a cluster is configured
     n = st.own + sum(r.gpus for _, r in st.rentals)
-    mfu0 = w.param(f"mfu/{st.lab}/{st.job}/{st.chip}", mfu_dist(w, st.lab, st.job, st.chip))
+    mfu0 = w.param(f"mfu/{st.lab}/{st.job}/{chip}", mfu_dist(w, st.lab, st.job, chip))
     doublings = max(0.0, math.log2(n / job.mfu_reference_chips))
     st.mfu = mfu0 * (1 - job.mfu_loss_per_doubling) ** doublings
-    st.rate_flop_s = n * w.peak(st.chip, job.precision) * st.mfu
+    st.rate_flop_s = n * w.peak(chip, job.precision) * st.mfu
     st.chips_max = max(st.chips_max, n)
     st.own_max = max(st.own_max, st.own)
     st.rented_max = max(st.rented_max, n - st.own)
@@ -567,19 +568,20 @@ def _renew(w: Simulation, st: JobState) -> int:
     kept = []
     now = w.env.now
     block = lab.jobs[st.job].rental_days_block
+    chip = cast(str, st.chip)  # a job with rentals has its chip
     for region, r in st.rentals:
         k = (now - r.start_day) / block
         if abs(k - round(k)) > 1e-6:
             kept.append((region, r))
             continue
-        ok, rule = cloud_mod.remote_decision(w, st.lab, lab.hq, region, st.chip, r.gpus, approved=r.rule)
+        ok, rule = cloud_mod.remote_decision(w, st.lab, lab.hq, region, chip, r.gpus, approved=r.rule)
         if ok:
             kept.append((region, r))
             continue
         w.open_rentals.pop(r.seq, None)
-        st.rental_cost_usd += cloud_mod.end(w, region, st.chip, r)
+        st.rental_cost_usd += cloud_mod.end(w, region, chip, r)
         st.regions.add(region)
-        cloud_mod.refused(w, st.lab, region, st.chip, r.gpus, rule)
+        cloud_mod.refused(w, st.lab, region, chip, r.gpus, rule)
         lost += r.gpus
     st.rentals = kept
     return lost
@@ -587,9 +589,9 @@ def _renew(w: Simulation, st: JobState) -> int:
 
 def _release(w: Simulation, st: JobState) -> None:
     """Give back every chip the job holds (own and rented) and keep the rental costs."""
-    for region, r in st.rentals:
+    for region, r in st.rentals:  # a job with rentals has its chip
         w.open_rentals.pop(r.seq, None)
-        st.rental_cost_usd += cloud_mod.end(w, region, st.chip, r)
+        st.rental_cost_usd += cloud_mod.end(w, region, cast(str, st.chip), r)
         st.regions.add(region)
     st.rentals = []
     line = w.fleet[st.lab].get(st.chip) if st.chip else None
@@ -603,7 +605,7 @@ def _release(w: Simulation, st: JobState) -> None:
 def _owned_cost(w: Simulation, st: JobState) -> float:
     """Owned chips cost their full hourly cost (``owned_hourly_usd``) while the job holds them."""
     held = w.env.now - (st.held_since if st.held_since is not None else w.env.now)
-    return st.own * owned_hourly_usd(w, st.chip) * held * HOURS_PER_DAY
+    return st.own * owned_hourly_usd(w, cast(str, st.chip)) * held * HOURS_PER_DAY  # owned chips: chip set
 
 
 def _record(w: Simulation, st: JobState, release: bool) -> None:
@@ -618,10 +620,11 @@ def _record(w: Simulation, st: JobState, release: bool) -> None:
     else:  # the horizon: cost what is held so far; the rental rows are written here
         for region, r in st.rentals:
             w.open_rentals.pop(r.seq, None)
-            cost = cloud_mod.rental_cost(w, region, st.chip, r.gpus, r.start_day, now)
+            chip = cast(str, st.chip)  # a job with rentals has its chip
+            cost = cloud_mod.rental_cost(w, region, chip, r.gpus, r.start_day, now)
             st.rental_cost_usd += cost
             st.regions.add(region)
-            w.rec.rentals.append(cloud_mod.RentalRow(st.lab, region, st.chip, r.gpus, r.request_day, r.start_day,
+            w.rec.rentals.append(cloud_mod.RentalRow(st.lab, region, chip, r.gpus, r.request_day, r.start_day,
                                                      None, r.start_day - r.request_day, cost, "served", r.rule))
         if st.own:
             st.owned_cost_usd += _owned_cost(w, st)

@@ -50,8 +50,8 @@ def reserve(w: Simulation, lid: str) -> None:
     """Hold chips for every workload of the lab now (after serving), in id order."""
     lab = w.scenario.labs[lid]
     now = w.env.now
-    for line in w.fleet[lid].values():
-        line.workloads = 0
+    for fleet_line in w.fleet[lid].values():
+        fleet_line.workloads = 0
     for wid in sorted(lab.workloads):
         wl = lab.workloads[wid]
         need = needed_flops(w, lid, wid, now)
