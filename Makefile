@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run dashboard test lint golden fuzz install bench clean calibrate
+.PHONY: run dashboard test lint golden fuzz install bench bench-compiled clean calibrate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ calibrate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+bench-compiled: $(STAMP)  # the engine compiled with mypyc vs interpreted: same rows, speed (needs gcc)
+	$(BIN)/python benchmarks/compiled.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

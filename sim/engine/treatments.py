@@ -64,11 +64,11 @@ class Handler:
 
     def at_export(self, w: Any, d: Any, lot: ExportLot):  # pragma: no cover - interface
         raise NotImplementedError
-        yield
+        yield  # type: ignore[unreachable]  # makes it a generator, as every handler's is
 
     def at_remote(self, w: Any, d: Any, buyer: str, new: bool):  # pragma: no cover - interface
         raise NotImplementedError
-        yield
+        yield  # type: ignore[unreachable]  # makes it a generator, as every handler's is
 
     def at_component(self, w: Any, d: Any) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
@@ -89,7 +89,8 @@ HANDLERS: dict[str, Handler] = {}
 
 
 def register(cls: type[Handler]) -> type[Handler]:
-    """Class decorator: the handler for ``cls.kind``."""
+    """Make an instance of *cls* the handler for ``cls.kind`` (called after each class, not as a decorator: a
+    decorated class cannot be compiled to a native class by mypyc, see benchmarks/compiled.py)."""
     HANDLERS[cls.kind] = cls()
     return cls
 
@@ -108,7 +109,6 @@ def _granted(w: Any, d: Any, buyer: str) -> bool:
     return w.rng.random(f"licence/decision/{d.rule}/{buyer}") < _approval(w, d)
 
 
-@register
 class DenyHandler(Handler):
     """Presumption of denial: nothing passes anywhere."""
 
@@ -129,7 +129,9 @@ class DenyHandler(Handler):
         return "barred", 0.0
 
 
-@register
+register(DenyHandler)
+
+
 class LicenseHandler(Handler):
     """A review: the lot waits ``review_days``, then is approved with ``approval_probability`` (a licence
     never granted is futile: buyers do not apply, see ``orders._closed``).  An optional volume cap limits
@@ -198,7 +200,9 @@ class LicenseHandler(Handler):
         return verdict
 
 
-@register
+register(LicenseHandler)
+
+
 class NotifyHandler(Handler):
     """Advance notification: the lot waits ``delay_days``, then is checked again (the rule may have changed)."""
 
@@ -220,7 +224,9 @@ class NotifyHandler(Handler):
         return "ok", w.sample(f"notify/{d.rule}/{buyer}", d.spec.delay_days)
 
 
-@register
+register(NotifyHandler)
+
+
 class CertifyHandler(Handler):
     """End-use certification: the lot (or rental) waits ``certification_days``; it passes with
     ``pass_probability`` (drawn once per run), else it is denied.  Dies and HBM to packagers cannot be
@@ -248,7 +254,9 @@ class CertifyHandler(Handler):
         return ("ok", 0.0) if self._passes(w, d, buyer) else ("refused", 0.0)
 
 
-@register
+register(CertifyHandler)
+
+
 class FeeHandler(Handler):
     """A revenue share on the sale; rentals, components and imports are not charged (not modelled)."""
 
@@ -269,7 +277,9 @@ class FeeHandler(Handler):
         return "ok", 0.0
 
 
-@register
+register(FeeHandler)
+
+
 class CapHandler(Handler):
     """At most ``units_per_period`` units per destination country and period; the excess is denied or held
     for the next period.  Caps count exported units: rentals pass, dies and HBM to a capped place are denied,
@@ -303,6 +313,9 @@ class CapHandler(Handler):
 
     def at_import(self, w, d, buyer, product):
         return "ok", 0.0
+
+
+register(CapHandler)
 
 
 _missing = sorted(set(TREATMENT_CLASSES) - set(HANDLERS))

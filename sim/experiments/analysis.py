@@ -438,7 +438,7 @@ def prim(X: pd.DataFrame, y: np.ndarray, alpha: float = 0.05, mass_min: float = 
         min_n = max(1, int(math.ceil(mass_min * n_all)))
         lo, hi = Xr.min(axis=0).astype(float), Xr.max(axis=0).astype(float)
         traj = []
-        cur = (lo, hi)
+        cur: tuple | None = (lo, hi)
         while cur is not None:
             m = _inside(Xr, *cur)
             dens = float(yr[m].mean())

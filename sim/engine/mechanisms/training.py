@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sim.engine.mechanisms import cloud as cloud_mod
 from sim.engine.plans import expected_run_days
@@ -71,7 +71,7 @@ class JobState:
     owned_cost_usd: float = 0.0
     held_since: float | None = None
     regions: set = field(default_factory=set)
-    last_note: object = ""  # what the last job_wait event was recorded for (its reason)
+    last_note: Any = ""  # what the last job_wait event was recorded for (its reason)
     first_wait_day: float | None = None  # the first job_wait event: when, and its words (without the job's id)
     first_wait: str | None = None
 
