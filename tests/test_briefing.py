@@ -394,3 +394,31 @@ def test_a_difference_is_a_lower_bound_when_the_option_does_not_finish():
     assert _at_least(S, "late", None) == ["at least "]  # measured against the baseline
     assert _at_least(S, "rent", None) == []
     assert _at_least(S, "closed", "late") == []  # both censored: no bound either way
+
+
+def test_the_policy_title_names_the_lever_a_strategy_variant_applies():
+    """Renting with remote access closed is a strategy variant: the policy title names what it changes (closing
+    remote access) and the strategy it is measured on, with 'at least' when the variant never finishes."""
+    from types import SimpleNamespace
+
+    from sim.reports.briefing.decision import Study, _title_clause
+    from sim.reports.briefing.model import Ledger
+
+    d = {"mean": 600.0, "ci_low": 500.0, "ci_high": 700.0, "n": 2}
+
+    def row(option, finished, vs=None):
+        return {"option": option, "lab": "bytedance", "job": "llm", "finished": finished, "file": f"{option}.yaml",
+                "diff_days": d, "vs_parent": {"option": vs, "diff_days": d} if vs else None}
+
+    study = {"replications": 2, "rows": [row("baseline", 2), row("bytedance_ascend_rent", 2),
+                                          row("bytedance_ascend_rent_no_remote", 0, vs="bytedance_ascend_rent")]}
+    data = SimpleNamespace(audience="policy", world=SimpleNamespace(name="bytedance_ascend"), options_study=study,
+                           replications=2)
+    L = Ledger({})
+    S = Study(L, data)
+    words = "".join(x if isinstance(x, str) else x.text
+                    for x in _title_clause(data, S, ["bytedance_ascend_rent_no_remote"], None))
+    assert words.startswith("; of the tightening levers, closing remote access at the run's start delays it most, "
+                            "by at least ")
+    assert words.endswith(" days on Rent Nvidia abroad")
+    assert S.change("bytedance_ascend_rent") is None  # a strategy, not a change to another

@@ -36,6 +36,9 @@ OPTION_NAMES = {
     "diffusion_rule_kept": "AI diffusion rule kept, not rescinded",
     "h200_open": "H200 sales to China opened",
 }
+#: What a variant changes in the option it builds on, as a lever (the policy title names the lever, not the strategy).
+LEVER_CHANGES = {"_no_remote": "closing remote access at the run's start",
+                 "_rent_no_remote": "closing remote access at the run's start"}
 #: How a lever moves the rules (policy audience): tightening or loosening.
 LEVER_DIRECTION = {"_no_remote": "tightening", "_rent_no_remote": "tightening", "remote_access_ban": "tightening",
                    "strict_enforcement": "tightening", "hbm_squeeze": "tightening", "diffusion_rule_kept": "tightening",
@@ -127,6 +130,15 @@ class Study:
         s = self.data.world
         return self.L.text(f"options.{option}.name", option_name(option, self.rows[option], s.name), "label",
                            what="plain name of the option (file: " + str(self.rows[option].get("file")) + ")")
+
+    def change(self, option: str) -> Fact | None:
+        """What a variant changes in the option it builds on, in plain words (:data:`LEVER_CHANGES`), if known."""
+        words = LEVER_CHANGES.get(_suffix_key(option, self.data.world.name))
+        if words is None:
+            return None
+        return self.L.text(f"options.{option}.change", words, "label",
+                           what="what the option changes in the one it builds on (file: "
+                                + str(self.rows[option].get("file")) + ")")
 
     def chip(self, option: str) -> Fact | None:
         row = self.rows[option]
@@ -303,6 +315,10 @@ def _title_clause(data: BriefingData, S: Study, opts: list[str], narrower: dict 
     if biting:
         top = biting[0]
         _, against, field = lever_effect(S, top)
+        change = S.change(top) if against else None
+        if change is not None and against is not None:  # a strategy variant: the lever it applies, on its parent
+            return ["; of the tightening levers, ", change, " delays it most, by ", *_at_least(S, top, against),
+                    S.f(top, f"{field}.mean", "days", name=f"title.{top}.effect"), " days on ", S.name(against)]
         return ["; of the tightening levers, ", S.name(top), " delays it most, by ", *_at_least(S, top, against),
                 S.f(top, f"{field}.mean", "days", name=f"title.{top}.effect"), " days",
                 *([" against ", S.name(against)] if against else [])]
