@@ -422,3 +422,5 @@ def test_the_policy_title_names_the_lever_a_strategy_variant_applies():
                             "by at least ")
     assert words.endswith(" days on Rent Nvidia abroad")
     assert S.change("bytedance_ascend_rent") is None  # a strategy, not a change to another
+    assert S.lever("bytedance_ascend_rent_no_remote").text == "closing remote access at the run's start"
+    assert S.lever("bytedance_ascend_rent").text == "Rent Nvidia abroad"  # the answer and the action name levers so

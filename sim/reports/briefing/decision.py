@@ -140,6 +140,12 @@ class Study:
                            what="what the option changes in the one it builds on (file: "
                                 + str(self.rows[option].get("file")) + ")")
 
+    def lever(self, option: str) -> Fact:
+        """An option as a lever: what it changes, when it builds on another option and the change has plain words
+        (closing remote access, on the renting strategy), else its plain name."""
+        change = self.change(option) if (self.rows[option].get("vs_parent") or {}).get("option") else None
+        return change if change is not None else self.name(option)
+
     def chip(self, option: str) -> Fact | None:
         row = self.rows[option]
         mode = row.get("chip_mode")
@@ -315,9 +321,8 @@ def _title_clause(data: BriefingData, S: Study, opts: list[str], narrower: dict 
     if biting:
         top = biting[0]
         _, against, field = lever_effect(S, top)
-        change = S.change(top) if against else None
-        if change is not None and against is not None:  # a strategy variant: the lever it applies, on its parent
-            return ["; of the tightening levers, ", change, " delays it most, by ", *_at_least(S, top, against),
+        if against is not None and S.change(top) is not None:  # a strategy variant: its lever, on its parent
+            return ["; of the tightening levers, ", S.lever(top), " delays it most, by ", *_at_least(S, top, against),
                     S.f(top, f"{field}.mean", "days", name=f"title.{top}.effect"), " days on ", S.name(against)]
         return ["; of the tightening levers, ", S.name(top), " delays it most, by ", *_at_least(S, top, against),
                 S.f(top, f"{field}.mean", "days", name=f"title.{top}.effect"), " days",
@@ -386,7 +391,7 @@ def _answer_bullet(data: BriefingData, L: Ledger, S: Study, lab_name: Fact, flop
         if levers:
             out.append(" What each lever does to the run (mean of paired differences): ")
         for i, k in enumerate(levers):
-            out += (["; "] if i else []) + [S.name(k), " ", *_effect_cell(S, k)]
+            out += (["; "] if i else []) + [S.lever(k), " ", *_effect_cell(S, k)]
             if S.rows[k].get("identical"):
                 out.append(" (identical by construction)")
         out.append(".")
@@ -449,7 +454,7 @@ def _action_bullet(data: BriefingData, L: Ledger, S: Study, opts: list[str]) -> 
     if biting:
         top = biting[0]
         _, against, _f = lever_effect(S, top)
-        out = ["If the aim is to delay this run, ", S.name(top), " is the lever that bites most (",
+        out = ["If the aim is to delay this run, ", S.lever(top), " is the lever that bites most (",
                *_effect_cell(S, top), ")"]
         if against:
             out += [" — but only if ", data.world.labs[S.lab].name or S.lab, " follows ", S.name(against),
@@ -467,7 +472,7 @@ def _action_bullet(data: BriefingData, L: Ledger, S: Study, opts: list[str]) -> 
     out = ["Do not count on the levers compared to delay this run: none moves it beyond the seed-to-seed noise"]
     if moving:
         top = max(moving, key=lambda k: (lever_effect(S, k)[0] or {}).get("mean") or -1e18)
-        out += [" (the largest, ", S.name(top), ", ", *_effect_cell(S, top), ")"]
+        out += [" (the largest, ", S.lever(top), ", ", *_effect_cell(S, top), ")"]
     if same:
         out += ["; ", *_names(S, same), " cannot change it by construction"]
     chip = S.chip("baseline")
