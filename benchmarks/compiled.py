@@ -36,7 +36,8 @@ RESULTS = HERE / "results"
 SCENARIOS = tuple(str(ROOT / "scenarios" / f) for f in ("bytedance_ascend.yaml", "bytedance_ascend_rent.yaml"))
 SEEDS = (1, 2)
 
-# run in a child process: python -c WORKER <root> <what> <out> [runs]
+# run in a child process: python -c WORKER <root> rows|time <out> <arg> <benchmarks dir> <flagship>, where <arg> is
+# {"files": [...], "seeds": [...]} as JSON for rows and the number of timed runs for time
 WORKER = r"""
 import dataclasses, gc, json, pickle, statistics, sys, time
 root, what, out = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -49,9 +50,10 @@ from sim.scenario.loader import load_scenario
 compiled = not probe.__file__.endswith(".py")
 if what == "rows":
     rows = {}
-    for f in json.loads(sys.argv[4]):
+    spec = json.loads(sys.argv[4])
+    for f in spec["files"]:
         sc = canonical(load_scenario(f))
-        for seed in (1, 2):
+        for seed in spec["seeds"]:
             w = World(sc, seed)
             w.run()
             for t in w.rec.TABLES:
@@ -113,7 +115,7 @@ def main() -> None:
         print("[compiled] same model: every record table of 2 scenarios x 2 seeds", flush=True)
         got = {}
         for mode, root in roots.items():
-            child(root, "rows", tmp / f"{mode}.pkl", json.dumps(SCENARIOS))
+            child(root, "rows", tmp / f"{mode}.pkl", json.dumps({"files": SCENARIOS, "seeds": SEEDS}))
             got[mode] = pickle.loads((tmp / f"{mode}.pkl").read_bytes())
         if got["interpreted"]["compiled"] or not got["compiled"]["compiled"]:
             _fail("the copies did not load the engine they were meant to (interpreted / compiled)")
@@ -128,11 +130,13 @@ def main() -> None:
                 samples[mode].append(json.loads((tmp / "t.json").read_text()))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    sys.path.insert(0, str(HERE))
+    from ratios import floor_seconds
+
     counts = samples["interpreted"][0]["counts"]
 
     def floor(u: dict) -> float:
-        return (counts["events"] * u["event_s"] + counts["draws"] * u["draw_s"]
-                + counts["compliance_lookups"] * u["lookup_s"] + counts["rows"] * u["row_s"])
+        return floor_seconds(counts, u)
 
     out: dict = {"commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                           text=True).stdout.strip(),
@@ -153,7 +157,8 @@ def main() -> None:
         f"`python benchmarks/compiled.py --rounds {a.rounds} --runs {a.runs}` · commit {out['commit']} · Python "
         f"{out['python']} · compile {compile_s:.0f} s",
         "",
-        f"- same model: {len(a_rows)} record tables ({n_rows:,} rows; flagship and rent variant, seeds 1-2): "
+        f"- same model: {len(a_rows)} record tables ({n_rows:,} rows; flagship and rent variant, seeds "
+        f"{', '.join(map(str, SEEDS))}): "
         + ("every row equal" if not differ else f"**{len(differ)} tables differ**: " + "; ".join(differ[:5])),
         f"- flagship `env.run` CPU (median over {a.rounds} interleaved rounds of {a.runs} runs): interpreted "
         f"{i['env_run_cpu_s'] * 1000:.0f} ms, compiled {c['env_run_cpu_s'] * 1000:.0f} ms; **{out['speedup']:.2f}x** "

@@ -210,13 +210,18 @@ def unit_costs(n: int = 20_000) -> dict[str, float]:
     return {"event_s": event, "draw_s": draw, "lookup_s": lookup, "row_s": row, "stream_s": stream}
 
 
+def floor_seconds(counts: dict[str, int], units: dict[str, float]) -> float:
+    """The primitive floor: the run's events, draws, compliance look-ups and rows times their bare unit costs."""
+    return (counts["events"] * units["event_s"] + counts["draws"] * units["draw_s"]
+            + counts["compliance_lookups"] * units["lookup_s"] + counts["rows"] * units["row_s"])
+
+
 def floor_ratio(scenario, repeats: int) -> dict:
     counts = primitive_counts(scenario, 1)
     samples = []
     for i in range(repeats):
         units = unit_costs()
-        floor = (counts["events"] * units["event_s"] + counts["draws"] * units["draw_s"]
-                 + counts["compliance_lookups"] * units["lookup_s"] + counts["rows"] * units["row_s"])
+        floor = floor_seconds(counts, units)
         streams = counts["streams"] * units["stream_s"]
         env = timed_run(scenario, 1 + (i % 3))["env_run_cpu_s"]
         samples.append({"floor_s": floor, "env_run_cpu_s": env, "ratio": env / floor, "streams_s": streams,
