@@ -114,6 +114,47 @@ def test_ctrl_c_at_any_moment_is_quiet(delay):
     assert out == ""
 
 
+def test_a_ctrl_c_inside_an_import_waits_for_the_import_to_finish(tmp_path):
+    """The CLI's handler (sim.cli._start): a SIGINT that lands while a module is being imported is raised once the
+    import has finished, so no library can turn it into an ImportError (pybind11 does) and carry on without the
+    module.  The module here signals its own process halfway through its body and then runs Python code for 0.2 s:
+    the whole body runs, and the KeyboardInterrupt comes on the first line after the import statement."""
+    (tmp_path / "slow_module.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "t0 = time.perf_counter()\n"
+        "while time.perf_counter() - t0 < 0.2:\n"
+        "    pass\n"
+        "FINISHED = True\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "import sim.cli; sim.cli._start()\n"
+            "try:\n"
+            "    import slow_module\n"
+            "    import time; time.sleep(5)\n"
+            "    print('not interrupted')\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted after the import:', sys.modules['slow_module'].FINISHED)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          env=_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["interrupted after the import: True"]
+
+
+def test_an_error_raised_by_an_interrupt_is_an_interrupt():
+    from sim.cli.main import _caused_by_interrupt
+
+    def extension_start_up() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise ImportError("initialization failed") from ki
+
+    with pytest.raises(ImportError) as info:
+        extension_start_up()
+    assert _caused_by_interrupt(info.value)
+    assert not _caused_by_interrupt(ImportError("no module named x"))
+
+
 def test_numerical_warnings_never_reach_stderr(tmp_path):
     """A spec whose ranges make scipy warn: the problem lines are all that is printed."""
     spec = tmp_path / "s.yaml"

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Callable
+from types import FrameType
 
 #: OpenBLAS's spin, as a power of two of CPU cycles (see :func:`_start`).
 BLAS_SPIN = "20"
@@ -27,6 +29,40 @@ def _start() -> None:
     """
     gc.disable()
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", BLAS_SPIN)
+    _hold_interrupts_during_imports()
+
+
+#: How often (s) an interrupt that arrived during an import asks again whether the import has finished.
+IMPORT_RECHECK_S = 0.02
+_IMPORT_MACHINERY = "<frozen importlib._bootstrap"
+
+
+def _hold_interrupts_during_imports() -> None:
+    """Ctrl-C is raised where it lands, except inside an import: there it waits until the import has finished.
+
+    A KeyboardInterrupt raised while a compiled extension initialises is turned into
+    ``ImportError: initialization failed`` by pybind11 (scipy's, matplotlib's modules), and a library that
+    imports something optionally (``try: import x / except ImportError``) then carries on without it: the
+    command ran to its end as if no Ctrl-C had come, or stopped with an "internal error" (both seen in CI).
+    Here the interrupt is held while any frame of the import machinery is on the stack and re-checked every
+    20 ms (a real-time timer); the first check outside an import raises it, so every later line sees an
+    ordinary KeyboardInterrupt (exit 130, ``interrupted``).  Without ``setitimer`` (not Linux/macOS) Python's
+    own handler stays.
+    """
+    if not hasattr(signal, "setitimer") or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return  # no timer, or a caller chose its own handling (SIG_IGN in a pool worker, a test harness)
+    signal.signal(signal.SIGINT, _on_interrupt)
+    signal.signal(signal.SIGALRM, _on_interrupt)
+
+
+def _on_interrupt(signum: int, frame: FrameType | None) -> None:
+    f = frame
+    while f is not None:
+        if f.f_code.co_filename.startswith(_IMPORT_MACHINERY):
+            signal.setitimer(signal.ITIMER_REAL, IMPORT_RECHECK_S)  # ask again once this import has moved on
+            return
+        f = f.f_back
+    raise KeyboardInterrupt
 
 
 def main() -> None:

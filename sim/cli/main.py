@@ -378,11 +378,27 @@ def main() -> None:
             _say(f"exportsim: cannot write to standard output: {e.strerror or e}")
             code = EXIT_BAD_INPUT
     except Exception as e:  # a bug, not bad input: one line unless debugging
-        code = _internal(e, debug)
+        if _caused_by_interrupt(e):  # e.g. pybind11's ImportError for a Ctrl-C in an extension's start-up
+            code = 130
+            _say("interrupted")
+        else:
+            code = _internal(e, debug)
     if code in (130, 141, EXIT_BAD_INPUT):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while we leave stays quiet too
         _quiet_stdout()  # the interpreter's final flush of a broken stdout must print nothing
     raise SystemExit(code)
+
+
+def _caused_by_interrupt(e: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the exceptions *e* was raised from or while handling."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def _internal(e: BaseException, debug: bool) -> int:
