@@ -102,6 +102,30 @@ def test_pro_rata_vendor_shares_scarce_stock_by_open_orders():
     assert delivered(r, "lab") == 75 and delivered(r, "lab2") == 25
 
 
+def test_a_cloud_cancels_what_a_short_vendor_cannot_fill_as_a_lab_does():
+    """A cloud's monthly purchases (300) and a lab's (100) against a pro-rata vendor making 100 a month: both
+    buyers cancel what waits past 90 days, so open orders stay near three months of each and the lab keeps its
+    quarter of the output, 150 units per half-year ordered, for the whole run.  A cloud that never cancelled
+    (before MODEL_VERSION 12) piled up 200 units a month of orders and took a growing share: the lab's
+    half-years fell 228, 57, 41, 32, 26."""
+    d = micro_world()
+    d["end"] = dt.date(2026, 12, 31)
+    v = d["nodes"]["v"]
+    v.update(initial_inventory={"gpu": 0}, external_supply_per_month={"gpu": 100}, allocation_policy="pro_rata")
+    d["labs"]["lab"]["jobs"] = {}
+    d["labs"]["lab"]["strategy"] = {"review_interval_days": 30, "extra_demand_units_per_month": 100, "reroute": []}
+    d["clouds"] = {"c": {"country": "MY", "purchases_per_month": {"gpu": 300}, "price_usd_per_gpu_hour": {"gpu": 2.0}}}
+    d["edges"]["v-c"] = {"from": "v", "to": "c", "flow": "chips", "lead_time_days": 30}
+    r = run(d)
+    s = r.tables["shipments"]
+    s = s[(s.status == "delivered") & (s.buyer == "lab")]
+    halves = s.groupby((s.order_day // (365.25 / 2)).astype(int))["qty"].sum()
+    assert list(halves.loc[1:4]) == [150, 150, 150, 150]
+    ev = r.tables["events"]
+    cancelled = ev[(ev.kind == "order_cancelled") & (ev.actor == "c")]
+    assert len(cancelled) > 0 and cancelled.day.min() >= 90
+
+
 def test_fcfs_vendor_serves_the_first_order_in_full():
     r = run(two_buyers("fcfs"))
     assert delivered(r, "lab") + delivered(r, "lab2") == 100

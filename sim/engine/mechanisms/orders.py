@@ -188,13 +188,23 @@ def _orderable_now(w: Simulation, lid: str, product: str) -> bool:
 STALE_ORDER_REVIEWS = 3  # an order unfilled for this many reviews (and 90 days at least) is cancelled
 
 
-def cancel_stale_orders(w: Simulation, lid: str) -> None:
-    """Cancel the lab's backorders that have waited too long, so it can re-plan with other suppliers."""
+def cancel_stale_orders(w: Simulation, lid: str, review_interval_days: float | None = None) -> None:
+    """Cancel the buyer's backorders that have waited too long, so it can re-plan with other suppliers.
+
+    Every buyer keeps the same rule: a lab at its reviews, a cloud region at its monthly purchases
+    (*review_interval_days*).  A buyer that never cancelled would pile up years of unfilled orders against a
+    vendor short of supply (a cloud's monthly plan above Huawei's output did: 23-year-old orders in a 30-year
+    run), and under a ``pro_rata`` vendor that pile would claim a growing share of every month's output.  A lab's
+    money for a cancelled order comes back; a cloud's purchases are not paid from a budget here.
+    """
     mine = w.orders_by_buyer.get(lid)
     if not mine:
         return
     now = w.env.now
-    limit = max(90.0, STALE_ORDER_REVIEWS * w.scenario.labs[lid].strategy.review_interval_days)
+    lab = w.scenario.labs.get(lid)
+    if review_interval_days is None:
+        review_interval_days = cast("float", lab.strategy.review_interval_days if lab else MONTH_DAYS)
+    limit = max(90.0, STALE_ORDER_REVIEWS * review_interval_days)
     for vendor in w.backorders:  # the vendors in the order they first had orders (the events' order)
         orders = mine.get(vendor)
         if not orders:
@@ -203,7 +213,8 @@ def cancel_stale_orders(w: Simulation, lid: str) -> None:
         for o in orders:
             if o.qty > 0 and now - o.order_day >= limit:
                 w.pipeline[lid][o.product] -= o.qty
-                w.budget_usd[lid] += o.qty * o.unit_price_usd  # nothing was delivered: the money is not spent
+                if lab is not None:
+                    w.budget_usd[lid] += o.qty * o.unit_price_usd  # nothing was delivered: the money is not spent
                 w.rec.event(now, "order_cancelled", lid, f"{o.product} from {vendor}", o.qty)
                 w.backlog[vendor][o.product] -= o.qty
                 _release(w, o, o.qty)
@@ -447,6 +458,7 @@ def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
     whole = WholeUnits()
     release_day = w.release_day[chip]
     while True:
+        cancel_stale_orders(w, cid, MONTH_DAYS)
         qty = whole.take(series.at(w.env.now) if w.env.now >= release_day else 0.0)
         if qty > 0:
             d = _decide(w, chip, cid, "sale", w.env.now)
