@@ -457,8 +457,11 @@ def run_cloud_purchases(w: Simulation, cid: str, chip: str, steps):
     series = w.series(f"{cid}/purchases/{chip}", steps)
     whole = WholeUnits()
     release_day = w.release_day[chip]
+    # the region's first chip's process cancels for all its chips (they wake together, in this order)
+    cancels = chip == next(iter(w.scenario.clouds[cid].purchases_per_month))
     while True:
-        cancel_stale_orders(w, cid, MONTH_DAYS)
+        if cancels:
+            cancel_stale_orders(w, cid, MONTH_DAYS)
         qty = whole.take(series.at(w.env.now) if w.env.now >= release_day else 0.0)
         if qty > 0:
             d = _decide(w, chip, cid, "sale", w.env.now)
