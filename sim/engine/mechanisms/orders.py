@@ -524,6 +524,8 @@ def allocate(w: Simulation, vendor: str, product: str, round_: bool = False) -> 
     stock = w.inventory[vendor][product]
     queue = w.queues[vendor][product]
     orders = [o for o in queue if o.qty > 0]
+    if len(orders) < len(queue):  # cancelled orders leave now, also when there is nothing to serve: a product
+        queue[:] = orders  # without stock would otherwise keep every order ever cancelled, and scan it each round
     if stock <= 0 or not orders:
         return
     round_total = stock
