@@ -203,7 +203,7 @@ def cancel_stale_orders(w: Simulation, lid: str, review_interval_days: float | N
     now = w.env.now
     lab = w.scenario.labs.get(lid)
     if review_interval_days is None:
-        review_interval_days = cast("float", lab.strategy.review_interval_days if lab else MONTH_DAYS)
+        review_interval_days = lab.strategy.review_interval_days if lab else MONTH_DAYS
     limit = max(90.0, STALE_ORDER_REVIEWS * review_interval_days)
     for vendor in w.backorders:  # the vendors in the order they first had orders (the events' order)
         orders = mine.get(vendor)
