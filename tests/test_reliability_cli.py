@@ -114,30 +114,67 @@ def test_ctrl_c_at_any_moment_is_quiet(delay):
     assert out == ""
 
 
-def test_a_ctrl_c_inside_an_import_waits_for_the_import_to_finish(tmp_path):
-    """The CLI's handler (sim.cli._start): a SIGINT that lands while a module is being imported is raised once the
-    import has finished, so no library can turn it into an ImportError (pybind11 does) and carry on without the
-    module.  The module here signals its own process halfway through its body and then runs Python code for 0.2 s:
-    the whole body runs, and the KeyboardInterrupt comes on the first line after the import statement."""
-    (tmp_path / "slow_module.py").write_text(
-        "import os, signal, time\n"
-        "os.kill(os.getpid(), signal.SIGINT)\n"
-        "t0 = time.perf_counter()\n"
-        "while time.perf_counter() - t0 < 0.2:\n"
-        "    pass\n"
-        "FINISHED = True\n")
-    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+_SELF_SIGNALLING = ("import os, signal, time\n"
+                    "for _ in range({n}):\n"
+                    "    os.kill(os.getpid(), signal.SIGINT)\n"
+                    "t0 = time.perf_counter()\n"
+                    "while time.perf_counter() - t0 < 0.2:\n"
+                    "    pass\n"
+                    "FINISHED = True\n")
+
+
+def _held_probe(tmp_path, module_text: str, body: str) -> list[str]:
+    """Run *body* in a child after ``sim.cli._start()`` (the CLI's handlers), with *module_text* importable as
+    ``slow_module``; its printed lines."""
+    (tmp_path / "slow_module.py").write_text(module_text)
+    code = ("import signal, sys, time; sys.path.insert(0, sys.argv[1])\n"
             "import sim.cli; sim.cli._start()\n"
-            "try:\n"
-            "    import slow_module\n"
-            "    import time; time.sleep(5)\n"
-            "    print('not interrupted')\n"
-            "except KeyboardInterrupt:\n"
-            "    print('interrupted after the import:', sys.modules['slow_module'].FINISHED)\n")
+            "print('alarm before:', signal.getsignal(signal.SIGALRM) is signal.SIG_DFL)\n" + body)
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
                           env=_env())
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["interrupted after the import: True"]
+    return proc.stdout.splitlines()
+
+
+def test_a_ctrl_c_inside_an_import_waits_for_the_import_to_finish(tmp_path):
+    """The CLI's handler (sim.cli._start): a SIGINT that lands while a module is being imported is raised once the
+    import has finished (at the next 50 ms check with no import on the stack), so no library can turn it into an
+    ImportError (pybind11 does) and carry on without the module.  The module signals its own process and then
+    runs Python code for 0.2 s: its whole body runs, and the interrupt comes in the code after the import.
+    SIGALRM, the re-check's timer, is Python's default again before and after the hold."""
+    lines = _held_probe(tmp_path, _SELF_SIGNALLING.format(n=1),
+                        "try:\n"
+                        "    import slow_module\n"
+                        "    time.sleep(5)\n"
+                        "    print('not interrupted')\n"
+                        "except KeyboardInterrupt:\n"
+                        "    print('interrupted after the import:', sys.modules['slow_module'].FINISHED)\n"
+                        "print('alarm after:', signal.getsignal(signal.SIGALRM) is signal.SIG_DFL)\n")
+    assert lines == ["alarm before: True", "interrupted after the import: True", "alarm after: True"]
+
+
+def test_a_second_ctrl_c_inside_an_import_is_raised_at_once(tmp_path):
+    """An import that hangs can still be stopped: the second SIGINT raises inside it."""
+    lines = _held_probe(tmp_path, _SELF_SIGNALLING.format(n=2),
+                        "try:\n"
+                        "    import slow_module\n"
+                        "    print('not interrupted')\n"
+                        "except KeyboardInterrupt:\n"
+                        "    print('interrupted inside the import:', 'slow_module' not in sys.modules)\n"
+                        "print('alarm after:', signal.getsignal(signal.SIGALRM) is signal.SIG_DFL)\n")
+    assert lines == ["alarm before: True", "interrupted inside the import: True", "alarm after: True"]
+
+
+def test_a_held_ctrl_c_is_handed_to_a_process_that_ends_first(tmp_path):
+    """A command that ends within the re-check's 50 ms of a held interrupt: ``release_held_interrupt`` says one
+    was held (the CLI then exits 130) and nothing is raised afterwards."""
+    fast = "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\nFINISHED = True\n"
+    lines = _held_probe(tmp_path, fast,
+                        "import slow_module\n"
+                        "print('held:', sim.cli.release_held_interrupt())\n"
+                        "time.sleep(0.3)\n"
+                        "print('held again:', sim.cli.release_held_interrupt())\n")
+    assert lines == ["alarm before: True", "held: True", "held again: False"]
 
 
 def test_an_error_raised_by_an_interrupt_is_an_interrupt():

@@ -1,9 +1,5 @@
-"""``python -m sim.cli``."""
+"""``python -m sim.cli``: the console script's entry point (see :func:`sim.cli.main`)."""
 
-from sim.cli import _serve, _start
+from sim.cli import main
 
-_start()  # before anything heavy loads: the collector off, OpenBLAS's spin short (see sim.cli._start)
-
-from sim.cli.main import main  # noqa: E402
-
-_serve(main)
+main()

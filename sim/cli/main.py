@@ -383,6 +383,11 @@ def main() -> None:
             _say("interrupted")
         else:
             code = _internal(e, debug)
+    from sim.cli import release_held_interrupt
+
+    if release_held_interrupt() and code != 130:  # a Ctrl-C held in an import that ended the command: still one
+        code = 130
+        _say("interrupted")
     if code in (130, 141, EXIT_BAD_INPUT):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while we leave stays quiet too
         _quiet_stdout()  # the interpreter's final flush of a broken stdout must print nothing

@@ -66,7 +66,7 @@ def test_an_allocation_leaves_no_cancelled_order_in_its_queue(monkeypatch):
     """After every allocation, served or not, the product's queue holds open orders only: a product without stock
     once kept every order ever cancelled against it (Huawei's 910B queue: 1,186 entries, 17 open, after a 30-year
     run), and each round scanned them all, a cost per round growing with the run's length."""
-    from sim.engine.mechanisms import orders
+    from sim.engine.mechanisms import orders, supply
 
     real = orders.allocate
     calls = [0]
@@ -79,5 +79,6 @@ def test_an_allocation_leaves_no_cancelled_order_in_its_queue(monkeypatch):
             assert all(o.qty > 0 for o in w.queues[vendor][product]), (vendor, product, w.env.now)
 
     monkeypatch.setattr(orders, "allocate", checked)
+    monkeypatch.setattr(supply, "allocate", checked)  # stock arriving allocates too (supply imports it by name)
     World(load_scenario(ROOT / "scenarios/bytedance_ascend.yaml"), 3).run()
     assert calls[0] > 100

@@ -104,10 +104,11 @@ def test_pro_rata_vendor_shares_scarce_stock_by_open_orders():
 
 def test_a_cloud_cancels_what_a_short_vendor_cannot_fill_as_a_lab_does():
     """A cloud's monthly purchases (300) and a lab's (100) against a pro-rata vendor making 100 a month: both
-    buyers cancel what waits past 90 days, so open orders stay near three months of each and the lab keeps its
-    quarter of the output, 150 units per half-year ordered, for the whole run.  A cloud that never cancelled
-    (before MODEL_VERSION 12) piled up 200 units a month of orders and took a growing share: the lab's
-    half-years fell 228, 57, 41, 32, 26."""
+    buyers cancel what waits three monthly reviews (91 days), so open orders stay near three months of each and the
+    lab keeps its quarter of the output, 150 units for each half-year's orders, in every half-year between the
+    first (which also drains the start's queue) and the last (cut by the run's end).  A cloud that never
+    cancelled (before MODEL_VERSION 12) piled up 200 units a month of orders and took a growing share: the lab's
+    half-years 1-4 got 57, 41, 32, 26."""
     d = micro_world()
     d["end"] = dt.date(2026, 12, 31)
     v = d["nodes"]["v"]
