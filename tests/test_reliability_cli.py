@@ -128,7 +128,7 @@ def _held_probe(tmp_path, module_text: str, body: str) -> list[str]:
     ``slow_module``; its printed lines."""
     (tmp_path / "slow_module.py").write_text(module_text)
     code = ("import signal, sys, time; sys.path.insert(0, sys.argv[1])\n"
-            "import sim.cli; sim.cli._start()\n"
+            "import sim.cli, sim.cli.interrupts; sim.cli._start()\n"
             "print('alarm before:', signal.getsignal(signal.SIGALRM) is signal.SIG_DFL)\n" + body)
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
                           env=_env())
@@ -171,9 +171,9 @@ def test_a_held_ctrl_c_is_handed_to_a_process_that_ends_first(tmp_path):
     fast = "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\nFINISHED = True\n"
     lines = _held_probe(tmp_path, fast,
                         "import slow_module\n"
-                        "print('held:', sim.cli.release_held_interrupt())\n"
+                        "print('held:', sim.cli.interrupts.release_held_interrupt())\n"
                         "time.sleep(0.3)\n"
-                        "print('held again:', sim.cli.release_held_interrupt())\n")
+                        "print('held again:', sim.cli.interrupts.release_held_interrupt())\n")
     assert lines == ["alarm before: True", "held: True", "held again: False"]
 
 

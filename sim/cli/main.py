@@ -383,7 +383,7 @@ def main() -> None:
             _say("interrupted")
         else:
             code = _internal(e, debug)
-    from sim.cli import release_held_interrupt
+    from sim.cli.interrupts import release_held_interrupt
 
     if release_held_interrupt() and code != 130:  # a Ctrl-C held in an import that ended the command: still one
         code = 130
