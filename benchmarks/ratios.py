@@ -315,6 +315,7 @@ def _calls(scenario, seed: int = 1, from_day: float = 0.0) -> tuple[dict[str, in
 
 
 HOT_SHARE = 0.005  # a hot function: at least this share of the model's own time in the smaller member of a step
+PER_CALL_MIN_CALLS = 200  # own time per call is compared only for functions called this often at both ends
 
 
 GROWTH_LABELS = {
@@ -396,7 +397,7 @@ def call_growth(quick: bool) -> dict:
         steps = []
         n_hot = []
         for i in range(len(ss) - 1):
-            (a, (ca, oa, ea)), (b, (cb, _ob, eb)) = (ss[i], counted[i]), (ss[i + 1], counted[i + 1])
+            (a, (ca, oa, ea)), (b, (cb, ob, eb)) = (ss[i], counted[i]), (ss[i + 1], counted[i + 1])
             total = sum(oa.values()) or 1.0
             hot = sorted(k for k, t in oa.items() if t / total >= HOT_SHARE)  # hot at the step's own start
             n_hot.append(len(hot))
@@ -409,17 +410,27 @@ def call_growth(quick: bool) -> dict:
                 raw = {k: (cb.get(k, 0) / ca[k]) ** per for k in hot if ca.get(k)}
             events = (eb / ea) ** per
             worst = max(raw, key=raw.__getitem__)
+            # own CPU per call (cProfile's, timed): a scan inside a function (a list that keeps growing) shows
+            # here, not in its call count (the allocation queue that kept cancelled orders did)
+            per_call = {k: ((ob[k] / cb[k]) / (oa[k] / ca[k])) ** per for k in hot
+                        if ca.get(k, 0) >= PER_CALL_MIN_CALLS and cb.get(k, 0) >= PER_CALL_MIN_CALLS and oa[k] > 0}
+            slowest = max(per_call, key=per_call.__getitem__) if per_call else None
             steps.append({"from": a, "to": b, "max_ratio": raw[worst], "function": worst, "events_ratio": events,
                           "max_ratio_per_event": raw[worst] / events, "calls": [ca[worst], cb.get(worst, 0)],
-                          "hot_functions": len(hot)})
+                          "hot_functions": len(hot),
+                          "per_call_max": per_call[slowest] if slowest else None, "per_call_function": slowest})
         if fam == "horizon":  # the flagship's world ramps up from 2022 to its end (rentals from 2024, budgets
             # growing): doublings below its own horizon compare a quiet start with a busy middle, not a longer run
             years = (base["end"] - base["start"]).days / 365.25
             steps = [s for s in steps if s["from"] >= years * 0.99] or steps
         worst_step = max(steps, key=lambda s: s["max_ratio"])
+        timed = [s for s in steps if s["per_call_max"] is not None]
+        slow_step = max(timed, key=lambda s: s["per_call_max"]) if timed else None
         out[fam] = {"sizes": ss, "hot_functions": max(n_hot), "steps": steps, "max_ratio": worst_step["max_ratio"],
                     "function": worst_step["function"], "events_ratio": worst_step["events_ratio"],
-                    "max_ratio_per_event": max(s["max_ratio_per_event"] for s in steps), "seeds": list(seeds)}
+                    "max_ratio_per_event": max(s["max_ratio_per_event"] for s in steps), "seeds": list(seeds),
+                    "per_call_max": slow_step["per_call_max"] if slow_step else None,
+                    "per_call_function": slow_step["per_call_function"] if slow_step else None}
     return out
 
 
@@ -476,3 +487,13 @@ def goal_rows(r: dict, add) -> None:
             f"×{g['events_ratio']:.2f} in that step; per event the largest growth is "
             f"×{g['max_ratio_per_event']:.2f} (work growing faster than the simulated activity)", "<= 2.2x",
             g["max_ratio"] <= 2.2)
+    timed = {fam: g for fam, g in r["call_growth"].items() if g.get("per_call_max") is not None}
+    if timed:
+        fam = max(timed, key=lambda f: timed[f]["per_call_max"])
+        g = timed[fam]
+        each = ", ".join(f"{f} ×{x['per_call_max']:.2f}" for f, x in timed.items())
+        add("run cost", "own CPU per call of the hot functions per doubling, largest over the families (context: "
+            "a scan inside a function shows here, not in its call count)", g["per_call_max"],
+            f"×{g['per_call_max']:.2f}", f"largest: {g['per_call_function']} in {fam}; by family: {each} "
+            f"(cProfile own time, functions called at least {PER_CALL_MIN_CALLS} times at both ends; timed, so "
+            "noisy)", "–", None)
