@@ -488,12 +488,14 @@ def goal_rows(r: dict, add) -> None:
             f"×{g['max_ratio_per_event']:.2f} (work growing faster than the simulated activity)", "<= 2.2x",
             g["max_ratio"] <= 2.2)
     timed = {fam: g for fam, g in r["call_growth"].items() if g.get("per_call_max") is not None}
-    if timed:
-        fam = max(timed, key=lambda f: timed[f]["per_call_max"])
-        g = timed[fam]
-        each = ", ".join(f"{f} ×{x['per_call_max']:.2f}" for f, x in timed.items())
-        add("run cost", "own CPU per call of the hot functions per doubling, largest over the families (context: "
-            "a scan inside a function shows here, not in its call count)", g["per_call_max"],
-            f"×{g['per_call_max']:.2f}", f"largest: {g['per_call_function']} in {fam}; by family: {each} "
-            f"(cProfile own time, functions called at least {PER_CALL_MIN_CALLS} times at both ends; timed, so "
-            "noisy)", "–", None)
+    w = timed.get("window")
+    if w is not None:  # the control with the world fixed and only time growing: a scan that grows with the run
+        # shows here; families that enlarge the world grow the work per call of every function that walks it
+        others = ", ".join(f"{f} ×{x['per_call_max']:.2f} ({x['per_call_function']})"
+                           for f, x in timed.items() if f != "window")
+        add("run cost", "own CPU per call of the hot functions per doubling of the window (context: a scan "
+            "inside a function shows here, not in its call count)", w["per_call_max"], f"×{w['per_call_max']:.2f}",
+            f"largest: {w['per_call_function']} (cProfile own time, functions called at least {PER_CALL_MIN_CALLS} "
+            f"times at both ends; timed, so noisy); the other families, which enlarge the world, grow the work "
+            f"per call of what walks it (monthly snapshots and upkeep over every owner, matching over every "
+            f"covering rule) and the uniform blocks double by design: {others}", "–", None)
