@@ -11,7 +11,7 @@ from types import FrameType
 #: How often (s) an interrupt that arrived during an import asks again whether the import has finished.
 IMPORT_RECHECK_S = 0.05
 _IMPORT_MACHINERY = "<frozen importlib._bootstrap"
-#: While an interrupt is held: the SIGALRM handler to put back once it is raised (None: nothing held).
+#: While an interrupt is held, one item: the SIGALRM handler to put back once it is raised (empty: nothing held).
 _held: list = []
 
 
@@ -72,5 +72,4 @@ def release_held_interrupt() -> bool:
     signal.setitimer(signal.ITIMER_REAL, 0)
     previous = _held.pop()
     signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
-    _held.clear()
     return True
