@@ -53,6 +53,9 @@ class World:
         self.dies_coming: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # dies on their way
         self.fleet: dict[str, dict[str, FleetLine]] = defaultdict(lambda: defaultdict(FleetLine))
         self.backorders: dict[str, list[Order]] = defaultdict(list)
+        # a vendor's list is tidied of filled orders when it reaches this length (twice its open orders at the
+        # last tidy): an fcfs vendor has no allocation round to tidy it, and kept every order it ever filled
+        self.backorders_tidy_at: dict[str, int] = defaultdict(int)
         # the same orders by buyer and vendor, in arrival order (a lab's review reads its own, not every buyer's)
         self.orders_by_buyer: dict[str, dict[str, list[Order]]] = defaultdict(lambda: defaultdict(list))
         # units on open orders by vendor and product: the sum of backorders' qty, kept with every change to it
@@ -90,7 +93,9 @@ class World:
         self.open_lots: dict[int, tuple] = {}  # lots shipped and not yet delivered
         self.denied_open: dict[tuple, int] = {}  # (lab, reason, product) -> denied demand already counted
         self.import_noted: set[tuple] = set()  # import bars already recorded
-        self.import_reviews: dict[tuple, tuple[str, float]] = {}  # (buyer, product, rule, period) -> verdict
+        # (buyer, product, rule) -> (review period, verdict): only the current period's review is kept (a buyer
+        # re-applies each period, so an older verdict is never read again)
+        self.import_reviews: dict[tuple, tuple[int, tuple[str, float]]] = {}
         self.rental_seq = 0
         self.open_rentals: dict[int, tuple] = {}  # id(request) -> (region, chip, request)
         self.jobs_started: set[tuple[str, str]] = set()

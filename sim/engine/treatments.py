@@ -191,12 +191,14 @@ class LicenseHandler(Handler):
             return "barred", 0.0
         # a domestic review decided once per buyer, product and review period (the buyer re-applies next period)
         period = int(w.env.now // max(w.scenario.labs[buyer].strategy.review_interval_days, 1.0)) if buyer in w.scenario.labs else 0
-        key = (buyer, product, d.rule, period)
-        verdict = w.import_reviews.get(key)
-        if verdict is None:
-            ok = w.rng.random(f"licence/import/{d.rule}/{buyer}") < _approval(w, d)
-            hold = w.sample(f"licence/import_review/{d.rule}/{buyer}", d.spec.review_days) if ok else 0.0
-            verdict = w.import_reviews[key] = ("ok" if ok else "refused", hold)
+        key = (buyer, product, d.rule)
+        found = w.import_reviews.get(key)
+        if found is not None and found[0] == period:
+            return found[1]
+        ok = w.rng.random(f"licence/import/{d.rule}/{buyer}") < _approval(w, d)
+        hold = w.sample(f"licence/import_review/{d.rule}/{buyer}", d.spec.review_days) if ok else 0.0
+        verdict: tuple[str, float] = ("ok" if ok else "refused", hold)
+        w.import_reviews[key] = (period, verdict)
         return verdict
 
 

@@ -82,3 +82,59 @@ def test_an_allocation_leaves_no_cancelled_order_in_its_queue(monkeypatch):
     monkeypatch.setattr(supply, "allocate", checked)  # stock arriving allocates too (supply imports it by name)
     World(load_scenario(ROOT / "scenarios/bytedance_ascend.yaml"), 3).run()
     assert calls[0] > 100
+
+
+def test_an_import_review_is_kept_for_its_period_only(monkeypatch):
+    """A domestic import review is decided once per buyer, product, rule and review period and asked again for
+    every lot of the period; the world keeps the current period's verdict only (it kept every period's, a store
+    growing with the run's length: 264 entries in the flagship's six years, 2,330 in thirty)."""
+    from sim.engine import treatments
+
+    real = treatments.LicenseHandler.at_import
+    seen: dict[tuple, tuple] = {}
+    calls = [0]
+
+    def checked(self, w, d, buyer, product):
+        verdict = real(self, w, d, buyer, product)
+        lab = w.scenario.labs.get(buyer)
+        period = int(w.env.now // max(lab.strategy.review_interval_days, 1.0)) if lab else 0
+        key = (buyer, product, d.rule, period)
+        if verdict[0] != "barred":
+            calls[0] += 1
+            assert seen.setdefault(key, verdict) == verdict, key  # the same answer all period
+            assert len(w.import_reviews) <= len({k[:3] for k in seen}), w.env.now
+        return verdict
+
+    monkeypatch.setattr(treatments.LicenseHandler, "at_import", checked)
+    World(load_scenario(ROOT / "scenarios/bytedance_ascend.yaml"), 3).run()
+    assert calls[0] > len(seen) > len({k[:3] for k in seen})  # verdicts were re-read, and over several periods
+
+
+def test_an_fcfs_vendor_keeps_a_bounded_list_of_orders(monkeypatch):
+    """A first-come vendor has no allocation round to tidy its list of orders: it kept every order it ever
+    filled (a list growing with the run's length). Now it is tidied whenever it doubles: it never holds more
+    than twice the most orders ever open at once, plus a few, however many were filled."""
+    from tests.engine.conftest import build, micro_world
+
+    d = micro_world()
+    d["end"] = d["end"].replace(year=2039)
+    d["nodes"]["v"]["initial_inventory"] = {"gpu": 0}
+    d["nodes"]["v"]["external_supply_per_month"] = {"gpu": 100}
+    d["labs"]["lab"]["jobs"] = {}
+    d["labs"]["lab"]["strategy"] = {"review_interval_days": 30, "extra_demand_units_per_month": 50}
+    most_open = [0]
+    longest = [0]
+    real = fleet.snapshot
+
+    def checked(w):
+        _check(w)
+        most_open[0] = max(most_open[0], sum(1 for o in w.backorders["v"] if o.qty > 0))
+        longest[0] = max(longest[0], len(w.backorders["v"]))
+        real(w)
+
+    monkeypatch.setattr(fleet, "snapshot", checked)
+    w = World(build(d), 1).run()
+    assert w.scenario.nodes["v"].allocation_policy == "fcfs"
+    filled = len(w.rec.shipments)
+    assert filled > 150  # monthly orders over 16 years, served as supply comes
+    assert longest[0] <= 2 * most_open[0] + 17 < filled

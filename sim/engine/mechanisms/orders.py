@@ -496,7 +496,11 @@ def _submit_later(w: Simulation, order: Order, hold_days: float):
 
 def _queue(w: Simulation, order: Order) -> None:
     vendor = w.scenario.chips[order.product].vendor
-    w.backorders[vendor].append(order)
+    listed = w.backorders[vendor]
+    listed.append(order)
+    if len(listed) >= w.backorders_tidy_at[vendor]:  # filled orders leave (amortised: once per doubling)
+        listed[:] = [o for o in listed if o.qty > 0]
+        w.backorders_tidy_at[vendor] = 2 * len(listed) + 16
     w.orders_by_buyer[order.buyer][vendor].append(order)
     w.queues[vendor][order.product].append(order)
     w.backlog[vendor][order.product] += order.qty
