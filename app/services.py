@@ -930,15 +930,18 @@ def _calibration_stamp(path: str) -> float:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _calibration_cached(path: str, stamp: float) -> dict:
+def _calibration_cached(path: str, stamp: float, model: str) -> dict:
     from sim.experiments.calibration_report import summarise
 
     return summarise(path)
 
 
 def calibration_summary(path: str) -> dict:
-    """Everything ``exportsim calibrate --report`` shows, as plain data (cached until the store changes)."""
-    return _calibration_cached(str(path), _calibration_stamp(str(path)))
+    """Everything ``exportsim calibrate --report`` shows, as plain data (cached until the store or the model
+    changes: the report says whether the posterior was fitted by the model now running)."""
+    from sim.engine.version import model_fingerprint
+
+    return _calibration_cached(str(path), _calibration_stamp(str(path)), model_fingerprint())
 
 
 def calibration_label(path: str) -> str:

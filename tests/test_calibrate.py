@@ -298,3 +298,32 @@ def test_a_sweep_on_the_posterior_applies_draw_i_to_sample_i(synthetic_store, tm
     assert paths[-1] == "labs.lab-cn.jobs.job1.mfu.ascend910b" and "nodes.smic.wafer_starts_per_month" in paths
     rep = run_sweep(ls, tmp_path / "store", executor="serial")
     assert rep.done == 3 and rep.failed == 0
+
+
+def test_a_posterior_from_edited_source_is_told_apart_from_one_of_another_model_version(synthetic_store,
+                                                                                        monkeypatch):
+    """The fingerprint is MODEL_VERSION plus a hash of the source: an edit that keeps every golden output (same
+    MODEL_VERSION) is not reported as the model changing; another MODEL_VERSION is, with "recalibrate"."""
+    from sim.engine import version
+    from sim.reports.briefing import build, collect
+
+    assert version.fingerprint_change("12-aaaaaaaaaaaa", "12-aaaaaaaaaaaa") is None
+    assert version.fingerprint_change("12-aaaaaaaaaaaa", "12-bbbbbbbbbbbb") == "source"
+    assert version.fingerprint_change("4-aaaaaaaaaaaa", "12-aaaaaaaaaaaa") == "version"
+    assert version.fingerprint_change("1-aaaaaaaaaaaa", "12-aaaaaaaaaaaa") == "version"  # not a prefix match
+    assert version.fingerprint_change(None, "12-aaaaaaaaaaaa") == "version"
+
+    _, root, _ = synthetic_store
+    post = Posterior.load(root)
+    fitted_version = post.fingerprint.split("-", 1)[0]
+    assert post.model_warning() is None  # fitted by this very source
+    monkeypatch.setattr(version, "model_fingerprint", lambda: f"{fitted_version}-ffffffffffff")
+    assert "expected to hold" in post.model_warning() and "recalibrate" not in post.model_warning()
+    md = build(collect(str(DATA / "tiny.yaml"), "policy", 2, None, posterior=root, backtest=False)).render(
+        "md", "brief")["brief.md"].decode()
+    assert "expected to hold" in md and "recalibrate" not in md
+    monkeypatch.setattr(version, "model_fingerprint", lambda: f"{int(fitted_version) + 1}-ffffffffffff")
+    assert "recalibrate before relying on it" in post.model_warning()
+    md = build(collect(str(DATA / "tiny.yaml"), "policy", 2, None, posterior=root, backtest=False)).render(
+        "md", "brief")["brief.md"].decode()
+    assert "recalibrate before relying on it" in md

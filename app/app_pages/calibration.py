@@ -29,9 +29,13 @@ cols[3].metric("Particles / ESS", f"{rep['particles']} / {rep['ess']:.0f}",
                     f"{rep['predictive_runs']} predictive runs.")
 st.caption(f"**{rep['name']}** · cut-off {rep['cutoff']} · base {rep['base_file']} · {rep['status']} "
            f"({rep['stopped_because']}) · model {rep['model_fingerprint']}")
-if not rep["model_matches"]:
+if rep.get("model_change") == "source":
+    st.info(f"This posterior was fitted under model {rep['model_fingerprint']}; the engine's source is now "
+            f"{rep['model_fingerprint_now']}, with the same MODEL_VERSION (the golden runs are unchanged), so "
+            "the fit is expected to hold.")
+elif rep.get("model_change") == "version":
     st.warning(f"This posterior was fitted under model {rep['model_fingerprint']}; the model is now "
-               f"{rep['model_fingerprint_now']}. Recalibrate before relying on it.")
+               f"{rep['model_fingerprint_now']}, whose outputs differ. Recalibrate before relying on it.")
 
 st.subheader("Observables vs posterior predictive")
 st.plotly_chart(figs["overview"], key="cal_overview")

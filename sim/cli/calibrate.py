@@ -77,7 +77,10 @@ def print_report(rep: dict) -> None:
 
     from sim.experiments.calibration_report import unreachable_sentence
 
-    match = "" if rep["model_matches"] else f" [red](the model is now {rep['model_fingerprint_now']})[/]"
+    change = rep.get("model_change")
+    match = ("" if change is None else
+             f" [yellow](the source is now {rep['model_fingerprint_now']}, the same MODEL_VERSION)[/]"
+             if change == "source" else f" [red](the model is now {rep['model_fingerprint_now']}: recalibrate)[/]")
     out.print(Text.assemble(("calibration ", ""), (str(rep["name"]), "bold"), f" ({rep['store']}): {rep['status']}; "
                             f"{rep.get('stopped_because') or ''}"), highlight=False)
     out.print(f"model {rep['model_fingerprint']}{match}; cut-off {rep['cutoff']}; {len(rep['generations'])} "

@@ -35,4 +35,19 @@ def model_fingerprint() -> str:
     return f"{MODEL_VERSION}-{source_hash()[:12]}"
 
 
-__all__ = ["MODEL_VERSION", "model_fingerprint", "source_hash"]
+def fingerprint_change(made_by: str | None, now: str | None = None) -> str | None:
+    """How the model now differs from the one that made a stored result (*made_by*, a fingerprint).
+
+    None: the same fingerprint.  ``"source"``: the same MODEL_VERSION with edited source (the golden runs' outputs
+    are unchanged, so a result made before is expected to hold).  ``"version"``: another MODEL_VERSION (or no
+    fingerprint recorded): the outputs have changed since.
+    """
+    now = model_fingerprint() if now is None else now
+    if made_by == now:
+        return None
+    if made_by and made_by.split("-", 1)[0] == now.split("-", 1)[0]:
+        return "source"
+    return "version"
+
+
+__all__ = ["MODEL_VERSION", "fingerprint_change", "model_fingerprint", "source_hash"]

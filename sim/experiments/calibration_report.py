@@ -135,7 +135,7 @@ def summarise(store: str | os.PathLike | CalibrationStore) -> dict:
     """Everything ``exportsim calibrate --report`` shows, as plain data (see the module doc)."""
     from scipy import stats
 
-    from sim.engine.version import model_fingerprint
+    from sim.engine.version import fingerprint_change, model_fingerprint
 
     cs = store if isinstance(store, CalibrationStore) else CalibrationStore.load(store)
     post = cs.posterior
@@ -254,7 +254,8 @@ def summarise(store: str | os.PathLike | CalibrationStore) -> dict:
         "stopped_because": cs.meta.get("stopped_because"), "cutoff": cs.meta.get("cutoff"),
         "base_file": cs.meta.get("base_file"), "observed_file": cs.meta.get("observed_file"),
         "model_fingerprint": cs.meta.get("model_fingerprint"), "model_fingerprint_now": now,
-        "model_matches": cs.meta.get("model_fingerprint") == now, "pyabc": cs.meta.get("pyabc"),
+        "model_matches": cs.meta.get("model_fingerprint") == now,
+        "model_change": fingerprint_change(cs.meta.get("model_fingerprint"), now), "pyabc": cs.meta.get("pyabc"),
         "particles": int(len(post)), "ess": ess, "simulations": int(sum(g["samples"] for g in gens)),
         "generations": gens, "predictive_runs": int(len(pred)) if pred is not None else 0,
         "inputs": inputs, "correlation": {"inputs": names, "matrix": [[float(v) for v in r] for r in corr]},

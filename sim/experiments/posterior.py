@@ -237,12 +237,17 @@ class Posterior:
 
     def model_warning(self) -> str | None:
         """Why the posterior may not fit the current model (None when the fingerprints agree)."""
-        from sim.engine.version import model_fingerprint
+        from sim.engine.version import fingerprint_change, model_fingerprint
 
         now = model_fingerprint()
-        if now != self.fingerprint:
-            return (f"posterior '{self.name}' was fitted under model {self.fingerprint}; the model is now {now} "
-                    "(recalibrate to be sure it still fits)")
+        change = fingerprint_change(self.fingerprint, now)
+        if change == "source":
+            return (f"posterior '{self.name}' was fitted under model {self.fingerprint}; the engine's source has "
+                    f"changed since ({now}) but not its MODEL_VERSION (the golden runs are unchanged), so the fit "
+                    "is expected to hold")
+        if change == "version":
+            return (f"posterior '{self.name}' was fitted under model {self.fingerprint}; the model is now {now}, "
+                    "whose outputs differ (recalibrate before relying on it)")
         return None
 
     def draws(self, n: int, seed: int = 0) -> pd.DataFrame:

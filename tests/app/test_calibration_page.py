@@ -58,3 +58,19 @@ def test_run_and_compare_switch_to_the_posterior(cal_app):
     at.button(key="cmp_run").click().run()
     assert not at.exception
     assert any("(calibrated)" in h.value for h in at.subheader)
+
+
+def test_calibration_page_tells_edited_source_from_another_model_version(cal_app, store, monkeypatch):
+    import json
+
+    from sim.engine import version
+
+    fitted = json.loads((store / "calibration.json").read_text())["model_fingerprint"].split("-", 1)[0]
+    monkeypatch.setattr(version, "model_fingerprint", lambda: f"{fitted}-ffffffffffff")
+    at = cal_app.run()
+    at.switch_page("app_pages/calibration.py").run()
+    assert not at.exception and not at.warning
+    assert any("expected to hold" in i.value for i in at.info)
+    monkeypatch.setattr(version, "model_fingerprint", lambda: f"{int(fitted) + 1}-ffffffffffff")
+    at.switch_page("app_pages/calibration.py").run()
+    assert any("Recalibrate before relying on it" in w.value for w in at.warning)

@@ -388,7 +388,8 @@ def _posterior_inputs(s: Scenario, store: str | Path, replications: int, first: 
         except ValueError:
             missing.append(name)
     info = {"store": str(store), "name": post.name, "model": post.fingerprint,
-            "model_now": rep["model_fingerprint_now"], "cutoff": rep["cutoff"], "pinned": rep["pinned"],
+            "model_now": rep["model_fingerprint_now"], "model_change": rep["model_change"],
+            "cutoff": rep["cutoff"], "pinned": rep["pinned"],
             "at_prior": rep["at_prior"], "missing": missing,
             "inputs": post.names, "particles": len(post.particles), "ess": post.ess,
             "held_out": rep["coverage"]["held_out"]}

@@ -270,10 +270,13 @@ def _posterior_sentence(data: BriefingData, L: Ledger) -> list:
                       store=pst.get("store")), " held-out published figures."]
     if pst.get("missing"):
         out += [" Not in this scenario, so not applied: ", names("missing", pst["missing"]), "."]
-    if pst.get("model") != pst.get("model_now"):
-        out += [" The posterior was fitted under model ", L.text("posterior.model", str(pst.get("model")), "posterior",
-                                                                 what="model", store=pst.get("store")),
-                ", not the current one: recalibrate before relying on it."]
+    change = pst.get("model_change", None if pst.get("model") == pst.get("model_now") else "version")
+    if change is not None:
+        fitted = L.text("posterior.model", str(pst.get("model")), "posterior", what="model", store=pst.get("store"))
+        out += [" The posterior was fitted under model ", fitted,
+                (": the engine's source has changed since, not its model version (the golden runs are unchanged), "
+                 "so the fit is expected to hold." if change == "source"
+                 else ", not the current one: recalibrate before relying on it.")]
     return out
 
 
