@@ -65,15 +65,16 @@ def test_ratios_section_reports_issue_18_figures(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-2000:]
     data = json.loads((out / "bench.json").read_text())
     ratios = data["ratios"]
-    for key in ("kpi_overhead", "load_vs_run", "floor", "sweep_cpu", "call_growth"):
+    for key in ("kpi_overhead", "load_vs_run", "floor", "sweep_cpu", "calibration_cpu", "call_growth"):
         assert key in ratios, key
     counts = ratios["floor"]["counts"]
     assert min(counts.values()) > 0  # events, draws, compliance look-ups and rows all counted
     assert set(ratios["call_growth"]) == {"labs", "supplied", "market", "rules", "horizon", "window"}
     rows = [g for g in data["goals"] if g["area"] == "run cost"]
-    assert len(rows) == 12  # 10 with a goal; as context, the floor with the run's named streams counted and
+    assert len(rows) == 13  # 11 with a goal; as context, the floor with the run's named streams counted and
     for g in rows:  # the growth of own CPU per call
         assert g["value"] > 0 and g["goal"]
     assert sum(g["met"] is None for g in rows) == 2 and counts["streams"] > 0
+    assert ratios["calibration_cpu"]["runs"] > 20 and ratios["calibration_cpu"]["ratio"] > 1
     per_call = {fam: g["per_call_max"] for fam, g in ratios["call_growth"].items()}
     assert all(x is None or x > 0 for x in per_call.values()) and any(x is not None for x in per_call.values())

@@ -9,22 +9,19 @@ median and 10-90 % band next to the published range.  Nothing here is tuned: a m
 
 from __future__ import annotations
 
-import ast
 import math
-import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from pydantic import ValidationError
 
-from sim.results.result import RunResult
+from sim.results.measures import columns, expression_problem, measure
 from sim.results.simulation import Simulation
 from sim.scenario.loader import LoadProblem, ScenarioError, load_scenario
-from sim.schema.observed import Measure, Observable, ObservedFile
+from sim.schema.observed import Observable, ObservedFile
 
 DEFAULT_OBSERVED = Path("scenarios/observed.yaml")
 _EXPR_OK = re.compile(r"^[A-Za-z0-9_ .+\-*/()]+$")
@@ -83,12 +80,12 @@ def load_observed(path: str | Path = DEFAULT_OBSERVED) -> ObservedFile:
             problems.append(LoadProblem(shown, line, f"observables.{oid}.compute.scenario",
                                         f"no scenario file '{obs.compute.scenario}'"))
         if obs.compute.table is not None:
-            why = _expression_problem(obs.compute.value, obs.compute.table)
+            why = expression_problem(obs.compute.value, obs.compute.table)
             if why:
                 line = lines.get(("observables", oid, "compute", "value"), 1)
                 problems.append(LoadProblem(shown, line, f"observables.{oid}.compute.value", why))
             for col in obs.compute.where:
-                if col not in _columns(obs.compute.table):
+                if col not in columns(obs.compute.table):
                     line = lines.get(("observables", oid, "compute", "where", col), 1)
                     problems.append(LoadProblem(shown, line, f"observables.{oid}.compute.where.{col}",
                                                 f"table '{obs.compute.table}' has no column '{col}'"))
@@ -97,93 +94,6 @@ def load_observed(path: str | Path = DEFAULT_OBSERVED) -> ObservedFile:
     return observed
 
 
-def _columns(table: str) -> set[str]:
-    """Columns of a run table (from its row type)."""
-    import dataclasses
-
-    from sim.results.metrics import ROW_TYPES
-
-    row = ROW_TYPES.get(table)
-    return {"run_id"} | ({f.name for f in dataclasses.fields(row)} if row else set())
-
-
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-
-
-def _expression_problem(expr: str, table: str) -> str | None:
-    """Why *expr* is not an arithmetic expression over *table*'s columns (None when it is)."""
-    try:
-        tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
-        return f"not an arithmetic expression: '{expr}'"
-    cols = _columns(table)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.USub, ast.UAdd, *_OPS)):
-            continue
-        if isinstance(node, ast.Name) and node.id in cols:
-            continue
-        if isinstance(node, ast.Name):
-            return f"table '{table}' has no column '{node.id}'"
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            continue
-        if isinstance(node, ast.Load):
-            continue
-        return "only column names, numbers, + - * / and parentheses are allowed"
-    return None
-
-
-def _evaluate(node: ast.AST, df: pd.DataFrame):
-    """Evaluate a checked arithmetic expression over the frame's columns (no eval, no attribute access)."""
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body, df)
-    if isinstance(node, ast.Name):
-        return pd.to_numeric(df[node.id], errors="coerce")
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):  # the AST check allows numbers only
-        return float(node.value)
-    if isinstance(node, ast.UnaryOp):
-        v = _evaluate(node.operand, df)
-        return -v if isinstance(node.op, ast.USub) else v
-    if isinstance(node, ast.BinOp):
-        return _OPS[type(node.op)](_evaluate(node.left, df), _evaluate(node.right, df))
-    raise ValueError("unsupported expression")
-
-
-def measure(result: RunResult, m: Measure, scenario_start) -> float:
-    """The observable's value in one run (NaN when it cannot be computed, e.g. no matching rows)."""
-    if m.kpi is not None:
-        v = result.kpis.get(m.kpi, math.nan)
-        return float(v) * m.scale
-    assert m.table is not None  # a measure names a KPI or a table (schema)
-    df = result.tables[m.table]
-    for col, allowed in m.where.items():
-        if col not in df.columns:
-            raise KeyError(f"table '{m.table}' has no column '{col}'")
-        df = df[df[col].isin(allowed)]
-    if m.window is not None:
-        if m.day_column not in df.columns:
-            raise KeyError(f"table '{m.table}' has no column '{m.day_column}'")
-        day = pd.to_numeric(df[m.day_column], errors="coerce")
-        keep = day.notna()
-        if m.window.start is not None:
-            keep &= day >= (m.window.start - scenario_start).days
-        if m.window.end is not None:
-            keep &= day < (m.window.end - scenario_start).days
-        df = df[keep]
-    if m.aggregate == "count":
-        return float(len(df)) * m.scale
-    if len(df) == 0:
-        return 0.0 if m.aggregate == "sum" else math.nan
-    if m.value in df.columns:
-        values = pd.to_numeric(df[m.value], errors="coerce")
-    else:
-        problem = _expression_problem(m.value, m.table)
-        if problem:
-            raise ValueError(problem)
-        values = _evaluate(ast.parse(m.value, mode="eval"), df)
-    values = pd.Series(values, dtype="float64")
-    agg = {"sum": values.sum, "mean": values.mean, "median": values.median, "max": values.max,
-           "min": values.min, "last": lambda: values.iloc[-1]}[m.aggregate]
-    return float(agg()) * m.scale
 
 
 def backtest(

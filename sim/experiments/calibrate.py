@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from sim.experiments.backtest import load_observed, measure
+from sim.experiments.backtest import load_observed
 from sim.experiments.posterior import (
     ABC_DB,
     GENERATIONS,
@@ -69,6 +69,7 @@ from sim.experiments.posterior import (
     input_assignments,
 )
 from sim.experiments.sweep import values_from_u
+from sim.results.measures import measure
 from sim.scenario.loader import (
     LoadProblem,
     ScenarioError,

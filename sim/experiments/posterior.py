@@ -17,7 +17,6 @@ integers (rounded).
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -68,10 +67,15 @@ def expand_path(data: Any, path: str) -> list[str]:
                     continue
                 walk(nxt, i + 1, [*done, str(k)])
             return
-        try:
-            nxt = get_path(cur, seg)
-        except PathError:
-            return  # a wildcard branch without this key: skipped
+        if isinstance(cur, dict):  # a wildcard branch without this key is skipped (asked directly: no error built)
+            if seg not in cur:
+                return
+            nxt = cur[seg]
+        else:
+            try:
+                nxt = get_path(cur, seg)
+            except PathError:
+                return
         walk(nxt, i + 1, [*done, seg])
 
     if "*" not in path:
@@ -124,10 +128,27 @@ def scale_quantity(q: Any, factor: float) -> Any:
     return q
 
 
+def _replaced(obj: Any, segs: list[str], value: Any) -> Any:
+    """A copy of *obj* with *segs* set to *value*: only the mappings and lists along the path are new, the rest
+    is shared with *obj* (which is not changed)."""
+    if not segs:
+        return value
+    seg, rest = segs[0], segs[1:]
+    child = get_path(obj, seg)  # the path's own error when a segment is wrong
+    if isinstance(obj, list):
+        out_list = list(obj)
+        out_list[int(seg)] = _replaced(child, rest, value)
+        return out_list
+    out = dict(obj)
+    out[seg] = _replaced(child, rest, value)
+    return out
+
+
 def input_assignments(data: dict, inputs: Sequence[Input], strict: bool = True) -> tuple[list[Assignment], list[str]]:
     """What *inputs* do to the dumped scenario *data*, as whole-entry assignments (``nodes.smic`` -> its new
     mapping), applied one after another as listed; and the input paths *data* does not have.  *data* is not
-    changed: only the entries an input touches are copied.  With *strict*, a missing path raises
+    changed: each touched entry is a copy along the paths that changed, sharing the rest with *data* (so a
+    caller must not change an assigned value in place).  With *strict*, a missing path raises
     :class:`PathError` instead.
     """
     missing: list[str] = []
@@ -149,12 +170,12 @@ def input_assignments(data: dict, inputs: Sequence[Input], strict: bool = True) 
         for t in targets:
             entry, rest = entry_of(t)
             if entry not in touched:
-                touched[entry] = copy.deepcopy(get_path(data, entry))
+                touched[entry] = get_path(data, entry)
             if not rest:
                 touched[entry] = scale_quantity(touched[entry], float(value)) if how == "scale" else value
                 continue
             new = scale_quantity(get_path(touched[entry], rest), float(value)) if how == "scale" else value
-            set_path(touched[entry], rest, new)
+            touched[entry] = _replaced(touched[entry], rest.split("."), new)
     return list(touched.items()), missing
 
 

@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +21,14 @@ if TYPE_CHECKING:
 class RunResult:
     """Everything one run gives back.
 
-    ``kpis`` are computed from the run's rows without pandas; ``tables`` (one DataFrame per record type) are built
-    the first time they are read, so a caller that wants KPIs only (sweeps, calibration, options) never pays for
-    them.  ``scenario_json`` is likewise made on first use.
+    ``kpis`` are computed from the run's rows without pandas, and ``tables`` (one DataFrame per record type) are
+    built from them, each the first time it is read: a caller that wants KPIs only (sweeps, options) never pays for
+    tables, and one that measures observables from the rows (calibration) for neither.  ``scenario_json`` is
+    likewise made on first use.
     """
 
-    def __init__(self, run_id: str, seed: int, scenario_name: str, start: dt.date, kpis: dict[str, float], *,
+    def __init__(self, run_id: str, seed: int, scenario_name: str, start: dt.date,
+                 kpis: dict[str, float] | Callable[[], dict[str, float]], *,
                  records: Recorder | None = None, tables: dict[str, pd.DataFrame] | None = None,
                  scenario: Any = None, scenario_json: str | None = None, events_processed: int = 0,
                  streams: list[str] | None = None, version: str | None = None):
@@ -33,7 +36,7 @@ class RunResult:
         self.seed = seed
         self.scenario_name = scenario_name
         self.start = start
-        self.kpis = kpis
+        self._kpis = kpis  # or the function that computes them, called on first use
         self.events_processed = events_processed
         self.streams = list(streams or [])
         self._version = version
@@ -41,6 +44,14 @@ class RunResult:
         self._tables = tables
         self._scenario = scenario
         self._scenario_json = scenario_json
+
+    @property
+    def kpis(self) -> dict[str, float]:
+        """The run's flat KPIs (computed from its rows the first time they are read: a caller that measures
+        observables from the rows, as calibration does, never computes them)."""
+        if callable(self._kpis):
+            self._kpis = self._kpis()
+        return self._kpis
 
     @property
     def version(self) -> str:
@@ -60,6 +71,13 @@ class RunResult:
             self._tables = tables(self._records, self.run_id) if self._records is not None else {}
         return self._tables
 
+    def records_of(self, table: str) -> list | None:
+        """The run's rows of *table*, as recorded (None for a result without its rows, e.g. one built from
+        tables read back from disk)."""
+        if self._records is None:
+            return None
+        return getattr(self._records, table, None)
+
     @property
     def scenario_json(self) -> str:
         """The canonical scenario the run used, as JSON."""
@@ -76,6 +94,7 @@ class RunResult:
         raise AttributeError(name)
 
     def __getstate__(self) -> dict:
+        self.kpis  # noqa: B018 - computed now: the function that computes them is not picklable
         return self.__dict__
 
     def __setstate__(self, state: dict) -> None:

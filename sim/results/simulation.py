@@ -20,9 +20,10 @@ class Simulation(World):
 
 
 def build_result(w: World) -> RunResult:
-    """Turn a finished World into a RunResult (KPIs now, tables lazily)."""
+    """Turn a finished World into a RunResult (KPIs and tables when first read)."""
+    rec, scenario = w.rec, w.scenario
     return RunResult(
-        w.run_id, w.seed, w.scenario.name, w.scenario.start, kpis.kpis(w.rec, w.scenario), records=w.rec,
+        w.run_id, w.seed, w.scenario.name, w.scenario.start, lambda: kpis.kpis(rec, scenario), records=w.rec,
         scenario=w.scenario, events_processed=w.events_processed, streams=w.rng.names,
     )
 

@@ -78,10 +78,12 @@ def apply_overrides(base: Scenario, assignments: Sequence[Assignment]) -> Scenar
         if key not in entries:  # the path's own error (no key ... did you mean), from the keys alone
             get_path({section: dict.fromkeys(entries)}, f"{section}.{key}")
         data: Any = entries[key].model_dump(by_alias=True)
-        for segs, value in sets:
+        for i, (segs, value) in enumerate(sets):
             if segs:
                 set_path(data, segs, value)
-            else:  # the whole entry
+            elif any(later for later, _ in sets[i + 1:]):  # the whole entry, then paths into it: set on a copy
+                data = copy.deepcopy(value)
+            else:  # the whole entry (validated from a sorted copy below: *value* itself is not changed)
                 data = value
         try:
             entries[key] = _entry_adapter(section).validate_python(sorted_data(data))

@@ -105,10 +105,11 @@ def set_path(data: Any, path: PathLike, value: Any) -> None:
 
 
 def with_assignments(base: Any, assignments: Sequence[Assignment]) -> Any:
-    """A deep copy of *base* with every (path, value) of *assignments* set."""
+    """A deep copy of *base* with every (path, value) of *assignments* set (each value copied too: a value may
+    share parts with *base*, and the copy may be changed in place by whoever validates it)."""
     data = copy.deepcopy(base)
     for path, value in assignments:
-        set_path(data, path, value)
+        set_path(data, path, copy.deepcopy(value))
     return data
 
 

@@ -31,6 +31,9 @@ def new_dict() -> dict:
     return {}
 
 
+_NUMERIC_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}  # model class -> (key, name) of its numeric fields
+
+
 class SimModel(BaseModel):
     """Base of all scenario models.
 
@@ -58,10 +61,13 @@ class SimModel(BaseModel):
         if not isinstance(data, dict):
             return data
         fixed = None
-        for name, field in cls.model_fields.items():
-            key = field.alias or name
+        numeric = _NUMERIC_FIELDS.get(cls)
+        if numeric is None:  # once per class (reading ``model_fields`` costs more than the check itself)
+            numeric = _NUMERIC_FIELDS[cls] = tuple((field.alias or name, name) for name, field in
+                                                   cls.model_fields.items() if field.annotation in _NUMERIC)
+        for key, name in numeric:
             value = data.get(key, data.get(name))
-            if isinstance(value, bool) and field.annotation in _NUMERIC:
+            if isinstance(value, bool):
                 fixed = fixed if fixed is not None else dict(data)
                 fixed[key if key in data else name] = str(value).lower()
         return data if fixed is None else fixed
