@@ -216,6 +216,7 @@ def instrumented_run(scenario, seed: int) -> tuple[dict[str, float], Any]:
     def timed_build(w):
         t = time.perf_counter()
         out = build(w)
+        out.kpis  # noqa: B018 - computed on first read: part of building the result
         box["build_s"] = time.perf_counter() - t
         return out
 
@@ -671,7 +672,7 @@ def bench_dashboard(repeats: int) -> dict:
             for what in rotated(["miss_then_hit", "direct"], i):
                 if what == "direct":
                     t = time.perf_counter()
-                    Simulation(scenario, seed).run()
+                    Simulation(scenario, seed).run().kpis  # noqa: B018 - a run with its KPIs (read lazily)
                     rec["direct_run_s"] = time.perf_counter() - t
                 else:
                     rec["miss"] = page(values)
