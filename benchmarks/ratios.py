@@ -39,6 +39,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import dataclasses
 import gc
@@ -241,6 +242,31 @@ def floor_ratio(scenario, repeats: int) -> dict:
 
 
 # ----------------------------------------------------------------------------------- sweep overhead
+@contextlib.contextmanager
+def _env_run_counted(prefix: str):
+    """``simpy.Environment.run`` wrapped to add up its own CPU and calls, in ``box`` = [seconds, runs]; and a
+    store path (not yet created) for the sweep or calibration run inside, removed afterwards."""
+    box = [0.0, 0]
+    real = simpy.Environment.run
+
+    def counted(self, until=None):
+        c = time.process_time()
+        try:
+            return real(self, until)
+        finally:
+            box[0] += time.process_time() - c
+            box[1] += 1
+
+    store = Path(tempfile.mkdtemp(prefix=prefix))
+    shutil.rmtree(store)
+    simpy.Environment.run = counted  # type: ignore[method-assign]
+    try:
+        yield box, store
+    finally:
+        simpy.Environment.run = real  # type: ignore[method-assign]
+        shutil.rmtree(store, ignore_errors=True)
+
+
 def sweep_cpu_ratio(spec_path: Path, repeats: int) -> dict:
     """A serial sweep in this process; its CPU ÷ the CPU spent inside ``env.run``."""
     from sim.experiments.sweep import load_spec, run_sweep
@@ -248,28 +274,11 @@ def sweep_cpu_ratio(spec_path: Path, repeats: int) -> dict:
     samples = []
     for _ in range(repeats):
         ls = load_spec(spec_path)
-        box = [0.0, 0]
-        real = simpy.Environment.run
-
-        def counted(self, until=None, _real=real, _box=box):
-            c = time.process_time()
-            try:
-                return _real(self, until)
-            finally:
-                _box[0] += time.process_time() - c
-                _box[1] += 1
-
-        store = Path(tempfile.mkdtemp(prefix="ratios-sweep-"))
-        shutil.rmtree(store)
-        simpy.Environment.run = counted  # type: ignore[method-assign]
-        try:
+        with _env_run_counted("ratios-sweep-") as (box, store):
             gc.collect()
             c = time.process_time()
             rep = run_sweep(ls, store, executor="serial", workers=1)
             total = time.process_time() - c
-        finally:
-            simpy.Environment.run = real  # type: ignore[method-assign]
-            shutil.rmtree(store, ignore_errors=True)
         if rep.failed or rep.done != rep.total:
             raise RuntimeError(f"ratios sweep: {rep.done}/{rep.total} ok, {rep.failed} failed")
         samples.append({"runs": box[1], "sweep_cpu_per_run_s": total / box[1], "env_run_cpu_per_run_s": box[0] / box[1],
@@ -295,29 +304,12 @@ def calibration_cpu_ratio(generations: int, population: int | None = None) -> di
     if population is not None:  # a smaller population for --quick (the same spec otherwise)
         lc = dataclasses.replace(lc, spec=lc.spec.model_copy(
             update={"abc": lc.spec.abc.model_copy(update={"population_size": population})}))
-    box = [0.0, 0]
-    real = simpy.Environment.run
-
-    def counted(self, until=None, _real=real, _box=box):
-        c = time.process_time()
-        try:
-            return _real(self, until)
-        finally:
-            _box[0] += time.process_time() - c
-            _box[1] += 1
-
-    store = Path(tempfile.mkdtemp(prefix="ratios-calibration-"))
-    shutil.rmtree(store)
-    simpy.Environment.run = counted  # type: ignore[method-assign]
-    try:
+    with _env_run_counted("ratios-calibration-") as (box, store):
         np.random.seed(1)  # pyabc draws from numpy's global generator
         gc.collect()
         c = time.process_time()
         run_calibration(lc, store, executor="serial", generations=generations, predictive=False)
         total = time.process_time() - c
-    finally:
-        simpy.Environment.run = real  # type: ignore[method-assign]
-        shutil.rmtree(store, ignore_errors=True)
     return {"ratio": total / box[0], "runs": box[1], "generations": generations,
             "population": lc.spec.abc.population_size,
             "cpu_per_run_s": total / box[1], "env_run_cpu_per_run_s": box[0] / box[1]}
