@@ -222,12 +222,42 @@ class World:
         cloud.finish(self)
         orders.finish(self)
         self.record_ledger()
+        _release(env)
         return self
 
     @property
     def events_processed(self) -> int:
         """Events scheduled so far (SimPy's event counter)."""
         return next(self.env._eid) - 1 if hasattr(self.env, "_eid") else 0
+
+
+def _release(env: simpy.Environment) -> None:
+    """Close the processes still waiting at the horizon and empty the event queue (a World runs once).
+
+    Every process that outlives the run (a review loop, a supply line, a job waiting on its next segment) is a
+    generator suspended on a queued event, and each such pair is a reference cycle: the event's callbacks hold the
+    process, the process holds the event, and the generator's frame holds the world.  Left so, a dropped World
+    is freed only by the collector's oldest generation, which first scans every object of every dead world
+    waiting for it: in a calibration process, 46 full collections took 9.2 s of 36 s CPU.  Closed here, no
+    cycle holds the world, and dropping the last reference frees it at once.  No engine process has a
+    ``finally`` or ``with`` block, so closing one runs no model code (``tests/engine/test_release.py``).
+    SimPy keeps no list of processes: the queued events' callbacks (and those of the conditions they feed) are
+    where the waiting ones are found.
+    """
+    waiting = [event for *_key, event in env._queue]  # (time, priority, id, event)
+    while waiting:
+        callbacks = waiting.pop().callbacks
+        if not callbacks:
+            continue
+        for cb in callbacks:
+            owner = getattr(cb, "__self__", None)
+            if isinstance(owner, simpy.Process):
+                if owner.is_alive:
+                    owner._generator.close()  # the process's own generator
+            elif isinstance(owner, simpy.events.Condition):  # an AllOf / AnyOf a process may wait on
+                waiting.append(owner)
+        callbacks.clear()
+    env._queue.clear()
 
 
 def _report_progress(env: simpy.Environment, horizon: float, progress):
