@@ -1,5 +1,8 @@
 """Which modules an ``exportsim`` command line imports: the command runs in a fresh interpreter, which reports
-``sys.modules`` on its last stderr line when the command exits (start-up tests read it)."""
+``sys.modules`` on its last stderr line when the command exits (start-up tests read it).
+
+A helper, not a test module: ``tests/test_cli_startup.py`` and ``tests/test_lazy_imports.py`` import it and make
+the assertions; pytest does not collect it (its name does not start with ``test_``)."""
 
 from __future__ import annotations
 

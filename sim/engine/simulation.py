@@ -238,10 +238,10 @@ def _release(env: simpy.Environment) -> None:
     generator suspended on a queued event, and each such pair is a reference cycle: the event's callbacks hold the
     process, the process holds the event, and the generator's frame holds the world.  Left so, a dropped World
     is freed only by the collector's oldest generation, which first scans every object of every dead world
-    waiting for it: in a calibration process, 46 full collections took 9.2 s of 36 s CPU.  Closed here, no
-    cycle holds the world, and dropping the last reference frees it at once.  No engine process has a
-    ``finally`` or ``with`` block, so closing one runs no model code (``tests/engine/test_release.py``).
-    SimPy keeps no list of processes: the queued events' callbacks (and those of the conditions they feed) are
+    waiting for it: in a calibration process (default collector settings), 46 full collections took 9.2 s of
+    36 s CPU.  Closed here, no cycle holds the world, and dropping the last reference frees it at once.  No engine
+    process has a ``finally``, a ``with`` or an ``except`` that catches GeneratorExit, so closing one runs no model
+    code (``tests/engine/test_release.py`` checks that in the source).  SimPy keeps no list of processes: the queued events' callbacks (and those of the conditions they feed) are
     where the waiting ones are found.
     """
     waiting = [event for *_key, event in env._queue]  # (time, priority, id, event)
