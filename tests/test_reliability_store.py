@@ -193,24 +193,25 @@ def test_a_catalogue_that_cannot_be_built_is_an_error(tmp_path, runner):
 
 
 def test_a_failing_write_leaves_no_temporary_file(tmp_path, monkeypatch):
-    import pandas as pd
+    import pyarrow.parquet as pq
 
     spec = _spec(tmp_path)
     root = tmp_path / "store"
-    real = pd.DataFrame.to_parquet
+    real = pq.write_table  # every Parquet file of a store is written through it (pandas' to_parquet calls it too)
     calls = {"n": 0}
 
-    def flaky(self, path, *a, **k):
+    def flaky(table, where, *a, **k):
         calls["n"] += 1
-        if calls["n"] == 3:
-            Path(path).write_bytes(b"half a file")
+        if calls["n"] == 3:  # the design, the first runs file, then this one
+            Path(where).write_bytes(b"half a file")
             raise OSError(28, "No space left on device")
-        return real(self, path, *a, **k)
+        return real(table, where, *a, **k)
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", flaky)
+    monkeypatch.setattr(pq, "write_table", flaky)
     with pytest.raises(OSError, match="No space left"):
         run_sweep(spec, root, executor="serial")
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", real)
+    monkeypatch.setattr(pq, "write_table", real)
+    assert calls["n"] == 3
     _no_temp_files(root)
     run_sweep(spec, root, executor="serial")  # and the store resumes
     assert len(set(_records(root))) == 8
@@ -417,3 +418,90 @@ def test_a_second_driver_during_a_first_ones_start_is_refused_in_one_line(tmp_pa
     assert not driver._locked_by_another(root)
     with pytest.raises(driver.SweepError, match="exists and is not a sweep store"):  # with nobody writing it
         run_sweep(spec, root, executor="serial")
+
+
+def _attached() -> set[str]:
+    con = st._connect()
+    try:
+        return {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal")
+                .fetchall()}
+    finally:
+        con.close()
+
+
+def test_a_local_sweep_reads_back_only_the_runs_files_it_did_not_write(tmp_path, monkeypatch):
+    """The driver hands the catalogue each runs file with the table it wrote: the files it writes are not read
+    back (a scan and a read per chunk), the files an earlier sweep left are read once; the catalogue is still the
+    one rebuilt from the files (test above), and no catalogue stays attached to the process's database."""
+    spec = _spec(tmp_path, n=4, extra="chunk_size: 1\n")
+    root = tmp_path / "store"
+    read: list[Path] = []
+    real = st.read_part
+
+    def counted(p):
+        read.append(p)
+        return real(p)
+
+    monkeypatch.setattr(st, "read_part", counted)
+    run_sweep(spec, root, executor="local", workers=2, limit=3)
+    assert read == []  # a fresh store: three chunks written, none read back by the catalogue
+    first = st.run_parts(root)
+    assert len(first) == 3
+    run_sweep(spec, root, executor="local", workers=2)
+    # the resume reads the three earlier files once while planning (damaged? which runs are done?) and once for
+    # the catalogue; none of the five it writes
+    assert sorted(read) == sorted(first * 2)
+    assert len(st.run_parts(root)) == 8
+    assert _attached() == {"memory"}
+
+
+def test_catalogues_of_two_stores_built_at_once_in_one_process_keep_apart(tmp_path):
+    """Each catalogue attaches its file to the process's one DuckDB database under a name of its own: two built
+    interleaved are each their own store's, and both are detached when finished or aborted."""
+    roots = []
+    for name, n in (("a", 2), ("b", 3)):
+        (tmp_path / name).mkdir()
+        spec = _spec(tmp_path / name, n=n)
+        run_sweep(spec, tmp_path / name / "store", executor="serial")
+        roots.append(tmp_path / name / "store")
+    cats = [st.Catalogue(r) for r in roots]
+    assert len(_attached()) == 3  # memory and the two files
+    for c in cats:
+        c.refresh()
+    paths = [c.finish() for c in reversed(cats)][::-1]
+    assert _attached() == {"memory"}
+    for root, p in zip(roots, paths, strict=True):
+        got = _catalogue_tables(p)
+        assert len(got["runs"]) == len(st.Store(root).results())
+        assert set(got["runs"]["run_id"]) == set(st.Store(root).results()["run_id"])
+    c = st.Catalogue(roots[0])
+    c.abort()
+    assert _attached() == {"memory"}
+    _no_temp_files(roots[0])
+
+
+def test_a_forked_child_opens_its_own_duckdb_database(tmp_path):
+    """A sweep's workers are forked from the driver: the driver's database (its threads did not survive the fork)
+    is never used in a child, which opens its own on first use."""
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("needs fork")
+    con = st._connect()
+    parent_db = st._DUCKDB[1]
+    con.close()
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+
+    def child():
+        c = st._connect()
+        q.put((st._DUCKDB[0] == os.getpid(), st._DUCKDB[1] is not parent_db,
+               c.execute("SELECT 41 + 1").fetchone()[0]))
+        c.close()
+
+    p = ctx.Process(target=child)
+    p.start()
+    got = q.get(timeout=30)
+    p.join(30)
+    assert got == (True, True, 42)
+    assert st._DUCKDB[1] is parent_db

@@ -165,10 +165,22 @@ def _subdirs(d: Path) -> list[Path]:
         return []
 
 
+_DUCKDB: tuple[int, Any] | None = None  # (pid, the process's in-memory DuckDB database)
+
+
 def _connect():
+    """A new connection (cursor) to this process's one in-memory DuckDB database; close it when done.
+
+    Opening a DuckDB database costs 15-25 ms of CPU (it registers every built-in function); a cursor on an open
+    one costs microseconds, and each keeps its own registered tables and temporary views.  A forked child (a
+    sweep's worker) makes its own: the database's threads did not survive the fork."""
+    global _DUCKDB
     import duckdb
 
-    return duckdb.connect(":memory:")
+    pid = os.getpid()
+    if _DUCKDB is None or _DUCKDB[0] != pid:
+        _DUCKDB = (pid, duckdb.connect(":memory:"))
+    return _DUCKDB[1].cursor()
 
 
 def _results_sql(source: str) -> str:
@@ -178,9 +190,10 @@ def _results_sql(source: str) -> str:
             f"FROM {source}) WHERE _rn = 1")
 
 
-def stored_run_ids(root: str | os.PathLike) -> tuple[set[str], set[str]]:
-    """(ids stored ok, ids whose latest record failed); damaged runs files count as not stored."""
-    table, _ = read_runs(root)
+def stored_run_ids(root: str | os.PathLike, runs: Any = None) -> tuple[set[str], set[str]]:
+    """(ids stored ok, ids whose latest record failed); damaged runs files count as not stored.  *runs*: the
+    table :func:`read_runs` gave for *root* (read now when not given)."""
+    table = runs if runs is not None else read_runs(root)[0]
     if table is None:
         return set(), set()
     con = _connect()
@@ -373,23 +386,29 @@ def load(root: str | os.PathLike, status: str | None = "ok") -> tuple[pd.DataFra
 class Catalogue:
     """``catalogue.duckdb`` built in steps, aside under a temporary name, so that little is left to do when a
     sweep's last run ends: what the runs do not change (the design and the sweep's meta) when it is opened,
-    which a driver does while its workers run; each runs file read back as it appears (:meth:`refresh`, called by
-    the driver after it writes one); the ``runs`` table at :meth:`finish`, which reads any file not yet read and
-    renames the catalogue into place.  The result is what :func:`rebuild_catalogue` makes from the files."""
+    which a driver does while its workers run; the runs files already in the store read back (:meth:`refresh`),
+    and each one the driver writes taken with the table it wrote (:meth:`add`); the ``runs`` table at
+    :meth:`finish`, which reads any file not yet read and renames the catalogue into place.  The result is what
+    :func:`rebuild_catalogue` makes from the files.  The file is attached to the process's in-memory database
+    (:func:`_connect`) under a name of its own and detached when finished or aborted."""
 
     def __init__(self, root: str | os.PathLike):
-        import duckdb
-
         self.root = Path(root)
         self.store = Store(self.root)
         self._parts: dict[Path, tuple[Any, str | None]] = {}
-        self.tmp = self.root / f".{CATALOGUE}.{uuid.uuid4().hex[:8]}.tmp"
+        tag = uuid.uuid4().hex[:8]
+        self.tmp = self.root / f".{CATALOGUE}.{tag}.tmp"
+        self.alias = f"catalogue_{tag}"  # attached to the process's database under a name of its own
+        self.con = _connect()
         try:
-            self.con = duckdb.connect(str(self.tmp))
+            self.con.execute(f"ATTACH '{str(self.tmp).replace(chr(39), chr(39) * 2)}' AS {self.alias}")
         except Exception:
+            self.con.close()
             _unlink_quietly(self.tmp)
             raise
+        self.attached = True
         try:
+            self.con.execute(f"USE {self.alias}")
             self.con.register("_design_raw", self.store.design())
             self.con.execute("CREATE TABLE design AS SELECT * FROM _design_raw")
             self.con.unregister("_design_raw")
@@ -406,6 +425,12 @@ class Catalogue:
             if p not in self._parts:
                 self._parts[p] = read_part(p)
 
+    def add(self, path: Path, table: Any) -> None:
+        """A runs file the driver has just written, with the Arrow table it wrote there (what reading it back
+        gives), so that the file is not read again: one directory scan and read per chunk would make a sweep's
+        driver cost grow with the square of its chunks."""
+        self._parts[path] = (table, None)
+
     def finish(self) -> Path:
         """Add table ``runs`` from the runs files there now, write the file and rename it into place."""
         con = self.con
@@ -417,11 +442,11 @@ class Catalogue:
             con.execute("DROP VIEW runs")
             con.execute("DROP VIEW results")
             con.execute("ALTER TABLE runs_t RENAME TO runs")
-            con.execute("CHECKPOINT")
+            con.execute(f"CHECKPOINT {self.alias}")
+            self._detach()
         except BaseException:
             self.abort()
             raise
-        con.close()
         final = self.root / CATALOGUE
         try:
             os.replace(self.tmp, final)
@@ -431,8 +456,21 @@ class Catalogue:
 
     def abort(self) -> None:
         """Close and remove the unfinished file."""
-        self.con.close()
-        self._remove_tmp()
+        try:
+            self._detach()
+        finally:
+            self._remove_tmp()
+
+    def _detach(self) -> None:
+        """Detach the file from the process's database (which writes and closes it) and close the cursor."""
+        if not self.attached:
+            return
+        self.attached = False
+        try:
+            self.con.execute("USE memory")
+            self.con.execute(f"DETACH {self.alias}")
+        finally:
+            self.con.close()
 
     def _remove_tmp(self) -> None:
         _unlink_quietly(self.tmp)

@@ -43,6 +43,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sim._version import __version__
 from sim.engine.version import model_fingerprint
@@ -297,13 +298,13 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
         _write_meta(root, meta)
     except OSError as e:
         raise SweepError([f"{root}: cannot write: {e.strerror or e}"]) from None
-    _, damaged = st.read_runs(root)
+    stored, damaged = st.read_runs(root)
     if damaged:
         st.quarantine(root, damaged)
         notes.append(f"{root}: {len(damaged)} damaged runs file(s) moved to {st.QUARANTINE}/ "
                      f"({damaged[0][0].name}: {damaged[0][1]}); their runs run again")
 
-    done_ids, failed_ids = st.stored_run_ids(root)
+    done_ids, failed_ids = st.stored_run_ids(root, stored) if stored is not None else (set(), set())
     skip = done_ids | (set() if retry_failed else failed_ids)
     todo: list[Run] = []
     seen: set[str] = set()
@@ -351,14 +352,15 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
                     # should that fail, the whole catalogue is built at the end and any error reported there
                     with contextlib.suppress(Exception):
                         catalogue = st.Catalogue(root)
+                        catalogue.refresh()  # the runs files of earlier sweeps into this store
                 if isinstance(res, BaseException):
                     res = ChunkResult([{"run_id": t[0], "status": "failed", "error": _one_line(res), "elapsed_s": 0.0}
                                        for t in chunk])
-                _write_chunk(root, seq, ls, res)
+                written = _write_chunk(root, seq, ls, res)
                 seq += 1
                 if catalogue is not None:
                     with contextlib.suppress(Exception):  # read again at finish() if it fails now
-                        catalogue.refresh()
+                        catalogue.add(*written)
                 n_failed = sum(r["status"] != "ok" for r in res.records)
                 ran = [r["elapsed_s"] for r in res.records if r["elapsed_s"] > 0]  # not a chunk lost with its worker
                 timed[0] += sum(ran)
@@ -453,10 +455,15 @@ def _prepare_store(root: Path, ls: LoadedSpec, extend: bool, notes: list[str] | 
 
 
 def _atomic_parquet(df, path: Path) -> None:
+    _atomic_write(lambda tmp: df.to_parquet(tmp, index=False), path)
+
+
+def _atomic_write(write: Callable[[Path], None], path: Path) -> None:
+    """``write(tmp)`` to a temporary name beside *path*, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        df.to_parquet(tmp, index=False)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:  # a full disk, Ctrl-C: no temporary file stays behind
         with contextlib.suppress(OSError):
@@ -510,33 +517,42 @@ def _write_design(root: Path, ls: LoadedSpec, runs: list[Run]) -> None:
 _RUN_FIELDS = ("run_id", "status", "error", "elapsed_s", "chunk")
 
 
-def _runs_frame(records: list[dict], seq: int):
-    """A chunk's runs file as one frame, built column by column with its final dtypes (the driver writes one per
-    chunk, so this is on the sweep's critical path): run_id, status and error as text, elapsed_s, the chunk
+def _runs_table(records: list[dict], seq: int):
+    """A chunk's runs file as one Arrow table, built column by column with its final types (the driver writes one
+    per chunk, so this is on the sweep's critical path): run_id, status and error as text, elapsed_s, the chunk
     number, then each KPI as float64 (NaN where a run has none), KPIs in the order they first appear."""
-    import numpy as np
-    import pandas as pd
+    import pyarrow as pa
 
     kpis = list(dict.fromkeys(k for r in records for k in r if k not in _RUN_FIELDS))
-    n = len(records)
+    nan = math.nan
     cols = {
-        "run_id": pd.Series([r.get("run_id") for r in records], dtype=object),
-        "status": pd.array([r.get("status") for r in records], dtype="string"),
-        "error": pd.array([r.get("error") for r in records], dtype="string"),
-        "elapsed_s": pd.Series([r.get("elapsed_s") for r in records], dtype="float64"),
-        "chunk": np.full(n, seq, dtype=np.int64),
+        "run_id": pa.array([r.get("run_id") for r in records], type=pa.string()),
+        "status": pa.array([r.get("status") for r in records], type=pa.string()),
+        "error": pa.array([r.get("error") for r in records], type=pa.string()),
+        "elapsed_s": pa.array([r.get("elapsed_s") for r in records], type=pa.float64()),
+        "chunk": pa.array([seq] * len(records), type=pa.int64()),
     }
     for k in kpis:
-        cols[k] = np.array([r.get(k, np.nan) for r in records], dtype="float64")
-    return pd.DataFrame(cols)
+        cols[k] = pa.array([r.get(k, nan) for r in records], type=pa.float64())
+    return pa.table(cols)
 
 
-def _write_chunk(root: Path, seq: int, ls: LoadedSpec, res: ChunkResult) -> None:
-
+def _write_chunk(root: Path, seq: int, ls: LoadedSpec, res: ChunkResult) -> tuple[Path, Any]:
+    """Write a chunk's kept tables, then its runs file (the commit marker); the runs file's path and the Arrow
+    table written there (what reading the file back gives: the catalogue takes it instead of a re-read)."""
     from sim.experiments import store as st
 
     tag = f"part-{seq:06d}-{uuid.uuid4().hex[:8]}"
     if res.tables:  # tables first: a runs file is the commit marker that makes them visible
         for name, df in res.tables.items():
             _atomic_parquet(df, root / st.TABLES / name / f"{tag}.parquet")
-    _atomic_parquet(_runs_frame(res.records, seq), root / st.RUNS / f"{tag}.parquet")
+    table = _runs_table(res.records, seq)
+    path = root / st.RUNS / f"{tag}.parquet"
+    _atomic_write(lambda tmp: _write_arrow(table, tmp), path)
+    return path, table
+
+
+def _write_arrow(table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path)
