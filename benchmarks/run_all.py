@@ -842,7 +842,7 @@ def goal_rows(res: dict) -> list[dict]:
             add("sweeps", f"fixed cost of one sweep, serial ({tag})", k["sweep_fixed_cost_s"],
                 f"{k['sweep_fixed_cost_s'] * 1000:.0f} ms",
                 "a one-run sweep of the same spec (design, store, catalogue, the run) minus one direct run; "
-                f"{k['sweep_fixed_cost_s'] / k['run_s_direct_mean']:.0f} runs' worth", "report", None)
+                f"{k['sweep_fixed_cost_s'] / k['run_s_direct_mean']:.2g} runs' worth", "report", None)
             add("sweeps", f"Dask LocalCluster(2) vs local processes ({tag})", k["dask_slower_than_local"],
                 f"{k['dask_slower_than_local']:+.1%}",
                 f"including the cluster's start-up ({k['dask_startup_median_s']:.1f} s); "

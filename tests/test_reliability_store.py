@@ -505,3 +505,38 @@ def test_a_forked_child_opens_its_own_duckdb_database(tmp_path):
     p.join(30)
     assert got == (True, True, 42)
     assert st._DUCKDB[1] is parent_db
+
+
+def test_stores_read_from_many_threads_at_once_through_the_one_database(tmp_path):
+    """The dashboard reads stores from Streamlit's threads: each read has its own cursor on the process's database,
+    so reads at once give what a read alone gives."""
+    import threading
+
+    import pandas as pd
+
+    spec = _spec(tmp_path, n=3)
+    root = tmp_path / "store"
+    run_sweep(spec, root, executor="serial")
+    def rows(df):  # the read's rows, in run_id order (the results' row order is DuckDB's: not part of the answer)
+        return df.sort_values("run_id").reset_index(drop=True)
+
+    alone = rows(st.Store(root).results())
+    got: list = []
+    errors: list = []
+
+    def read():
+        try:
+            for _ in range(20):
+                got.append(rows(st.Store(root).results()))
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=read) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(got) == 120
+    for df in got:
+        pd.testing.assert_frame_equal(df, alone)

@@ -57,6 +57,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from sim.experiments.backtest import load_observed
+from sim.experiments.heap import frozen_heap
 from sim.experiments.posterior import (
     ABC_DB,
     GENERATIONS,
@@ -582,7 +583,20 @@ def run_calibration(
     *progress* receives dicts: ``{"event": "generation", "t", "of", "epsilon", "accepted", "samples",
     "acceptance_rate", "ess", "wall_s", "eta_s"}``, ``{"event": "predictive", "done", "of"}``, ...
     *show_progress* draws pyabc's bar of accepted particles within a generation (for a terminal).
+    What the process holds when the sampling starts is left out of the collector's scans while it runs
+    (:func:`sim.experiments.heap.frozen_heap`).
     """
+    import pyabc  # noqa: F401 - imported (2 s the first time) before the heap is frozen
+
+    with frozen_heap():
+        return _run_calibration(spec, store, executor, workers, scheduler, generations, predictive, progress,
+                                show_progress)
+
+
+def _run_calibration(spec: str | os.PathLike | LoadedCalibration, store: str | os.PathLike | None, executor: str,
+                     workers: int | None, scheduler: str | None, generations: int | None, predictive: bool,
+                     progress: Progress | None, show_progress: bool) -> CalibrationRun:
+    """:func:`run_calibration`'s work, in the frozen heap."""
     import pyabc
 
     t_start = time.perf_counter()

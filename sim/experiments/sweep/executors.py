@@ -12,6 +12,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sim.experiments.heap import frozen_heap
 from sim.experiments.sweep.spec import apply_point
 from sim.scenario.loader import (
     ScenarioError,
@@ -206,8 +207,7 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max, run_s
     each of those chunks is retried once, alone on a fresh pool, so the one whose worker dies again is known
     and recorded failed while the others complete.  The sweep goes on either way."""
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    from concurrent.futures import ProcessPoolExecutor
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
 
@@ -217,7 +217,15 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max, run_s
     # the driver's heap is frozen while the pool forks and runs: a worker's first collection then scans only what
     # it made itself, instead of every object it inherited (80 ms on a flagship sweep, with each touched page
     # copied on write); the driver's own later garbage is collected as usual, and the freeze ends with the pool
-    gc.freeze()
+    with frozen_heap():
+        yield from _pool_chunks(new_pool, chunks, keep_tables, kpis, inflight_max, run_seconds)
+
+
+def _pool_chunks(new_pool, chunks, keep_tables, kpis, inflight_max, run_seconds):
+    """:func:`_execute_local`'s loop over a pool made by *new_pool* (and remade when a worker dies)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     pool = new_pool()
     inflight: dict = {}  # future -> chunk
     retry: list = []  # chunks to submit again first (the pool broke while submitting them)
@@ -281,7 +289,6 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max, run_s
                         solo.append(chunk)
     finally:
         pool.shutdown(wait=not inflight, cancel_futures=True)
-        gc.unfreeze()
 
 
 def _execute_dask(workers, scheduler, base, chunks, keep_tables, kpis, inflight_max, run_seconds=RUN_SECONDS,
