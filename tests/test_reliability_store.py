@@ -540,3 +540,20 @@ def test_stores_read_from_many_threads_at_once_through_the_one_database(tmp_path
     assert len(got) == 120
     for df in got:
         pd.testing.assert_frame_equal(df, alone)
+
+
+def test_a_callers_sql_runs_in_a_database_of_its_own(tmp_path):
+    """Store.query runs a caller's SQL: a table or setting it makes ends with the query, and is not seen by the
+    store's own reads on the process's database."""
+    spec = _spec(tmp_path, n=2)
+    root = tmp_path / "store"
+    run_sweep(spec, root, executor="serial")
+    s = st.Store(root)
+    for _ in range(2):  # the same CREATE twice: the first one's table is gone
+        got = s.query("CREATE TABLE mine AS SELECT count(*) AS n FROM runs; SELECT n FROM mine")
+        assert int(got["n"].iloc[0]) == len(s.results())
+    con = st._connect()
+    try:
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'mine'").fetchone()[0] == 0
+    finally:
+        con.close()

@@ -168,15 +168,18 @@ def _subdirs(d: Path) -> list[Path]:
 _DUCKDB: tuple[int, Any] | None = None  # (pid, the process's in-memory DuckDB database)
 
 
-def _connect():
+def _connect(private: bool = False):
     """A new connection (cursor) to this process's one in-memory DuckDB database; close it when done.
 
     Opening a DuckDB database costs 15-25 ms of CPU (it registers every built-in function); a cursor on an open
     one costs microseconds, and each keeps its own registered tables and temporary views.  A forked child (a
-    sweep's worker) makes its own: the database's threads did not survive the fork."""
+    sweep's worker) makes its own: the database's threads did not survive the fork.  *private*: a database of
+    its own instead, for a caller's SQL (:meth:`Store.query`), whose tables and settings must not outlive it."""
     global _DUCKDB
     import duckdb
 
+    if private:
+        return duckdb.connect(":memory:")
     pid = os.getpid()
     if _DUCKDB is None or _DUCKDB[0] != pid:
         _DUCKDB = (pid, duckdb.connect(":memory:"))
@@ -337,8 +340,9 @@ class Store:
         return pd.concat(frames, ignore_index=True)
 
     def query(self, sql: str) -> pd.DataFrame:
-        """Run SQL with views ``design``, ``results`` and ``runs`` (design joined with results)."""
-        con = _connect()
+        """Run SQL with views ``design``, ``results`` and ``runs`` (design joined with results), in a database of
+        its own (what the SQL creates or sets ends with it)."""
+        con = _connect(private=True)
         try:
             self._views(con)
             return con.execute(sql).df()
