@@ -13,7 +13,9 @@ sweeps their order rotates each repeat) and the figure is the median of the per-
 repeats; ``--quick`` does 1-2 and is a smoke run only).  Single-process ratios are also given in CPU time
 (``time.process_time``), which other work on the machine disturbs less; the share of the CPUs others
 were using is sampled from /proc/stat before each section (and sweep repeat), and each section first
-waits up to ``--settle`` seconds for the machine to quieten.  Measured in order:
+waits up to ``--settle`` seconds for the machine to quieten, then collects and freezes the process's heap (what
+earlier sections imported is not scanned by a collection inside a timed item; timed runs in the scaling and
+engine sections each start from a collected heap).  Measured in order:
 
 1. **engine**: events/s of the flagship (``scenarios/bytedance_ascend.yaml``) vs a bare SimPy loop
    scheduling the same number of events (``bench_engine.bare_simpy``); "engine only" times
@@ -50,6 +52,7 @@ import argparse
 import contextlib
 import cProfile
 import datetime as dt
+import gc
 import io
 import json
 import logging
@@ -170,6 +173,17 @@ def settle(max_wait: float, below: float = 0.25) -> dict:
     return {"busy_before": busy, "waited_s": round(waited, 1), "loadavg": loadavg()}
 
 
+def begin_section(max_wait: float) -> dict:
+    """:func:`settle`, then the process's heap collected and frozen (``gc.freeze``): the modules and results the
+    sections before left behind (pyabc, scikit-learn, Dask, pandas) are not scanned by a full collection inside a
+    timed item.  A full collection landing inside one run scanned ~300k objects (~0.27 s, on runs of 0.1 s) and
+    moved a doubling's ratio by up to 2x between benches; the CLI's own process freezes its start-up heap too."""
+    seen = settle(max_wait)
+    gc.collect()
+    gc.freeze()
+    return seen
+
+
 def rss_mb(pid: int | str = "self") -> float:
     """Resident set size of a process now (MB), from /proc."""
     try:
@@ -241,8 +255,10 @@ def bench_engine(repeats: int) -> dict:
     bare_simpy(5_000)
     pairs = []
     for i in range(repeats):  # interleaved: each flagship run is followed by its bare loop
+        gc.collect()
         box, _ = instrumented_run(scenario, i + 1)
         rec: dict[str, Any] = {"seed": i + 1, **box}
+        gc.collect()
         c = time.process_time()
         b_dt, b_ev = bare_simpy(int(rec["events"]))  # the same number of events
         rec["bare_cpu_s"] = time.process_time() - c  # includes building the bare processes (small)
@@ -321,10 +337,17 @@ def bench_scaling(repeats: int, quick: bool) -> dict:
         built[(fam, size)] = sc
         Simulation(sc, 1).run()  # warm
     times: dict[tuple, list[dict]] = {m: [] for m in members}
-    for i in range(repeats):
-        for fam, size in rotated(members, i * 3):
-            box, _ = instrumented_run(built[(fam, size)], i + 1)  # same seed for every size in a repeat
-            times[(fam, size)].append(box)
+    # each run starts from a collected heap, and what the process held before the section (the ratios section's
+    # pyabc, scikit-learn and pandas) is frozen: a full collection landing inside one run scanned all of it,
+    # 0.1-0.2 s on a 0.1-s run, and a doubling of rules read x2.46 in one bench and x1.16 in the next
+    from sim.experiments.heap import frozen_heap
+
+    with frozen_heap():
+        for i in range(repeats):
+            for fam, size in rotated(members, i * 3):
+                gc.collect()
+                box, _ = instrumented_run(built[(fam, size)], i + 1)  # same seed for every size in a repeat
+                times[(fam, size)].append(box)
     families = {}
     for fam, ss in sizes.items():
         run_s = [med(b["total_s"] for b in times[(fam, s)]) for s in ss]
@@ -996,7 +1019,7 @@ def main(argv: list[str] | None = None) -> int:
     }}
     section_load = {}
     if "ratios" in only:
-        section_load["ratios"] = settle(args.settle)
+        section_load["ratios"] = begin_section(args.settle)
         log("ratios")
         spec_dir = Path(tempfile.mkdtemp(prefix="exportsim-ratios-"))
         try:
@@ -1004,29 +1027,29 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(spec_dir, ignore_errors=True)
     if "engine" in only:
-        section_load["engine"] = settle(args.settle)
+        section_load["engine"] = begin_section(args.settle)
         log("engine")
         res["engine"] = bench_engine(max(repeats, 2) if quick else max(repeats, 7))
         if not quick and not args.no_profile:
             res["engine"]["profile"] = profile_flagship(out)
     if "scaling" in only:
-        section_load["scaling"] = settle(args.settle)
+        section_load["scaling"] = begin_section(args.settle)
         log("scaling")
         res["scaling"] = bench_scaling(1 if quick else max(repeats, 3), quick)
         plot_scaling(res["scaling"], out / "scaling.png")
         res["scaling"]["plot"] = "scaling.png"
     if "sweeps" in only:
-        section_load["sweeps"] = settle(args.settle)
+        section_load["sweeps"] = begin_section(args.settle)
         log("sweeps")
         sizes = {"flagship": args.sweep_flagship_runs or (8 if quick else 48),
                  "tiny": args.sweep_tiny_runs or (16 if quick else 1024)}
         res["sweeps"] = bench_sweeps(1 if quick else max(min(repeats, 3), 3), sizes, args.ema, Path(args.ema_cache))
     if "dashboard" in only:
-        section_load["dashboard"] = settle(args.settle)
+        section_load["dashboard"] = begin_section(args.settle)
         log("dashboard")
         res["dashboard"] = bench_dashboard(2 if quick else max(repeats, 3))
     if "memory" in only:
-        section_load["memory"] = settle(args.settle)
+        section_load["memory"] = begin_section(args.settle)
         res["memory"] = bench_memory(args.sweep_runs or (200 if quick else 2000))
     res["meta"]["loadavg_end"] = loadavg()
     res["meta"]["machine_before_section"] = section_load

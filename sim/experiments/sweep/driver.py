@@ -47,6 +47,7 @@ from typing import Any
 
 from sim._version import __version__
 from sim.engine.version import model_fingerprint
+from sim.experiments.heap import frozen_heap
 from sim.experiments.sweep.design import Run, assignments, design_size, expand
 from sim.experiments.sweep.executors import (
     EXECUTORS,
@@ -170,7 +171,8 @@ def run_sweep(
     runs *yes* must be true; above :data:`MAX_RUNS` the spec is refused.  *run_seconds* is each run's
     wall-time limit (None: none).  Only one driver writes a store at a time (an advisory lock, ``.lock``);
     damaged runs files are moved to ``quarantine/`` and their runs run again.  *notes* collects one-line
-    remarks for the user (files quarantined, a description rewritten).
+    remarks for the user (files quarantined, a description rewritten).  What the process holds when the sweep
+    starts is left out of the collector's scans while it runs (:func:`sim.experiments.heap.frozen_heap`).
     """
 
     t0 = time.perf_counter()
@@ -194,8 +196,9 @@ def run_sweep(
     root = Path(store) if store is not None else Path("sweeps") / ls.spec.name
     client = _connect_scheduler(scheduler) if executor == "dask" and scheduler else None  # before any store exists
     try:
-        return _run_locked(ls, root, executor, workers, scheduler, client, extend, retry_failed, fail_fast, limit,
-                           chunk_size, progress, run_seconds, notes, t0)
+        with frozen_heap():  # what the caller's process holds stays out of the collector's scans while it runs
+            return _run_locked(ls, root, executor, workers, scheduler, client, extend, retry_failed, fail_fast,
+                               limit, chunk_size, progress, run_seconds, notes, t0)
     finally:
         if client is not None:
             with contextlib.suppress(Exception):
