@@ -174,7 +174,9 @@ def _connect(private: bool = False):
     Opening a DuckDB database costs 15-25 ms of CPU (it registers every built-in function); a cursor on an open
     one costs microseconds, and each keeps its own registered tables and temporary views.  A forked child (a
     sweep's worker) makes its own: the database's threads did not survive the fork.  *private*: a database of
-    its own instead, for a caller's SQL (:meth:`Store.query`), whose tables and settings must not outlive it."""
+    its own instead, closed with the connection: for a caller's SQL (:meth:`Store.query`), whose tables and
+    settings must not outlive it, and for what a sweep's driver reads before it forks its workers (forking from
+    a process with threads copies whatever locks they hold: the shared database's ~9 threads are left out)."""
     global _DUCKDB
     import duckdb
 
@@ -199,7 +201,7 @@ def stored_run_ids(root: str | os.PathLike, runs: Any = None) -> tuple[set[str],
     table = runs if runs is not None else read_runs(root)[0]
     if table is None:
         return set(), set()
-    con = _connect()
+    con = _connect(private=True)  # a driver asks before it forks its workers: no database threads left then
     try:
         con.register("_runs_raw", table.select(["run_id", "status", "chunk"]))
         rows = con.execute(f"SELECT run_id, status FROM ({_results_sql('_runs_raw')})").fetchall()

@@ -288,7 +288,35 @@ def _pool_chunks(new_pool, chunks, keep_tables, kpis, inflight_max, run_seconds)
                     else:
                         solo.append(chunk)
     finally:
-        pool.shutdown(wait=not inflight, cancel_futures=True)
+        if inflight:  # stopped early (Ctrl-C, fail-fast): the workers finish their chunk and exit on their own
+            pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            _shutdown(pool)
+
+
+#: Once every result is in, how long the workers get to exit before the driver kills them.
+SHUTDOWN_GRACE_S = 10.0
+
+
+def _shutdown(pool, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    """Shut a pool down whose results are all in, without waiting forever for a worker that does not exit.
+
+    A worker can be left waiting for its task queue's read lock with no one left to release it (seen once in
+    ~80 sweeps whose first pool lost a worker to SIGKILL: the surviving worker of the next pool never took its
+    stop sentinel), and ``shutdown(wait=True)`` then waits for it for good.  Its runs are all stored, so after
+    *grace_s* it is killed; the pool's own manager thread then finishes."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() drops both references
+    thread = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        proc.join(max(deadline - time.monotonic(), 0.0))
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5.0)
+    if thread is not None:
+        thread.join(5.0)
 
 
 def _execute_dask(workers, scheduler, base, chunks, keep_tables, kpis, inflight_max, run_seconds=RUN_SECONDS,
