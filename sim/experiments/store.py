@@ -282,14 +282,15 @@ class Store:
         return df
 
     def results(self) -> pd.DataFrame:
-        """One row per stored run_id: status, error, elapsed_s, chunk, KPI columns (damaged files left out)."""
+        """One row per stored run_id, in run_id order: status, error, elapsed_s, chunk, KPI columns (damaged files
+        left out)."""
         table, self.damaged = read_runs(self.root)
         if table is None:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in RUN_COLUMNS})
         con = _connect()
         try:
             con.register("_runs_raw", table)
-            return con.execute(_results_sql("_runs_raw")).df()
+            return con.execute(f"{_results_sql('_runs_raw')} ORDER BY run_id").df()  # the same frame every read
         finally:
             con.close()
 
