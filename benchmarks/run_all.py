@@ -337,17 +337,14 @@ def bench_scaling(repeats: int, quick: bool) -> dict:
         built[(fam, size)] = sc
         Simulation(sc, 1).run()  # warm
     times: dict[tuple, list[dict]] = {m: [] for m in members}
-    # each run starts from a collected heap, and what the process held before the section (the ratios section's
-    # pyabc, scikit-learn and pandas) is frozen: a full collection landing inside one run scanned all of it,
-    # 0.1-0.2 s on a 0.1-s run, and a doubling of rules read x2.46 in one bench and x1.16 in the next
-    from sim.experiments.heap import frozen_heap
-
-    with frozen_heap():
-        for i in range(repeats):
-            for fam, size in rotated(members, i * 3):
-                gc.collect()
-                box, _ = instrumented_run(built[(fam, size)], i + 1)  # same seed for every size in a repeat
-                times[(fam, size)].append(box)
+    # each run starts from a collected heap (what earlier sections left is frozen by begin_section: a full
+    # collection landing inside one run scanned all of it, and a doubling of rules read x2.46 in one bench and
+    # x1.16 in the next)
+    for i in range(repeats):
+        for fam, size in rotated(members, i * 3):
+            gc.collect()
+            box, _ = instrumented_run(built[(fam, size)], i + 1)  # same seed for every size in a repeat
+            times[(fam, size)].append(box)
     families = {}
     for fam, ss in sizes.items():
         run_s = [med(b["total_s"] for b in times[(fam, s)]) for s in ss]

@@ -241,8 +241,8 @@ def _release(env: simpy.Environment) -> None:
     waiting for it: in a calibration process (default collector settings), 46 full collections took 9.2 s of
     36 s CPU.  Closed here, no cycle holds the world, and dropping the last reference frees it at once.  No engine
     process has a ``finally``, a ``with`` or an ``except`` that catches GeneratorExit, so closing one runs no model
-    code (``tests/engine/test_release.py`` checks that in the source).  SimPy keeps no list of processes: the queued events' callbacks (and those of the conditions they feed) are
-    where the waiting ones are found.
+    code (``tests/engine/test_release.py`` checks that in the source).  SimPy keeps no list of processes: the
+    queued events' callbacks (and those of the conditions they feed) are where the waiting ones are found.
     """
     waiting = [event for *_key, event in env._queue]  # (time, priority, id, event)
     while waiting:

@@ -195,10 +195,13 @@ def _results_sql(source: str) -> str:
             f"FROM {source}) WHERE _rn = 1")
 
 
-def stored_run_ids(root: str | os.PathLike, runs: Any = None) -> tuple[set[str], set[str]]:
-    """(ids stored ok, ids whose latest record failed); damaged runs files count as not stored.  *runs*: the
-    table :func:`read_runs` gave for *root* (read now when not given)."""
-    table = runs if runs is not None else read_runs(root)[0]
+def stored_run_ids(root: str | os.PathLike) -> tuple[set[str], set[str]]:
+    """(ids stored ok, ids whose latest record failed); damaged runs files count as not stored."""
+    return run_ids(read_runs(root)[0])
+
+
+def run_ids(table: Any) -> tuple[set[str], set[str]]:
+    """:func:`stored_run_ids` of a runs table :func:`read_runs` gave (None: no readable runs file)."""
     if table is None:
         return set(), set()
     con = _connect(private=True)  # a driver asks before it forks its workers: no database threads left then
@@ -434,8 +437,8 @@ class Catalogue:
 
     def add(self, path: Path, table: Any) -> None:
         """A runs file the driver has just written, with the Arrow table it wrote there (what reading it back
-        gives), so that the file is not read again: one directory scan and read per chunk would make a sweep's
-        driver cost grow with the square of its chunks."""
+        gives), so that the file is not read again (the driver used to list every runs file so far and read the
+        new one back after each chunk)."""
         self._parts[path] = (table, None)
 
     def finish(self) -> Path:

@@ -307,7 +307,7 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
         notes.append(f"{root}: {len(damaged)} damaged runs file(s) moved to {st.QUARANTINE}/ "
                      f"({damaged[0][0].name}: {damaged[0][1]}); their runs run again")
 
-    done_ids, failed_ids = st.stored_run_ids(root, stored) if stored is not None else (set(), set())
+    done_ids, failed_ids = st.run_ids(stored)
     skip = done_ids | (set() if retry_failed else failed_ids)
     todo: list[Run] = []
     seen: set[str] = set()
@@ -543,6 +543,8 @@ def _runs_table(records: list[dict], seq: int):
 def _write_chunk(root: Path, seq: int, ls: LoadedSpec, res: ChunkResult) -> tuple[Path, Any]:
     """Write a chunk's kept tables, then its runs file (the commit marker); the runs file's path and the Arrow
     table written there (what reading the file back gives: the catalogue takes it instead of a re-read)."""
+    import pyarrow.parquet as pq
+
     from sim.experiments import store as st
 
     tag = f"part-{seq:06d}-{uuid.uuid4().hex[:8]}"
@@ -551,11 +553,5 @@ def _write_chunk(root: Path, seq: int, ls: LoadedSpec, res: ChunkResult) -> tupl
             _atomic_parquet(df, root / st.TABLES / name / f"{tag}.parquet")
     table = _runs_table(res.records, seq)
     path = root / st.RUNS / f"{tag}.parquet"
-    _atomic_write(lambda tmp: _write_arrow(table, tmp), path)
+    _atomic_write(lambda tmp: pq.write_table(table, tmp), path)
     return path, table
-
-
-def _write_arrow(table, path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    pq.write_table(table, path)

@@ -217,6 +217,7 @@ def _execute_local(workers, base, chunks, keep_tables, kpis, inflight_max, run_s
     # the driver's heap is frozen while the pool forks and runs: a worker's first collection then scans only what
     # it made itself, instead of every object it inherited (80 ms on a flagship sweep, with each touched page
     # copied on write); the driver's own later garbage is collected as usual, and the freeze ends with the pool
+    # (unless the caller had frozen its heap already: run_sweep does, for every executor)
     with frozen_heap():
         yield from _pool_chunks(new_pool, chunks, keep_tables, kpis, inflight_max, run_seconds)
 
