@@ -108,3 +108,19 @@ def test_a_local_sweep_leaves_the_callers_frozen_heap_frozen(unfrozen, tmp_path)
     before = gc.get_freeze_count()
     run_sweep(spec, tmp_path / "store", executor="local", workers=2)
     assert gc.get_freeze_count() >= before > 0
+
+
+def test_nested_blocks_ask_once_and_only_the_outermost_unfreezes(unfrozen, monkeypatch):
+    """gc.get_freeze_count() walks the whole frozen heap: a sweep's executor block inside the sweep's does not ask
+    again, and leaves the heap frozen for the outer block, which gives it back."""
+    import sim.experiments.heap as heap
+
+    asked = []
+    real = gc.get_freeze_count
+    monkeypatch.setattr(heap.gc, "get_freeze_count", lambda: asked.append(1) or real())
+    with frozen_heap():
+        with frozen_heap():
+            pass
+        assert real() > 0  # the inner block left the outer one's freeze alone
+    assert len(asked) == 1
+    assert real() == 0

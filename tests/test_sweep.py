@@ -102,6 +102,28 @@ def test_seeds_come_from_seedsequence_spawn(tmp_path):
     assert sorted({r.seed for r in expand(ls)}) == sorted(want)
 
 
+@pytest.mark.parametrize("crn", [True, False])
+def test_run_and_point_ids_are_the_hashes_of_their_contents(tmp_path, crn):
+    """run_id = sha256(JSON of [model fingerprint, base hash, values, seed])[:16], point_id = sha256(JSON of
+    values)[:12] (sorted keys, no spaces), however expand assembles the JSON: stores keep these ids."""
+    import hashlib
+
+    from sim.engine.version import model_fingerprint
+
+    def h(obj) -> str:
+        return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
+
+    p = tiny_spec(tmp_path, "lhs", 6, reps=2)
+    if not crn:
+        p.write_text(p.read_text().replace("replications: 2", "replications: 2\ncommon_random_numbers: false"))
+    ls = load_spec(p)
+    runs = expand(ls)
+    assert len({r.seed for r in runs}) == (2 if crn else len(runs))
+    for r in runs:
+        assert r.run_id == h([model_fingerprint(), ls.base_hash, r.values, r.seed])[:16]
+        assert r.point_id == h(r.values)[:12]
+
+
 def test_levers_cross_uncertainty_sample(tmp_path):
     ls = load_spec(tiny_spec(tmp_path, "lhs", 5))
     runs = expand(ls)

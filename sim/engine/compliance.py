@@ -110,6 +110,10 @@ class Compliance:
             return f if item_kind == "chip" else ItemFacts(**{**_asdict(f), "item_kind": "die"})
         return ItemFacts(product, item_kind, 0.0, 0.0, 0.0, 0.0, origin_country or "", True, True)
 
+    def enforced_from(self, rid: str) -> float:
+        """The day rule *rid* is enforced from (``effective`` + ``grace_days``): where its cap periods count from."""
+        return self._in_force[rid][0]
+
     def rule_in_force(self, rid: str, day: float) -> bool:
         """Whether rule *rid* is enforced on *day*."""
         start, end = self._in_force[rid]

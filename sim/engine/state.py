@@ -102,8 +102,7 @@ def vendor_estimate(w: Simulation, vendor: str, product: str, days: float) -> in
 
 def cap_period(w: Simulation, rule: str, period_days: float, day: float | None = None) -> int:
     """The index of the cap period holding *day* (default: now), counted from the rule's enforcement."""
-    r = w.scenario.rules[rule]
-    start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
+    start = w.compliance.enforced_from(rule)
     return int(math.floor(((w.env.now if day is None else day) - start) / period_days))
 
 

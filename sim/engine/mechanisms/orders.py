@@ -711,8 +711,7 @@ def _stopped_in_transit(w: Simulation, product: str, buyer: str, channel: str, o
 
 
 def _requeue(w: Simulation, vendor: str, order: Order, qty: int, rule: str, period_days: float, order_day: float):
-    r = w.scenario.rules[rule]
-    start = w.scenario.day_of(r.effective) + r.exemptions.grace_days
+    start = w.compliance.enforced_from(rule)
     k = math.floor((w.env.now - start) / period_days) + 1
     yield w.env.timeout(max(start + k * period_days - w.env.now, 0.0))
     yield from ship(w, vendor, order, qty, order_day, claimed=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.version import model_fingerprint
-from sim.experiments.sweep.spec import LoadedSpec, _hash, grid_u, values_from_u
+from sim.experiments.sweep.spec import LoadedSpec, _canonical_json, grid_u, values_from_u
 from sim.scenario.paths import Assignment
 from sim.schema.sweep import SweepSpec
 
@@ -91,6 +92,7 @@ def expand(ls: LoadedSpec, lhs_blocks: Sequence[int] | None = None) -> list[Run]
     post = ls.posterior
     draws = post.draws(U.shape[0], spec.seed) if post is not None else None  # type: ignore[attr-defined]
     model = model_fingerprint()  # a changed engine gives new run ids: results of two models never share one
+    prefix = f"{_canonical_json(model)},{_canonical_json(ls.base_hash)}"
     runs = []
     for pi, policy in enumerate(policies):
         for si in range(U.shape[0]):
@@ -99,7 +101,8 @@ def expand(ls: LoadedSpec, lhs_blocks: Sequence[int] | None = None) -> list[Run]
             values = {name: values[name] for name in spec.parameters}  # file order
             if draws is not None:  # the posterior's inputs (names with a dot: no spec parameter has one)
                 values.update({f"posterior.{n}": float(draws.iloc[si][n]) for n in post.names})  # type: ignore[attr-defined]
-            point_key = _hash(values)
+            values_json = _canonical_json(values)  # once per point: its replications differ only in the seed
+            point_key = hashlib.sha256(values_json.encode()).hexdigest()  # = _hash(values)
             point_id = point_key[:12]
             for r in range(spec.replications):
                 if spec.common_random_numbers:
@@ -107,7 +110,8 @@ def expand(ls: LoadedSpec, lhs_blocks: Sequence[int] | None = None) -> list[Run]
                 else:
                     ss = np.random.SeedSequence(spec.seed, spawn_key=(r, int(point_key[:15], 16)))
                     seed = int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
-                run_id = _hash([model, ls.base_hash, values, seed])[:16]
+                # = _hash([model, ls.base_hash, values, seed]): the list's JSON is its items' JSON joined by ","
+                run_id = hashlib.sha256(f"[{prefix},{values_json},{seed}]".encode()).hexdigest()[:16]
                 runs.append(Run(run_id, point_id, pi, si, r, seed, values, tuple(float(x) for x in U[si])))
     return runs
 

@@ -379,8 +379,11 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
                     progress(report.done + report.failed, len(todo), report.failed)
                 if fail_fast and n_failed:
                     break
+                if report.remaining <= 0:
+                    break  # every run is in: the catalogue is finished while the workers exit
     finally:
-        if stream is not None:
+        every_run_in = report.remaining <= 0
+        if stream is not None and not every_run_in:
             stream.close()  # shuts the pool/cluster down; in-flight chunks are dropped (re-run resumes them)
         catalogue_error = None
         try:
@@ -390,6 +393,9 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
                 st.rebuild_catalogue(root)
         except Exception as e:  # noqa: BLE001 - reported below: the runs are stored, the catalogue is not
             catalogue_error = e
+        finally:
+            if stream is not None and every_run_in:
+                stream.close()  # waits for the workers, told to stop when the last chunk was handed out
     if catalogue_error is not None:
         raise SweepError([f"{root}: the runs are stored, but the catalogue ({st.CATALOGUE}) could not be built: "
                           f"{_one_line(catalogue_error)}"])

@@ -232,6 +232,7 @@ def _pool_chunks(new_pool, chunks, keep_tables, kpis, inflight_max, run_seconds)
     retry: list = []  # chunks to submit again first (the pool broke while submitting them)
     solo: list = []  # chunks lost with a broken pool: each runs again alone
     alone = False  # the chunk in flight runs alone
+    stopping = None  # (workers, manager thread) of the pool once it was told to stop after its work
     try:
         exhausted = False
         while True:
@@ -255,6 +256,10 @@ def _pool_chunks(new_pool, chunks, keep_tables, kpis, inflight_max, run_seconds)
                     alone = False
                     broken = True
                     break
+            if exhausted and not (broken or retry or solo) and stopping is None:
+                # every chunk handed out: the pool stops once the last is done, its manager thread sending the
+                # workers their stop sentinels as soon as the last result is in, while the driver stores it
+                stopping = _begin_shutdown(pool)
             if not inflight and not broken:
                 if retry or solo:
                     continue
@@ -282,6 +287,7 @@ def _pool_chunks(new_pool, chunks, keep_tables, kpis, inflight_max, run_seconds)
                 alone = False
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = new_pool()
+                stopping = None
                 for chunk in lost:
                     if was_alone:
                         yield chunk, RuntimeError("worker process died twice running this chunk (the second time "
@@ -292,22 +298,31 @@ def _pool_chunks(new_pool, chunks, keep_tables, kpis, inflight_max, run_seconds)
         if inflight:  # stopped early (Ctrl-C, fail-fast): the workers finish their chunk and exit on their own
             pool.shutdown(wait=False, cancel_futures=True)
         else:
-            _shutdown(pool)
+            _shutdown(pool, begun=stopping)
 
 
 #: Once every result is in, how long the workers get to exit before the driver kills them.
 SHUTDOWN_GRACE_S = 10.0
 
 
-def _shutdown(pool, grace_s: float = SHUTDOWN_GRACE_S) -> None:
-    """Shut a pool down whose results are all in, without waiting forever for a worker that does not exit.
+def _begin_shutdown(pool) -> tuple[list, Any]:
+    """Tell *pool* to stop once the work it holds is done (``shutdown(wait=False)``); returns its worker processes
+    and manager thread, which :func:`_shutdown` waits for (``shutdown()`` drops the pool's references to both)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    thread = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False)
+    return procs, thread
+
+
+def _shutdown(pool, grace_s: float = SHUTDOWN_GRACE_S, begun: tuple[list, Any] | None = None) -> None:
+    """Shut a pool down whose results are all in, without waiting forever for a worker that does not exit
+    (*begun*: what :func:`_begin_shutdown` returned, when the pool was told to stop earlier).
 
     A worker can be left waiting for its task queue's read lock with no one left to release it (seen once in
     ~80 sweeps whose first pool lost a worker to SIGKILL: the surviving worker of the next pool never took its
     stop sentinel), and ``shutdown(wait=True)`` then waits for it for good.  Its runs are all stored, so after
     *grace_s* it is killed; the pool's own manager thread then finishes."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() drops both references
-    thread = getattr(pool, "_executor_manager_thread", None)
+    procs, thread = begun if begun is not None else _begin_shutdown(pool)
     pool.shutdown(wait=False, cancel_futures=True)
     deadline = time.monotonic() + grace_s
     for proc in procs:

@@ -112,8 +112,13 @@ class LoadedSpec:
         return f"{self.spec.name}-{self.spec_key[:8]}"
 
 
+def _canonical_json(obj: Any) -> str:
+    """The JSON that content-addressed ids hash: sorted keys, no spaces, anything else as its ``str``."""
+    return json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+
+
 def _hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(_canonical_json(obj).encode()).hexdigest()
 
 
 def _spec_problems(err: ValidationError, data: dict, lines: dict, file: str) -> list[LoadProblem]:
