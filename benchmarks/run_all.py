@@ -178,9 +178,11 @@ def begin_section(max_wait: float) -> dict:
     sections before left behind (pyabc, scikit-learn, Dask, pandas) are not scanned by a full collection inside a
     timed item.  A full collection landing inside one run scanned ~300k objects (~0.27 s, on runs of 0.1 s) and
     moved a doubling's ratio by up to 2x between benches; the CLI's own process freezes its start-up heap too."""
+    from sim.experiments.heap import freeze_for_good
+
     seen = settle(max_wait)
     gc.collect()
-    gc.freeze()
+    freeze_for_good()  # and the sweeps and calibrations measured leave it frozen
     return seen
 
 

@@ -61,9 +61,10 @@ def _serve(command: Callable[[], None]) -> None:
     """
     try:
         from sim.cli import common
+        from sim.experiments.heap import freeze_for_good
 
         common.serving = True
-        gc.freeze()
+        freeze_for_good()
         gc.set_threshold(10_000, 10, 10)
         gc.enable()
         command()
