@@ -456,3 +456,14 @@ def test_model_fingerprint_follows_the_engine_source(tmp_path, monkeypatch):
     assert version.model_fingerprint() != before
     monkeypatch.setattr(version, "MODEL_VERSION", version.MODEL_VERSION + "x")
     assert version.model_fingerprint().startswith(f"{version.MODEL_VERSION}-")
+
+
+def test_a_kpi_pattern_no_run_produced_is_reported(tmp_path):
+    """The KPI names kept are gathered from the ok runs' records: a pattern that matches none of them is reported,
+    one that matches is not (nor are the records' own fields: run_id, status, error, elapsed_s)."""
+    p = tiny_spec(tmp_path)
+    p.write_text(p.read_text().replace('kpis: ["job_*[lab-cn/job1]", blocked_units]',
+                                       'kpis: ["job_*[lab-cn/job1]", blocked_units, "no_such_kpi*", elapsed_s]'))
+    rep = run_sweep(load_spec(p), tmp_path / "store", executor="serial")
+    assert rep.done == rep.total > 0
+    assert rep.unmatched_kpis == ["no_such_kpi*", "elapsed_s"]

@@ -35,6 +35,7 @@ so it never holds a lock a reader could meet.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -371,10 +372,10 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
                 report.done += len(res.records) - n_failed
                 report.failed += n_failed
                 report.remaining -= len(res.records)
-                for rec in res.records:
-                    if rec["status"] == "ok":
-                        kept_any = True
-                        matched.update(k for k in rec if k not in ("run_id", "status", "error", "elapsed_s"))
+                ok_keys = [rec.keys() for rec in res.records if rec["status"] == "ok"]
+                if ok_keys:
+                    kept_any = True
+                    matched.update(*ok_keys)  # the KPI names kept (and the record's own fields, set aside below)
                 if progress is not None:
                     progress(report.done + report.failed, len(todo), report.failed)
                 if fail_fast and n_failed:
@@ -400,6 +401,7 @@ def _run_unlocked(ls, root, executor, workers, scheduler, client, extend, retry_
         raise SweepError([f"{root}: the runs are stored, but the catalogue ({st.CATALOGUE}) could not be built: "
                           f"{_one_line(catalogue_error)}"])
     if kept_any:
+        matched.difference_update(_RUN_FIELDS)
         report.unmatched_kpis = [p for p in ls.spec.kpis if not any(kpi_matcher([p]).match(k) for k in matched)]
     report.wall_s = time.perf_counter() - t0
     return report
@@ -532,7 +534,10 @@ def _runs_table(records: list[dict], seq: int):
     number, then each KPI as float64 (NaN where a run has none), KPIs in the order they first appear."""
     import pyarrow as pa
 
-    kpis = list(dict.fromkeys(k for r in records for k in r if k not in _RUN_FIELDS))
+    names = dict.fromkeys(itertools.chain.from_iterable(records))  # every key, in the order it first appears
+    for f in _RUN_FIELDS:
+        names.pop(f, None)
+    kpis = list(names)
     nan = math.nan
     cols = {
         "run_id": pa.array([r.get("run_id") for r in records], type=pa.string()),
