@@ -99,8 +99,12 @@ def kpis(rec: Recorder, scenario, flop_thresholds=FLOP_THRESHOLDS) -> dict[str, 
         k[f"produced_eflops[{country}]"] = fsum(by_country[country])  # dense BF16 peak of every chip made, EFLOP/s
 
     fleet = rec.fleet
-    last_day = max((r.day for r in fleet), default=None)
-    last = [r for r in fleet if r.day == last_day]
+    # the last snapshot's rows: snapshots append in time order, so they are the rows at the end with its day
+    last_day = fleet[-1].day if fleet else None
+    i = len(fleet)
+    while i and fleet[i - 1].day == last_day:
+        i -= 1
+    last = fleet[i:]
     for lid, lab in scenario.labs.items():  # every lab gets its fleet KPIs, 0 when it owns nothing
         mine = [r for r in last if r.owner == lid]
         total = fsum(r.peak_pflops for r in mine)
