@@ -73,3 +73,29 @@ def test_from_uniform_declines_what_it_cannot_draw():
     assert from_uniform(Normal(dist="normal", mean=1.0, sd=0.5), 0.3) is None
     assert from_uniform(Uniform(dist="uniform", low=2.0, high=2.0), 0.3) is None  # draws nothing: the caller's low
     assert from_uniform(Triangular(dist="triangular", low=1.0, mode=1.0, high=1.0), 0.3) is None
+
+
+def test_a_stream_is_its_seedsequences_pcg64_whether_its_seed_words_are_known_or_not(monkeypatch):
+    """Stream *name* of seed s is ``Generator(PCG64(SeedSequence(s, spawn_key=(crc32(name),))))``: the first run of a
+    seed in the process works the seed words out, later runs of that seed reuse them, and the draws are the same
+    (uniforms read in blocks and draws from the generator alike); only the last SEEDS_KEPT seeds are kept."""
+    import sim.engine.rng as rng
+
+    monkeypatch.setattr(rng, "_WORDS", type(rng._WORDS)())
+    monkeypatch.setattr(rng, "SEEDS_KEPT", 3)
+    names = ["leadtime/huawei->bytedance", "param/price/h20", "failure/permanent/lab-cn/ascend910b", "é/ü"]
+
+    def reference(seed: int, name: str) -> np.random.Generator:
+        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(stream_key(name),))))
+
+    for seed in (1, 2, 1, 3, 4, 1, 2**62 + 7, 1):
+        st = Streams(seed)
+        for name in names:
+            want = reference(seed, name)
+            assert [st.random(name) for _ in range(3)] == list(want.random(3))
+            assert st(name).normal() == want.normal()
+            assert st(name).binomial(1000, 0.3) == want.binomial(1000, 0.3)
+        assert set(rng._WORDS[seed]) == set(names)
+        assert len(rng._WORDS) <= 3
+    assert list(rng._WORDS) == [4, 2**62 + 7, 1]  # the least recently used seeds were dropped
+    assert all(not w.flags.writeable for words in rng._WORDS.values() for w in words.values())
