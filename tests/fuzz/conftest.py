@@ -9,7 +9,9 @@ chip of 0 TFLOPS and sub-day review periods are refused at load since issue 19: 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
+import pytest
 from hypothesis import strategies as st
 
 START = dt.date(2024, 1, 1)
@@ -222,3 +224,38 @@ def _series_unit(draw, horizon: int):
         return draw(st.floats(0, 1))
     return [{"since": START + dt.timedelta(days=d), "value": draw(st.floats(0, 1))}
             for d in sorted(set(draw(st.lists(st.integers(-10, horizon), min_size=1, max_size=3, unique=True))))]
+
+
+RUN_LIMIT_S = 120.0  # a generated run takes well under a second
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _generated_runs_end():
+    """A generated run that does not end fails its test, with its example, after RUN_LIMIT_S of wall time, instead
+    of holding up the suite (one did: tests/fuzz/known_worlds.py).  Module-scoped: hypothesis refuses
+    function-scoped fixtures around its examples."""
+    from sim.experiments.sweep.executors import RunTimeout
+    from sim.results.simulation import Simulation
+
+    real = Simulation.run
+
+    def run(self, progress=None):
+        env = self.env
+        step = env.step
+        deadline = time.monotonic() + RUN_LIMIT_S
+        count = 0
+
+        def guarded_step() -> None:
+            nonlocal count
+            count += 1
+            if not count & 4095 and time.monotonic() > deadline:
+                raise RunTimeout(f"a generated run did not end within {RUN_LIMIT_S:g} s (simulated day "
+                                 f"{env.now:.1f}, {count:,} events)")
+            step()
+
+        env.step = guarded_step
+        return real(self, progress)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Simulation, "run", run)
+        yield
