@@ -294,3 +294,17 @@ def test_multi_region_cluster_only_when_allowed():
     r = run(d)
     assert r.kpis["job_finished[lab/j]"] == 1.0
     assert r.tables["jobs"].iloc[0].rented_from == "c,c2"
+
+
+@pytest.mark.xfail(strict=True, reason="known defect (found 2026-12-08 by the property test above): when the better "
+                                       "line is short of stacks, the stacks left are kept for it next month, so four "
+                                       "more 910C dies can cost this month's 910B packages more than they add")
+def test_four_more_910c_dies_never_lose_this_months_compute():
+    """The property test's counterexample, kept: 12 -> 16 910C dies with 3 910B dies, 9 slots and 60 stacks plans
+    6 x 910C + 3 x 910B (5,760 TFLOP/s) -> 7 x 910C + 0 x 910B (5,600).  Strict: fixing the plan (or restating the
+    property over two months) makes this pass, and then the mark must go."""
+    def compute(db, dc, cap, h):
+        plan = packaging_plan(ascend_lines(db, dc), cap, h)
+        return 320.0 * plan["910b"] + 800.0 * plan["910c"]
+
+    assert compute(3, 16, 9, 60) >= compute(3, 12, 9, 60)
