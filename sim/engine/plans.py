@@ -40,7 +40,9 @@ def packaging_plan(lines: list[Line], capacity: int, hbm: int) -> dict[str, int]
     slot or stack moved up the order is worth at least as much there.  Stacks a line cannot use this month
     because it is short of stacks are kept for it (not spent on a line worth less per stack), so an extra die of
     a lesser line never takes the stacks a better line would have completed next month; the stacks its dies
-    already on the way will need are kept for it too.
+    already on the way will need are kept for it too.  Within one month that keeping breaks the claim above: when the
+    better line is short of stacks, the stacks left wait for it instead of making lesser packages now
+    (``tests/engine/test_market.py::test_four_more_910c_dies_never_lose_this_months_compute``, a known defect).
     """
 
     def order(ln: Line):

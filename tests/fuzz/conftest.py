@@ -9,7 +9,6 @@ chip of 0 TFLOPS and sub-day review periods are refused at load since issue 19: 
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from hypothesis import strategies as st
@@ -232,28 +231,15 @@ RUN_LIMIT_S = 120.0  # a generated run takes well under a second
 @pytest.fixture(autouse=True, scope="module")
 def _generated_runs_end():
     """A generated run that does not end fails its test, with its example, after RUN_LIMIT_S of wall time, instead
-    of holding up the suite (one did: tests/fuzz/known_worlds.py).  Module-scoped: hypothesis refuses
-    function-scoped fixtures around its examples."""
-    from sim.experiments.sweep.executors import RunTimeout
+    of holding up the suite (one did: tests/data/fuzz_denied_order_reallocated.yaml).  Module-scoped: hypothesis
+    refuses function-scoped fixtures around its examples."""
+    from sim.experiments.sweep.executors import guard_steps
     from sim.results.simulation import Simulation
 
     real = Simulation.run
 
     def run(self, progress=None):
-        env = self.env
-        step = env.step
-        deadline = time.monotonic() + RUN_LIMIT_S
-        count = 0
-
-        def guarded_step() -> None:
-            nonlocal count
-            count += 1
-            if not count & 4095 and time.monotonic() > deadline:
-                raise RunTimeout(f"a generated run did not end within {RUN_LIMIT_S:g} s (simulated day "
-                                 f"{env.now:.1f}, {count:,} events)")
-            step()
-
-        env.step = guarded_step
+        guard_steps(self.env, RUN_LIMIT_S)
         return real(self, progress)
 
     with pytest.MonkeyPatch.context() as mp:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -19,9 +20,8 @@ from hypothesis import strategies as st
 
 from sim import Simulation, scenario_from_dict
 from sim.experiments.sweep.executors import RunTimeout, _guarded
-from sim.scenario.loader import ScenarioError
+from sim.scenario.loader import ScenarioError, load_scenario
 from tests.fuzz.conftest import scenarios
-from tests.fuzz.known_worlds import DENIED_ORDER_REALLOCATED
 from tests.fuzz.test_generated import check_invariants
 
 
@@ -129,10 +129,10 @@ def test_a_cap_is_never_exceeded_and_a_deny_rule_always_bites(world, data):
                    reason="known defect: an order whose lot is denied at export stays open and is allocated the "
                           "returned stock again at the same instant (one denied row per slice of the order)")
 def test_an_order_denied_at_export_is_not_reallocated_the_same_stock_for_ever():
-    """A generated world (tests/fuzz/known_worlds.py) that ran for ever: its run must end within 5 s (it takes
-    well under one once the denied order stops being served; today it is still at simulated day 30 after
-    millions of events).  Strict: the fix makes this test pass, and then the mark must go."""
-    s = build(DENIED_ORDER_REALLOCATED)
+    """A generated world (tests/data/fuzz_denied_order_reallocated.yaml) that ran for ever: its run must end within
+    5 s (it takes well under one once the denied order stops being served; today it is still at simulated day 30
+    after millions of events).  Strict: the fix makes this test pass, and then the mark must go."""
+    s = load_scenario(Path(__file__).parent.parent / "data" / "fuzz_denied_order_reallocated.yaml")
     sim = Simulation(s)
     _guarded(sim, 5.0)
     denied = [r for r in sim.rec.shipments if r.status == "denied"]

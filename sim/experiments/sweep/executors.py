@@ -45,11 +45,16 @@ class RunTimeout(Exception):
 
 
 def _guarded(sim: Any, seconds: float | None) -> Any:
-    """``sim.run()``, stopped with :class:`RunTimeout` once *seconds* of wall time have passed (checked every
-    256 events, by wrapping the SimPy environment's ``step``: works in any thread, unlike a signal)."""
-    if seconds is None:
-        return sim.run()
-    env = sim.env
+    """``sim.run()``, stopped with :class:`RunTimeout` once *seconds* of wall time have passed (see
+    :func:`guard_steps`)."""
+    if seconds is not None:
+        guard_steps(sim.env, seconds)
+    return sim.run()
+
+
+def guard_steps(env: Any, seconds: float) -> None:
+    """Make the SimPy environment *env* raise :class:`RunTimeout` once *seconds* of wall time have passed from now
+    (checked every 256 events, by wrapping its ``step``: works in any thread, unlike a signal)."""
     step = env.step
     deadline = time.monotonic() + seconds
     count = 0
@@ -63,7 +68,6 @@ def _guarded(sim: Any, seconds: float | None) -> Any:
         step()
 
     env.step = guarded_step
-    return sim.run()
 
 
 def _init_worker(base: dict, parent: int | None = None) -> None:
