@@ -1,7 +1,7 @@
 """Pure planning arithmetic used by the mechanisms: no SimPy, no state, exact and testable.
 
 - :func:`packaging_plan`: how many packages of each chip line a packager assembles this month from
-  the dies, HBM stacks and capacity on hand.
+  the dies, HBM stacks and capacity on hand; :func:`packaging_value`, what that plan maximises.
 - :func:`pro_rata`: a vendor's stock split among buyers in proportion to their open orders.
 - :func:`owned_hourly_usd`: the full hourly cost of owning a chip (capex over life, networking,
   financing, power), the basis on which owning is compared with renting.
@@ -34,22 +34,36 @@ def packaging_plan(lines: list[Line], capacity: int, hbm: int) -> dict[str, int]
     Each package of a line uses ``dies_per_package`` of its own dies, ``hbm_stacks`` of the shared HBM
     and one slot of the shared capacity.  Lines are filled in decreasing value per stack (value per
     package when a line needs no HBM), so a scarce stack or slot goes where it makes the most compute.
-    When the line order also ranks value per package (true of the catalogue's Ascend 910C over 910B:
-    100 vs 80 TFLOP/s per stack, 800 vs 320 per package), more of any input never yields less total
-    value: extra dies, stacks or slots either raise the first line or fall through to the next one, and a
-    slot or stack moved up the order is worth at least as much there.  Stacks a line cannot use this month
-    because it is short of stacks are kept for it (not spent on a line worth less per stack), so an extra die of
-    a lesser line never takes the stacks a better line would have completed next month; the stacks its dies
-    already on the way will need are kept for it too.  Within one month that keeping breaks the claim above: when the
-    better line is short of stacks, the stacks left wait for it instead of making lesser packages now
-    (``tests/engine/test_market.py::test_four_more_910c_dies_never_lose_this_months_compute``, a known defect).
-    """
+    Stacks a line cannot use this month because it is short of stacks are kept for it (not spent on a line
+    worth less per stack), so an extra die of a lesser line never takes the stacks a better line would have
+    completed next month; the stacks its dies already on the way will need are kept for it too.
 
+    What the plan maximises is therefore not this month's compute alone but :func:`packaging_value`: this
+    month's packages plus the stacks kept for a line short of them, at that line's value per stack.  When the
+    line order also ranks value per package (true of the catalogue's Ascend 910C over 910B: 100 vs 80 TFLOP/s
+    per stack, 800 vs 320 per package), more of any input never yields less of that value.  This month's
+    compute alone can fall: 12 -> 16 910C dies with 3 910B dies, 9 slots and 60 stacks plans 6 x 910C +
+    3 x 910B (5,760 TFLOP/s) -> 7 x 910C (5,600), the 4 stacks left kept for the 910C line next month (worth
+    400 there).  Over a run the run-level property holds up to a month's output (``tests/engine/
+    test_supply_monotone.py``).
+    """
+    return _plan(lines, capacity, hbm)[0]
+
+
+def packaging_value(lines: list[Line], capacity: int, hbm: int) -> float:
+    """The plan's objective: the value of this month's packages plus that of the stacks kept for a line short of
+    them (at the line's value per stack; stacks kept for dies on the way are not counted)."""
+    out, kept_value = _plan(lines, capacity, hbm)
+    return sum(ln.value * out[ln.chip] for ln in lines) + kept_value
+
+
+def _plan(lines: list[Line], capacity: int, hbm: int) -> tuple[dict[str, int], float]:
     def order(ln: Line):
         per_stack = ln.value / ln.hbm_stacks if ln.hbm_stacks else math.inf
         return (-per_stack, -ln.value, ln.chip)
 
     out: dict[str, int] = {}
+    kept_value = 0.0
     slots = max(int(capacity), 0)
     stacks = max(int(hbm), 0)
     for ln in sorted(lines, key=order):
@@ -64,13 +78,14 @@ def packaging_plan(lines: list[Line], capacity: int, hbm: int) -> dict[str, int]
         slots -= k
         stacks -= k * ln.hbm_stacks
         if hbm_bound:
+            kept_value += stacks * ln.value / ln.hbm_stacks
             stacks = 0  # the stacks left are kept for this line next month, not spent on a line worth less per stack
         elif ln.hbm_stacks and ln.dies_coming:
             # keep what this line's dies on the way will need next month (at most a month's capacity), so a lesser
             # line does not spend it first
             soon = min(ln.dies_coming // ln.dies_per_package, max(int(capacity) - k, 0))
             stacks -= min(stacks, soon * ln.hbm_stacks)
-    return out
+    return out, kept_value
 
 
 class WholeUnits:

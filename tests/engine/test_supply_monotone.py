@@ -1,8 +1,8 @@
 """Directional property over generated supply worlds: more of any upstream input never less Ascend compute.
 
-Monthly packaging plans are exactly monotone (``test_packaging_plan_more_of_any_input_never_less_compute``); over a
-run the plans are myopic (a die arriving this month may use stacks a better line would have used next month), so
-the run-level property is asserted up to one month's output of the packager (capacity x the best package).
+Monthly packaging plans are exactly monotone in their value, this month's compute plus the stacks kept for a line
+short of them (``test_packaging_plan_more_of_any_input_never_less_value``); over a run the plans are myopic (a die
+arriving this month may use stacks a better line would have used next month), so the run-level property is asserted up to one month's output of the packager (capacity x the best package).
 
 The world: a foundry (wafers, die yield) -> a packager (capacity, packaging yield, die bank, HBM on hand) fed by
 an HBM maker -> a vendor; two chip lines like 910B (1 die, 4 stacks) and 910C (2 dies, 8 stacks).  One input

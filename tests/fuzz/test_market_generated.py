@@ -14,12 +14,11 @@ import datetime as dt
 import math
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sim import Simulation, scenario_from_dict
-from sim.experiments.sweep.executors import RunTimeout, _guarded
+from sim.experiments.sweep.executors import _guarded
 from sim.scenario.loader import ScenarioError, load_scenario
 from tests.fuzz.conftest import scenarios
 from tests.fuzz.test_generated import check_invariants
@@ -125,15 +124,15 @@ def test_a_cap_is_never_exceeded_and_a_deny_rule_always_bites(world, data):
         assert worst <= cap + 1e-9 or math.isnan(worst), f"{worst} units shipped in one period under a cap of {cap}"
 
 
-@pytest.mark.xfail(strict=True, raises=RunTimeout,
-                   reason="known defect: an order whose lot is denied at export stays open and is allocated the "
-                          "returned stock again at the same instant (one denied row per slice of the order)")
 def test_an_order_denied_at_export_is_not_reallocated_the_same_stock_for_ever():
-    """A generated world (tests/data/fuzz_denied_order_reallocated.yaml) that ran for ever: its run must end within
-    5 s (it takes well under one once the denied order stops being served; today it is still at simulated day 30
-    after millions of events).  Strict: the fix makes this test pass, and then the mark must go."""
+    """A generated world (tests/data/fuzz_denied_order_reallocated.yaml) that ran for ever before MODEL_VERSION 13:
+    each order's first lot denied at export now cancels the rest of it, so the run ends (guarded at 5 s; it was
+    still at simulated day 30 after millions of events).  Three orders on day 0; the month's supply on day 30.44 is
+    allocated to them, denied, and the two with units left are cancelled."""
     s = load_scenario(Path(__file__).parent.parent / "data" / "fuzz_denied_order_reallocated.yaml")
     sim = Simulation(s)
     _guarded(sim, 5.0)
-    denied = [r for r in sim.rec.shipments if r.status == "denied"]
-    assert len(denied) < 1000
+    denied = [(r.buyer, r.qty) for r in sim.rec.shipments if r.status == "denied" and r.order_day == 0.0]
+    assert denied == [("buyer1", 3137), ("lab0", 3137), ("lab0", 625)]
+    cancelled = [(e.actor, e.value) for e in sim.rec.events if e.kind == "order_cancelled"]
+    assert cancelled == [("buyer1", 500_000 - 3136 - 3137), ("lab0", 4_999_000_000 - 3137)]

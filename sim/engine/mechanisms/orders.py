@@ -212,17 +212,23 @@ def cancel_stale_orders(w: Simulation, lid: str, review_interval_days: float | N
         cancelled = False
         for o in orders:
             if o.qty > 0 and now - o.order_day >= limit:
-                w.pipeline[lid][o.product] -= o.qty
-                if lab is not None:
-                    w.budget_usd[lid] += o.qty * o.unit_price_usd  # nothing was delivered: the money is not spent
-                w.rec.event(now, "order_cancelled", lid, f"{o.product} from {vendor}", o.qty)
-                w.backlog[vendor][o.product] -= o.qty
-                _release(w, o, o.qty)
-                o.qty = 0
+                _cancel(w, vendor, o, f"{o.product} from {vendor}")
                 cancelled = True
         mine[vendor] = [o for o in orders if o.qty > 0]
         if cancelled:
             w.backorders[vendor] = [o for o in w.backorders[vendor] if o.qty > 0]
+
+
+def _cancel(w: Simulation, vendor: str, o: Order, detail: str) -> None:
+    """Cancel what is left of *o*: out of the buyer's pipeline, the vendor's backlog and the cap's claims; a lab's
+    money comes back (nothing was delivered); the order leaves the vendor's queues when they are next tidied."""
+    w.pipeline[o.buyer][o.product] -= o.qty
+    if o.buyer in w.scenario.labs:
+        w.budget_usd[o.buyer] += o.qty * o.unit_price_usd
+    w.rec.event(w.env.now, "order_cancelled", o.buyer, detail, o.qty)
+    w.backlog[vendor][o.product] -= o.qty
+    _release(w, o, o.qty)
+    o.qty = 0
 
 
 def review(w: Simulation, lid: str) -> None:
@@ -583,6 +589,17 @@ def _return_to_stock(w: Simulation, vendor: str, order: Order, qty: int) -> floa
     return refund
 
 
+def _refused(w: Simulation, vendor: str, order: Order, qty: int, status: str, rule: str | None) -> float:
+    """A lot of *order* that an export check refused (denied, a licence refused, a cap's excess denied, stopped in
+    transit): the refusal answers the whole order, so what is left of it is cancelled first, then the lot goes back
+    to stock; returns the lot's refund.  The buyer re-plans at its next review.  (Left open, the order was
+    allocated the returned stock again at the same instant and refused again, one lot at a time: a zero-time loop
+    as long as the order, ``tests/data/fuzz_denied_order_reallocated.yaml``.)"""
+    if order.qty > 0:
+        _cancel(w, vendor, order, f"{order.product} from {vendor}: {status} by {rule}")
+    return _return_to_stock(w, vendor, order, qty)
+
+
 def _vendor(w: Simulation, vendor: str) -> Vendor:
     return cast("Vendor", w.scenario.nodes[vendor])  # orders are placed with vendor nodes only
 
@@ -610,7 +627,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
         hub_lot = Lot(w.compliance.item(p), qty, s.country_of(hub), hub, s.country_of(hub), "reexport", order_day)
         d = w.compliance.decide(hub_lot, env.now)
         if d.kind == "deny":
-            refund = _return_to_stock(w, vendor, order, qty)
+            refund = _refused(w, vendor, order, qty, "denied", d.rule)
             _row(w, vendor, order, qty, "denied", d.rule, d.kind, None, None, 0.0, order_day, refund=refund)
             return
         status = "grey"
@@ -634,12 +651,12 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
                 continue
             if out.status in ("denied", "refused"):
                 _release(w, order, entered)
-                refund = _return_to_stock(w, vendor, order, qty)
+                refund = _refused(w, vendor, order, qty, out.status, rule)
                 _row(w, vendor, order, qty, out.status, rule, treatment, None, None, 0.0, order_day, refund=refund)
                 return
             if out.excess:
                 if out.excess_action == "deny":
-                    refund = _return_to_stock(w, vendor, order, out.excess)
+                    refund = _refused(w, vendor, order, out.excess, "denied", rule)
                     _row(w, vendor, order, out.excess, "denied", rule, treatment, None, None, 0.0, order_day, refund=refund)
                 else:  # held in the vendor's warehouse for the next period
                     env.process(_requeue(w, vendor, order, out.excess, cast(str, rule), d.spec.period_days,
@@ -683,7 +700,7 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
             del w.open_lots[lot_id]
             w.ledger.in_transit -= qty
             w.ledger.in_inventory += qty
-            refund = _return_to_stock(w, vendor, order, qty)
+            refund = _refused(w, vendor, order, qty, "denied", stopper)
             _row(w, vendor, order, qty, "denied", stopper, "deny", ship_day, None, 0.0, order_day, lot_id, refund=refund)
             w.rec.event(env.now, "stopped_in_transit", buyer, f"{p} by {stopper}", qty)
             return
