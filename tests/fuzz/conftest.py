@@ -233,14 +233,14 @@ def _generated_runs_end():
     """A generated run that does not end fails its test, with its example, after RUN_LIMIT_S of wall time, instead
     of holding up the suite (one did: tests/data/fuzz_denied_order_reallocated.yaml).  Module-scoped: hypothesis
     refuses function-scoped fixtures around its examples."""
-    from sim.experiments.sweep.executors import guard_steps
+    from sim.experiments.sweep.watchdog import time_limit
     from sim.results.simulation import Simulation
 
     real = Simulation.run
 
     def run(self, progress=None):
-        guard_steps(self.env, RUN_LIMIT_S)
-        return real(self, progress)
+        with time_limit(self.env, RUN_LIMIT_S):
+            return real(self, progress)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Simulation, "run", run)

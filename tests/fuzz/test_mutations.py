@@ -27,7 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.experiments.sweep.executors import RunTimeout, _guarded
+from sim.experiments.sweep.executors import _guarded
+from sim.experiments.sweep.watchdog import RunTimeout
 from sim.results.simulation import Simulation
 from sim.scenario.loader import ScenarioError, load_raw, scenario_from_dict
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sim.experiments.heap import frozen_heap
 from sim.experiments.sweep.spec import apply_point
+from sim.experiments.sweep.watchdog import time_limit
 from sim.scenario.loader import (
     ScenarioError,
 )
@@ -40,34 +41,11 @@ def kpi_matcher(patterns: Sequence[str]) -> re.Pattern:
 RUN_SECONDS = 600.0
 
 
-class RunTimeout(Exception):
-    """A run went past its wall-time limit; it is recorded as failed with this message."""
-
-
 def _guarded(sim: Any, seconds: float | None) -> Any:
     """``sim.run()``, stopped with :class:`RunTimeout` once *seconds* of wall time have passed (see
-    :func:`guard_steps`)."""
-    if seconds is not None:
-        guard_steps(sim.env, seconds)
-    return sim.run()
-
-
-def guard_steps(env: Any, seconds: float) -> None:
-    """Make the SimPy environment *env* raise :class:`RunTimeout` once *seconds* of wall time have passed from now
-    (checked every 256 events, by wrapping its ``step``: works in any thread, unlike a signal)."""
-    step = env.step
-    deadline = time.monotonic() + seconds
-    count = 0
-
-    def guarded_step() -> None:
-        nonlocal count
-        count += 1
-        if not count & 255 and time.monotonic() > deadline:
-            raise RunTimeout(f"stopped after {seconds:g} s of wall time, the per-run limit (at simulated day "
-                             f"{env.now:.0f}, {count:,} events)")
-        step()
-
-    env.step = guarded_step
+    :mod:`sim.experiments.sweep.watchdog`)."""
+    with time_limit(sim.env, seconds):
+        return sim.run()
 
 
 def _init_worker(base: dict, parent: int | None = None) -> None:
