@@ -402,7 +402,8 @@ GROWTH_LABELS = {
 # part after the base's end, 6, 12, 24 years of it) and ``market`` (disjoint copies) are their controls
 GROWTH_FAMILIES = ("labs", "supplied", "market", "rules", "horizon", "window")
 GROWTH_SEEDS = (1, 2, 3)  # every family's counts are sums over these seeds: one seed's licence outcomes cascade
-# (a refused lot is re-allocated and checked again), so a single seed moves a licence handler's count by ±15 %
+# (a refused lot cancels the rest of its order, re-placed at the next review), so one seed moves a licence handler's
+# count by more than the others do
 
 
 def _summed(runs: list[tuple[dict[str, int], dict[str, float], int]]) -> tuple[dict[str, int], dict[str, float], int]:

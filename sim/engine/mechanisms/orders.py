@@ -323,9 +323,22 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
     domestic_only = False
     # the export decision for each product now (a lot's size does not change it): worked out once, used twice
     decisions = _decisions_now(w, lid, ranked, legal)
-    rooms = {p: _room(w, decisions[p], s.chips[p].vendor, p, country) for p in ranked
-             if p in legal and not _closed(w, decisions[p])}
-    orderable = [p for p, room in rooms.items() if room >= 1]
+
+    def room_now(p: str) -> float:  # units the rules let through now: 0 without a route or when closed
+        if p not in legal or _closed(w, decisions[p]):
+            return 0.0
+        return _room(w, decisions[p], s.chips[p].vendor, p, country)
+
+    # the last product it may buy takes the remainder as a backorder: found from the end, so the rooms of products
+    # the order never reaches are not worked out
+    rooms: dict[str, float] = {}
+    last_orderable = None
+    for p in reversed(ranked):
+        rooms[p] = room_now(p)
+        if rooms[p] >= 1:
+            last_orderable = p
+            break
+    claimed = False  # whether a product of this order has claimed a cap's room yet (rooms above are then stale)
     for p in ranked:
         if remaining <= 0:
             break
@@ -337,8 +350,10 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
             continue
         route = legal.get(p)
         decision = decisions[p]
-        room = rooms.get(p, 0.0)
-        if 1 <= room < math.inf:  # an earlier product of this order may have claimed the same cap's room
+        room = rooms.get(p)
+        if room is None:
+            room = room_now(p)  # worked out now, after what this order's earlier products claimed
+        elif claimed and 1 <= room < math.inf:  # an earlier product of this order may have claimed the same cap's room
             room = _room(w, decision, chip.vendor, p, country)
         if room < 1:  # no route, closed by a rule, or a cap with no room left this period
             key = (lid, reason, p)
@@ -360,7 +375,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
             break
         w.denied_open.pop((lid, reason, p), None)
         route = cast("Route", route)  # room >= 1: a legal route
-        last = p == orderable[-1]  # the last product it may buy takes the remainder as a backorder
+        last = p == last_orderable
         qty = remaining if last else min(remaining, max(vendor_estimate(w, chip.vendor, p, strat.review_interval_days), 0))
         price = w.unit_price(p)
         qty = min(qty, affordable(w.budget_usd[lid], price), int(min(room, MAX_UNITS)))
@@ -380,6 +395,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         w.budget_usd[lid] -= total * price
         order = Order(w.next_id(), lid, p, total, now, stockpile, route.channel, route.hub, price)
         submit(w, _claim(w, order, decision, country, room), hold_days)
+        claimed = claimed or order.cap_key is not None
         remaining -= qty
 
 
