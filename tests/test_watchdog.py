@@ -3,6 +3,7 @@ forked child too, and leaves a run that ends in time untouched."""
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import threading
 import time
@@ -72,6 +73,22 @@ def test_no_limit_is_no_watchdog():
     with time_limit(env, None):
         env.run(until=10)
     assert env.now == 10
+    with time_limit(env, math.inf):
+        env.run(until=20)
+    assert env.now == 20
+    with pytest.raises(ValueError, match="NaN"), time_limit(env, math.nan):
+        pass
+
+
+def test_a_limit_beyond_the_thread_timeout_leaves_the_watchdog_working():
+    """A limit above threading.TIMEOUT_MAX (~9.2e9 s) once made the watchdog's wait raise OverflowError, which ended its
+    thread for the whole process: no later run was stopped mid-run."""
+    with time_limit(_endless(), 1e12):
+        time.sleep(0.05)  # the thread sleeps towards the far deadline (it wakes when a nearer one is armed)
+    env = _endless()
+    with pytest.raises(RunTimeout), time_limit(env, 0.05):
+        env.run(until=5_000_000)  # seconds of events: without the watchdog it ends, and fails only on leaving
+    assert env.now < 5_000_000  # stopped mid-run
 
 
 def _child(q):

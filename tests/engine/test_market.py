@@ -238,6 +238,17 @@ def test_certify_treatment_worked_example():
     assert (ship["refund_usd"] == ship["qty"] * ship["price_usd"]).all()  # money back for a lot that did not ship
 
 
+def test_stacks_held_for_dies_on_the_way_grow_with_capacity():
+    """Where the value's monotonicity stops (plans.packaging_plan's docstring): with 20 910C dies on the way, more
+    capacity holds more of the 23 stacks for them, so capacity 1 -> 9 plans one 910B -> nothing this month."""
+    def lines():
+        return [Line("910b", 1, 4, 320.0, 9, 6), Line("910c", 2, 8, 800.0, 1, 20)]
+
+    assert packaging_plan(lines(), 1, 23) == {"910c": 0, "910b": 1}
+    assert packaging_plan(lines(), 9, 23) == {"910c": 0, "910b": 0}
+    assert packaging_value(lines(), 9, 23) < packaging_value(lines(), 1, 23)
+
+
 def test_a_refusal_at_export_cancels_the_rest_of_the_order():
     """One refused lot answers its order: the 70 units not yet allocated are cancelled (out of the pipeline and the
     backlog, the money back) the moment the first 30 are refused, so the returned stock is not allocated to the

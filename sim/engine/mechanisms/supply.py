@@ -17,9 +17,9 @@ starting stock at the packager.
 
 Assumptions: gross dies per wafer from the standard formula without edge exclusion when not given;
 packaging capacity and HBM go to the chip lines that make the most compute per stack (then per package),
-stacks a line short of them cannot use are kept for it, so more of any input never makes less of this month's
-compute plus the kept stacks' worth (``plans.packaging_value``; this month's compute alone can fall); no inventory
-holding cost.
+stacks a line short of them cannot use are kept for it, so with no dies on the way more of any input never makes
+less of this month's compute plus the kept stacks' worth (``plans.packaging_value``; this month's compute alone can
+fall, and stacks held for dies on the way can lower both); no inventory holding cost.
 
 Records: ``production`` (dies, stacks, packages per step), ``shipments`` (die/HBM lots that crossed a
 border), ``events`` (denied die/HBM lots; chips sold elsewhere), ``ledger.sold_elsewhere``.

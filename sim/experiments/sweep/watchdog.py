@@ -70,10 +70,13 @@ class _Watchdog:
                 delay = deadline - time.monotonic()
                 if delay > 0:
                     self._sleeping_until = deadline
-                    self._cond.wait(delay)
+                    self._cond.wait(min(delay, threading.TIMEOUT_MAX))
                     continue
                 del self._armed[token]
-                env.step = _raiser(seconds, env)  # the run loop's next self.step() raises
+                try:
+                    env.step = _raiser(seconds, env)  # the run loop's next self.step() raises
+                except Exception:  # noqa: BLE001 - an object whose step cannot be set must not end the watch
+                    continue  # (its run is still failed on leaving its block)
 
 
 def _raiser(seconds: float, env: Any):
@@ -98,8 +101,10 @@ if hasattr(os, "register_at_fork"):
 @contextmanager
 def time_limit(env: Any, seconds: float | None) -> Iterator[None]:
     """Raise :class:`RunTimeout` from the SimPy environment *env*'s run inside the block once *seconds* of wall time
-    have passed (``None``: no limit)."""
-    if seconds is None:
+    have passed (``None`` or infinity: no limit)."""
+    if seconds is not None and math.isnan(seconds):
+        raise ValueError("a run's time limit must be a number of seconds, not NaN")
+    if seconds is None or seconds == math.inf:
         yield
         return
     start = time.monotonic()
