@@ -575,6 +575,9 @@ def _wall(v: Any) -> float:
     return v
 
 
+POOL_PAIRS = 9  # local-vs-pool pairs in all (the repeats' own, then extra interleaved pairs of those two alone)
+
+
 def bench_sweeps(repeats: int, sizes: dict[str, int], ema_mode: str, ema_cache: Path) -> dict:
     try:
         ema, ema_how = ensure_ema(ema_mode, ema_cache)
@@ -616,7 +619,16 @@ def bench_sweeps(repeats: int, sizes: dict[str, int], ema_mode: str, ema_cache: 
                 samples.append(rec)
                 log(f"  repeat {i + 1} (machine {rec['busy_before']:.0%} busy before): "
                     + ", ".join(f"{k} {_wall(rec[k]):.2f}s" for k in measures))
+            # the comparison with the plain pool swings 0.87-1.05x between single readings: more pairs for it alone
+            pairs = [_wall(x["pool"]) / _wall(x["local"]) for x in samples]
+            for i in range(max(POOL_PAIRS - len(pairs), 0) if repeats > 1 else 0):
+                order = ("pool", "local") if i % 2 else ("local", "pool")
+                got = {name: _wall(measures[name]()) for name in order}
+                pairs.append(got["pool"] / got["local"])
+            log(f"  local vs pool, {len(pairs)} interleaved pairs: " + ", ".join(f"{x:.3f}" for x in pairs))
             out["kinds"][kind] = summarise_sweeps(samples, list(measures), len(runners.tasks), runners.chunk)
+            out["kinds"][kind]["runs_per_s_vs_pool_pairs"] = pairs
+            out["kinds"][kind]["runs_per_s_vs_pool"] = med(pairs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -872,6 +884,9 @@ def goal_rows(res: dict) -> list[dict]:
                 k["dask_slower_than_local"] <= 0.10)
             add("sweeps", f"runs/s ÷ plain chunked ProcessPoolExecutor(2) ({tag})", k["runs_per_s_vs_pool"],
                 f"{k['runs_per_s_vs_pool']:.3f}x",
+                f"median of {len(k.get('runs_per_s_vs_pool_pairs', []))} interleaved pairs (range "
+                f"{min(k.get('runs_per_s_vs_pool_pairs', [math.nan])):.3f}-"
+                f"{max(k.get('runs_per_s_vs_pool_pairs', [math.nan])):.3f}x); repeats' medians "
                 f"{k['runs_per_s']['local']:.1f} vs {k['runs_per_s']['pool']:.1f} runs/s", ">= 1.0x",
                 k["runs_per_s_vs_pool"] >= 1.0)
             if k.get("runs_per_s_vs_ema") is not None:
