@@ -273,6 +273,25 @@ def test_a_refusal_at_export_cancels_the_rest_of_the_order():
     assert sim.budget_usd["lab"] == untouched.budget_usd["lab"]  # all 100 units' money back
 
 
+def test_a_deny_rule_that_comes_into_force_during_a_review_stops_the_lot():
+    """A lot waits 12 days for end-use certification from day 0; a deny rule takes effect on day 4.  The lot has not
+    been exported when the review ends, so the deny applies (before MODEL_VERSION 14 it shipped on day 12 under the
+    deny: found by the generated-world fuzz test, hypothesis seed 119)."""
+    scope = {"scope": {"destinations": ["CN"]}}
+    d = micro_world(rules={
+        "cert": {**scope, "announced": "2023-01-01", "effective": "2023-01-01",
+                 "treatment": {"kind": "certify", "pass_probability": 1.0, "certification_days": 12}},
+        "deny": {**scope, "announced": "2024-01-01", "effective": "2024-01-05", "treatment": {"kind": "deny"}},
+    })
+    r = run(d)
+    ship = r.tables["shipments"]
+    assert list(zip(ship["qty"], ship["status"], ship["rule"], strict=True)) == [(100.0, "denied", "deny")]
+    # without the deny the same lot ships when its review ends
+    d["rules"].pop("deny")
+    lot = run(d).tables["shipments"].iloc[0]
+    assert (lot.status, lot.rule, lot.ship_day) == ("delivered", "cert", 12.0)
+
+
 def test_registry_has_a_handler_for_every_schema_kind_and_refuses_a_missing_one(monkeypatch):
     import importlib
 

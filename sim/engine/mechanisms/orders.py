@@ -40,7 +40,7 @@ from sim.engine.mechanisms import inference, training, workloads
 from sim.engine.plans import WholeUnits, pro_rata
 from sim.engine.records import ShipmentRow
 from sim.engine.routes import purchasable, routes
-from sim.engine.state import LOOKAHEAD_JOB_DAYS, MAX_UNITS, Order, ceil_units, vendor_estimate
+from sim.engine.state import LOOKAHEAD_JOB_DAYS, MAX_UNITS, Order, cap_period, ceil_units, vendor_estimate
 from sim.engine.treatments import ExportLot, handler
 from sim.units import MONTH_DAYS
 
@@ -652,11 +652,13 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
         country, hq = w.party(buyer)
         d = comp.decide_chip(p, country, buyer, hq, order.route, env.now, order_day)
         rechecked: set[str] = set()
+        passed: set[str] = set()  # rules whose check this lot has passed (each is met at most once)
         entered = qty if claimed else 0
         while True:
             rule, treatment = d.rule, d.kind
             if d.kind == "allow":
                 break
+            checked_at = env.now
             out = yield from handler(d.kind).at_export(
                 w, d, ExportLot(vendor, buyer, p, qty, value, s.country_of(buyer)))
             if out.status == "recheck":  # waited (notification): check again at the real export
@@ -682,8 +684,16 @@ def ship(w: Simulation, vendor: str, order: Order, qty: int, order_day: float | 
             if qty <= 0:
                 _release(w, order, entered)
                 return
-            fee = out.fee_usd
-            status = out.shipped_as
+            fee += out.fee_usd
+            if out.shipped_as != "delivered":
+                status = out.shipped_as
+            if env.now > checked_at:  # the check took time (a licence or certification review): a rule that came
+                # into force meanwhile applies to the lot too, as it would to any lot not yet exported
+                passed.add(cast(str, d.rule))
+                later = comp.decide_chip(p, country, buyer, hq, order.route, env.now, order_day)
+                if later.kind != "allow" and later.rule not in passed and later.rule not in rechecked:
+                    d = later
+                    continue
             break
         _release(w, order, entered)  # the export check concluded: the lot ships
     ship_day = env.now
@@ -744,9 +754,17 @@ def _stopped_in_transit(w: Simulation, product: str, buyer: str, channel: str, o
 
 
 def _requeue(w: Simulation, vendor: str, order: Order, qty: int, rule: str, period_days: float, order_day: float):
+    """A cap's excess held for the next period: it tries again when that period has begun.  The wake time is
+    the first instant the cap counts as the next period (``cap_period``): the boundary worked out in floating point
+    can fall a hair inside the current one, and the lot then woke at once, in the same period, and was held again,
+    for ever (a 1-day period from day 16: a generated world found by the fuzz tests, hypothesis seed 107)."""
+    now = w.env.now
     start = w.compliance.enforced_from(rule)
-    k = math.floor((w.env.now - start) / period_days) + 1
-    yield w.env.timeout(max(start + k * period_days - w.env.now, 0.0))
+    current = cap_period(w, rule, period_days, now)
+    wake = max(start + (current + 1) * period_days, now)
+    while cap_period(w, rule, period_days, wake) <= current or now + (wake - now) < wake:  # (the clock SimPy shows)
+        wake = math.nextafter(wake, math.inf)  # a few steps of one ulp at most
+    yield w.env.timeout(wake - now)
     yield from ship(w, vendor, order, qty, order_day, claimed=False)
 
 
