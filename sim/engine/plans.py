@@ -45,11 +45,10 @@ def packaging_plan(lines: list[Line], capacity: int, hbm: int) -> dict[str, int]
     value.  With dies on the way it can: the stacks held back for them grow with the capacity they could fill
     (910B 9 dies + 6 coming, 910C 1 + 20 coming, 23 stacks: capacity 1 plans one 910B, capacity 9 plans nothing
     and holds the stacks for next month's 910C), and counting the held stacks in the value does not make it
-    monotone either.  This month's
-    compute alone can fall: 12 -> 16 910C dies with 3 910B dies, 9 slots and 60 stacks plans 6 x 910C +
-    3 x 910B (5,760 TFLOP/s) -> 7 x 910C (5,600), the 4 stacks left kept for the 910C line next month (worth
-    400 there).  Over a run the run-level property holds up to a month's output (``tests/engine/
-    test_supply_monotone.py``).
+    monotone either.  This month's compute alone can fall: 12 -> 16 910C dies with 3 910B dies, 9 slots and 60
+    stacks plans 6 x 910C + 3 x 910B (5,760 TFLOP/s) -> 7 x 910C (5,600), the 4 stacks left kept for the 910C
+    line next month (worth 400 there).  Over a run the run-level property holds up to a month's output
+    (``tests/engine/test_supply_monotone.py``).
     """
     return _plan(lines, capacity, hbm)[0]
 

@@ -354,7 +354,7 @@ def place(w: Simulation, lid: str, reason: str, products: list[str], units: int)
         if room is None:
             room = room_now(p)  # worked out now, after what this order's earlier products claimed
         elif claimed and 1 <= room < math.inf:  # an earlier product of this order may have claimed the same cap's room
-            room = _room(w, decision, chip.vendor, p, country)
+            room = room_now(p)
         if room < 1:  # no route, closed by a rule, or a cap with no room left this period
             key = (lid, reason, p)
             if not denied_once:
@@ -762,7 +762,7 @@ def _requeue(w: Simulation, vendor: str, order: Order, qty: int, rule: str, peri
     start = w.compliance.enforced_from(rule)
     current = cap_period(w, rule, period_days, now)
     wake = max(start + (current + 1) * period_days, now)
-    while cap_period(w, rule, period_days, wake) <= current or now + (wake - now) < wake:  # (the clock SimPy shows)
+    while cap_period(w, rule, period_days, now + (wake - now)) <= current:  # now + (wake - now): the clock SimPy shows
         wake = math.nextafter(wake, math.inf)  # a few steps of one ulp at most
     yield w.env.timeout(wake - now)
     yield from ship(w, vendor, order, qty, order_day, claimed=False)
